@@ -1,0 +1,48 @@
+//! The library's error type.
+
+use crate::model::{PlanId, UnknownValue};
+
+/// Everything that can go wrong inside the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached at all.
+    #[error(
+        "cannot connect to Postgres at {url}: {source}\n  \
+         (is the server running? start one with \
+         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+         or point DATABASE_URL / --database-url at a reachable one)"
+    )]
+    Connect {
+        /// The URL, without any password.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A connection URL that cannot be parsed.
+    #[error("invalid database URL {url}: {reason}")]
+    BadUrl {
+        /// The URL, without any password.
+        url: String,
+        /// Why it is not usable.
+        reason: String,
+    },
+    /// A statement failed (connection lost, timeout, constraint, permission...).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be migrated.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An operation named a plan that does not exist (the foreign key refused it).
+    #[error("no plan with id {0}")]
+    NoSuchPlan(PlanId),
+    /// A column held a value the model does not know.
+    #[error("corrupt row: {0}")]
+    Corrupt(#[from] UnknownValue),
+    /// An actor that was asked to do something has stopped (e.g. its replica crashed).
+    #[error("actor stopped: {0}")]
+    ActorGone(&'static str),
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,35 @@
+//! hasim: a simulation framework for HA scheduler scenarios.
+//!
+//! Replicas of a rollout server share one Postgres and must announce pipeline
+//! outcomes (PIPELINE_FAILED, PIPELINE_COMPLETED) by webhook exactly once. hasim
+//! models that system (plans, tasks, task runs, replicas, the webhook claim table)
+//! and lets an engineer check whether a delivery design keeps its promise.
+//!
+//! The [`store`] holds the shared tables behind one [`Store`] trait with two
+//! backends: [`store::PgStore`] on a real Postgres schema and [`store::MemoryStore`],
+//! a faithful in-process model. Every replica talks to it through its own
+//! [`actors::StoreActor`].
+//!
+//! ```
+//! use hasim::model::EventType;
+//! use hasim::store::{Claim, MemoryStore, NewPlan, Store};
+//!
+//! # actix::System::new().block_on(async {
+//! let db = MemoryStore::new();
+//! let plan = db
+//!     .create_plan(&NewPlan { project: "p".into(), title: "rollout".into(), tasks: vec!["t1".into()] })
+//!     .await?;
+//! // Two replicas race for the right to announce the failure: one wins.
+//! assert_eq!(db.claim_event(plan.plan, EventType::PipelineFailed).await?, Claim::Won);
+//! assert_eq!(db.claim_event(plan.plan, EventType::PipelineFailed).await?, Claim::Lost);
+//! # Ok::<(), hasim::Error>(())
+//! # }).unwrap();
+//! ```
+
+pub mod actors;
+mod error;
+pub mod model;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use store::Store;

@@ -1,0 +1,276 @@
+//! The memory backend: the same tables as the migration, held in one process.
+//!
+//! Each operation runs under one lock, so it is atomic like the transaction it models;
+//! keys, foreign keys, the BatchRunTasks rules and every status transition are checked
+//! exactly as the SQL in [`super::postgres`] checks them. Time is tokio's clock, so a
+//! run on a paused clock is deterministic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{
+    Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun, RunOutcome,
+    RunRef, Store, TaskStatus, abandoned_error,
+};
+use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::{Error, Result};
+
+/// The shared in-process database. Clones share the same tables.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    plans: BTreeSet<PlanId>,
+    tasks: BTreeMap<TaskId, TaskRow>,
+    runs: BTreeMap<RunId, RunRow>,
+    heartbeats: HashMap<ReplicaId, Instant>,
+    claims: BTreeMap<PlanId, EventType>,
+    // Sequences, like BIGSERIAL: the last value handed out.
+    last_plan: i64,
+    last_task: i64,
+    last_run: i64,
+}
+
+#[derive(Debug)]
+struct TaskRow {
+    plan: PlanId,
+    name: String,
+    skipped: bool,
+}
+
+#[derive(Debug)]
+struct RunRow {
+    task: TaskId,
+    attempt: i32,
+    status: RunStatus,
+    replica: Option<ReplicaId>,
+    error: Option<String>,
+}
+
+impl MemoryStore {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves consistent tables (every operation
+        // validates before it writes), so a poisoned lock is still usable.
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Tables {
+    /// The distinct tasks of `tasks` that belong to `plan`, in id order (`id = ANY($2)`).
+    fn plan_tasks(&self, plan: PlanId, tasks: &[TaskId]) -> Vec<TaskId> {
+        let chosen: BTreeSet<TaskId> = tasks.iter().copied().collect();
+        chosen.into_iter().filter(|t| self.tasks.get(t).is_some_and(|row| row.plan == plan)).collect()
+    }
+
+    fn runs_of(&self, task: TaskId) -> impl Iterator<Item = (&RunId, &RunRow)> {
+        self.runs.iter().filter(move |(_, r)| r.task == task)
+    }
+
+    fn plan_of(&self, task: TaskId) -> PlanId {
+        self.tasks[&task].plan
+    }
+}
+
+impl Store for MemoryStore {
+    async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
+        let mut t = self.lock();
+        t.last_plan += 1;
+        let id = PlanId(t.last_plan);
+        t.plans.insert(id);
+        let mut tasks = Vec::with_capacity(plan.tasks.len());
+        for name in &plan.tasks {
+            t.last_task += 1;
+            let task = TaskId(t.last_task);
+            t.tasks.insert(task, TaskRow { plan: id, name: name.clone(), skipped: false });
+            tasks.push(task);
+        }
+        Ok(CreatedPlan { plan: id, tasks })
+    }
+
+    async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
+        let mut t = self.lock();
+        if !t.plans.contains(&plan) {
+            return Err(Error::NoSuchPlan(plan));
+        }
+        if t.claims.contains_key(&plan) {
+            return Ok(Claim::Lost);
+        }
+        t.claims.insert(plan, event);
+        Ok(Claim::Won)
+    }
+
+    async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
+        Ok(self.lock().claims.remove(&plan))
+    }
+
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+        let mut t = self.lock();
+        let mut created = Vec::new();
+        for task in t.plan_tasks(plan, tasks) {
+            let blocked = t.tasks[&task].skipped
+                || t.runs_of(task).any(|(_, r)| r.status.is_open() || r.status == RunStatus::Done);
+            if blocked {
+                continue;
+            }
+            let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
+            t.last_run += 1;
+            let run = RunId(t.last_run);
+            t.runs.insert(
+                run,
+                RunRow { task, attempt, status: RunStatus::Pending, replica: None, error: None },
+            );
+            created.push(NewRun { run, task, attempt });
+        }
+        Ok(created)
+    }
+
+    async fn promote_pending(&self) -> Result<Vec<RunId>> {
+        let mut t = self.lock();
+        let mut promoted = Vec::new();
+        for (id, run) in t.runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Pending) {
+            run.status = RunStatus::Available;
+            promoted.push(*id);
+        }
+        Ok(promoted)
+    }
+
+    async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
+        let mut t = self.lock();
+        let chosen: Vec<RunId> = t
+            .runs
+            .iter()
+            .filter(|(_, r)| r.status == RunStatus::Available)
+            .map(|(id, _)| *id)
+            .take(limit as usize)
+            .collect();
+        let mut claimed = Vec::with_capacity(chosen.len());
+        for id in chosen {
+            let run = t.runs.get_mut(&id).expect("chosen from the table");
+            run.status = RunStatus::Running;
+            run.replica = Some(replica.clone());
+            let (task, attempt) = (run.task, run.attempt);
+            claimed.push(ClaimedRun { run: id, task, plan: t.plan_of(task), attempt });
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Option<EndedRun>> {
+        let mut t = self.lock();
+        let Some(row) = t.runs.get_mut(&run) else { return Ok(None) };
+        if row.status != RunStatus::Running || row.replica.as_ref() != Some(replica) {
+            return Ok(None);
+        }
+        row.status = outcome.status();
+        row.error = outcome.error().map(str::to_owned);
+        let (task, attempt) = (row.task, row.attempt);
+        Ok(Some(EndedRun {
+            run,
+            task,
+            plan: t.plan_of(task),
+            attempt,
+            replica: replica.clone(),
+            status: outcome.status(),
+        }))
+    }
+
+    async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
+        let mut t = self.lock();
+        let chosen: BTreeSet<TaskId> = t.plan_tasks(plan, tasks).into_iter().collect();
+        let mut cancellation = Cancellation::default();
+        for (id, run) in t.runs.iter_mut().filter(|(_, r)| chosen.contains(&r.task)) {
+            let run_ref = RunRef { run: *id, task: run.task };
+            match run.status {
+                RunStatus::Pending | RunStatus::Available => {
+                    run.status = RunStatus::Canceled;
+                    cancellation.canceled.push(run_ref);
+                }
+                RunStatus::Running => {
+                    let replica = run.replica.clone().expect("a RUNNING run has a replica");
+                    cancellation.running.push((run_ref, replica));
+                }
+                _ => {}
+            }
+        }
+        Ok(cancellation)
+    }
+
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Vec<TaskId>> {
+        let mut t = self.lock();
+        let mut skipped = Vec::new();
+        for task in t.plan_tasks(plan, tasks) {
+            let row = t.tasks.get_mut(&task).expect("filtered to existing tasks");
+            if !row.skipped {
+                row.skipped = true;
+                skipped.push(task);
+            }
+        }
+        Ok(skipped)
+    }
+
+    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
+        let t = self.lock();
+        Ok(t.tasks
+            .iter()
+            .filter(|(_, row)| row.plan == plan)
+            .map(|(task, row)| {
+                let latest = t.runs_of(*task).max_by_key(|(_, r)| r.attempt).map(|(id, r)| LatestRun {
+                    run: *id,
+                    attempt: r.attempt,
+                    status: r.status,
+                    error: r.error.clone(),
+                });
+                TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest }
+            })
+            .collect())
+    }
+
+    async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
+        self.lock().heartbeats.insert(replica.clone(), Instant::now());
+        Ok(())
+    }
+
+    async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
+        let mut t = self.lock();
+        let now = Instant::now();
+        let Tables { runs, heartbeats, tasks, .. } = &mut *t;
+        let mut ended = Vec::new();
+        for (id, run) in runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Running) {
+            let replica = run.replica.clone().expect("a RUNNING run has a replica");
+            let fresh = heartbeats.get(&replica).is_some_and(|hb| now.duration_since(*hb) < stale_after);
+            if fresh {
+                continue;
+            }
+            run.status = RunStatus::Failed;
+            run.error = Some(abandoned_error(&replica));
+            ended.push(EndedRun {
+                run: *id,
+                task: run.task,
+                plan: tasks[&run.task].plan,
+                attempt: run.attempt,
+                replica,
+                status: RunStatus::Failed,
+            });
+        }
+        Ok(ended)
+    }
+
+    async fn claims(&self) -> Result<Vec<ClaimRow>> {
+        Ok(self.lock().claims.iter().map(|(plan, event)| ClaimRow { plan: *plan, event: *event }).collect())
+    }
+}

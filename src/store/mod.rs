@@ -1,0 +1,336 @@
+//! The rollout store: the tables every replica shares, behind one trait with two
+//! backends that mean the same thing.
+//!
+//! - [`PgStore`]: the real one, on a Postgres schema of its own ([`RunSchema`]).
+//! - [`MemoryStore`]: an in-process model of the same tables, keys and transitions,
+//!   for fast, deterministic runs. A differential test (`tests/store_differential.rs`)
+//!   runs the same random operations on both and compares every answer.
+//!
+//! Every write returns what it changed, so callers can log it.
+
+mod memory;
+mod postgres;
+mod schema;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+pub use postgres::PgStore;
+pub use schema::{RunSchema, redact_url};
+
+use crate::Result;
+use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
+
+/// A plan to create, with its tasks in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPlan {
+    /// The project the plan belongs to.
+    pub project: String,
+    /// The plan's title, as webhooks show it.
+    pub title: String,
+    /// Task names, in order.
+    pub tasks: Vec<String>,
+}
+
+/// The ids a new plan and its tasks received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedPlan {
+    /// The plan.
+    pub plan: PlanId,
+    /// Its tasks, in the order they were given.
+    pub tasks: Vec<TaskId>,
+}
+
+/// The answer to a claim on `plan_webhook_delivery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Claim {
+    /// The insert returned a row: this caller may send.
+    Won,
+    /// A row was already there (either event type): someone else holds the claim.
+    Lost,
+}
+
+/// A run that BatchRunTasks created (PENDING).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRun {
+    /// The run.
+    pub run: RunId,
+    /// Its task.
+    pub task: TaskId,
+    /// 1 for the first run of a task, then the previous maximum + 1.
+    pub attempt: i32,
+}
+
+/// A run a replica took (AVAILABLE -> RUNNING).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedRun {
+    /// The run.
+    pub run: RunId,
+    /// Its task.
+    pub task: TaskId,
+    /// The task's plan.
+    pub plan: PlanId,
+    /// The run's attempt number.
+    pub attempt: i32,
+}
+
+/// How a run ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "UPPERCASE")]
+pub enum RunOutcome {
+    /// DONE.
+    Done,
+    /// FAILED, with the error a user would read.
+    Failed {
+        /// The error message.
+        error: String,
+    },
+    /// CANCELED on the user's request.
+    Canceled,
+}
+
+impl RunOutcome {
+    /// The status this outcome stores.
+    pub fn status(&self) -> RunStatus {
+        match self {
+            RunOutcome::Done => RunStatus::Done,
+            RunOutcome::Failed { .. } => RunStatus::Failed,
+            RunOutcome::Canceled => RunStatus::Canceled,
+        }
+    }
+
+    /// The error message, for FAILED.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            RunOutcome::Failed { error } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// A run that left RUNNING, either finished by its replica or failed by the cleaner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedRun {
+    /// The run.
+    pub run: RunId,
+    /// Its task.
+    pub task: TaskId,
+    /// The task's plan.
+    pub plan: PlanId,
+    /// The run's attempt number.
+    pub attempt: i32,
+    /// The replica that was running it.
+    pub replica: ReplicaId,
+    /// The status it now has.
+    pub status: RunStatus,
+}
+
+/// A run and its task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// The run.
+    pub run: RunId,
+    /// Its task.
+    pub task: TaskId,
+}
+
+/// What BatchCancelTaskRuns changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// PENDING or AVAILABLE runs now CANCELED.
+    pub canceled: Vec<RunRef>,
+    /// RUNNING runs, with the replica that must be told to stop them.
+    pub running: Vec<(RunRef, ReplicaId)>,
+}
+
+/// The latest run of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestRun {
+    /// The run.
+    pub run: RunId,
+    /// Its attempt number.
+    pub attempt: i32,
+    /// Its status.
+    pub status: RunStatus,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+}
+
+/// One task of a plan, as the completion check reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// The task.
+    pub task: TaskId,
+    /// Its name.
+    pub name: String,
+    /// Whether the user skipped it.
+    pub skipped: bool,
+    /// Its latest run (highest attempt), if any.
+    pub latest: Option<LatestRun>,
+}
+
+impl TaskStatus {
+    /// The contract's task state.
+    pub fn state(&self) -> TaskState {
+        TaskState::derive(self.skipped, self.latest.as_ref().map(|r| r.status))
+    }
+}
+
+/// A row of `plan_webhook_delivery`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRow {
+    /// The plan holding the row.
+    pub plan: PlanId,
+    /// The event type the row was claimed for.
+    pub event: EventType,
+}
+
+/// The operations of the rollout server on its shared database.
+///
+/// Each operation is atomic (one statement or one transaction), so a connection lost
+/// mid-way leaves nothing half-written. Both backends answer every call the same way.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Creates a plan and its tasks (no runs yet).
+    fn create_plan(&self, plan: &NewPlan) -> impl Future<Output = Result<CreatedPlan>> + Send;
+
+    /// Claims the right to send `event` for `plan`:
+    /// `INSERT ... ON CONFLICT (plan_id) DO NOTHING RETURNING plan_id`.
+    fn claim_event(&self, plan: PlanId, event: EventType) -> impl Future<Output = Result<Claim>> + Send;
+
+    /// Deletes the plan's claim row, returning the event type it held, if any.
+    fn reset_claim(&self, plan: PlanId) -> impl Future<Output = Result<Option<EventType>>> + Send;
+
+    /// BatchRunTasks: a PENDING run (attempt = max + 1) for each of `tasks` that belongs
+    /// to `plan`, is not skipped and has no PENDING/AVAILABLE/RUNNING/DONE run.
+    fn create_pending_runs(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+    ) -> impl Future<Output = Result<Vec<NewRun>>> + Send;
+
+    /// The pending scheduler: every PENDING run becomes AVAILABLE.
+    fn promote_pending(&self) -> impl Future<Output = Result<Vec<RunId>>> + Send;
+
+    /// Takes up to `limit` AVAILABLE runs for `replica` (`FOR UPDATE SKIP LOCKED`),
+    /// lowest id first, setting them RUNNING.
+    fn claim_available_runs(
+        &self,
+        replica: &ReplicaId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ClaimedRun>>> + Send;
+
+    /// Ends a RUNNING run held by `replica`; `None` when it is no longer RUNNING there
+    /// (the cleaner failed it, say).
+    fn finish_run(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> impl Future<Output = Result<Option<EndedRun>>> + Send;
+
+    /// BatchCancelTaskRuns: PENDING/AVAILABLE runs of `tasks` become CANCELED; RUNNING
+    /// ones are returned so their replicas can be told.
+    fn cancel_runs(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+    ) -> impl Future<Output = Result<Cancellation>> + Send;
+
+    /// BatchSkipTasks: sets the skip flag on those of `tasks` not skipped yet; returns them.
+    fn skip_tasks(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        reason: &str,
+    ) -> impl Future<Output = Result<Vec<TaskId>>> + Send;
+
+    /// Every task of the plan with its latest run, in task order.
+    fn task_states(&self, plan: PlanId) -> impl Future<Output = Result<Vec<TaskStatus>>> + Send;
+
+    /// Upserts the replica's heartbeat to now.
+    fn heartbeat(&self, replica: &ReplicaId) -> impl Future<Output = Result<()>> + Send;
+
+    /// The cleaner: RUNNING runs whose replica has no heartbeat newer than
+    /// `stale_after` ago become FAILED.
+    fn fail_abandoned_runs(
+        &self,
+        stale_after: Duration,
+    ) -> impl Future<Output = Result<Vec<EndedRun>>> + Send;
+
+    /// The whole claim table, by plan.
+    fn claims(&self) -> impl Future<Output = Result<Vec<ClaimRow>>> + Send;
+}
+
+/// The error message the cleaner stores on a run it fails.
+pub fn abandoned_error(replica: &ReplicaId) -> String {
+    format!("abandoned: replica {replica} stopped heartbeating")
+}
+
+/// Either backend, chosen at run time.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// Postgres.
+    Postgres(PgStore),
+    /// The in-process model.
+    Memory(MemoryStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Backend::Postgres($s) => $call.await,
+            Backend::Memory($s) => $call.await,
+        }
+    };
+}
+
+impl Store for Backend {
+    async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
+        dispatch!(self, s => s.create_plan(plan))
+    }
+    async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
+        dispatch!(self, s => s.claim_event(plan, event))
+    }
+    async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
+        dispatch!(self, s => s.reset_claim(plan))
+    }
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+        dispatch!(self, s => s.create_pending_runs(plan, tasks))
+    }
+    async fn promote_pending(&self) -> Result<Vec<RunId>> {
+        dispatch!(self, s => s.promote_pending())
+    }
+    async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
+        dispatch!(self, s => s.claim_available_runs(replica, limit))
+    }
+    async fn finish_run(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Option<EndedRun>> {
+        dispatch!(self, s => s.finish_run(run, replica, outcome))
+    }
+    async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
+        dispatch!(self, s => s.cancel_runs(plan, tasks))
+    }
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Vec<TaskId>> {
+        dispatch!(self, s => s.skip_tasks(plan, tasks, reason))
+    }
+    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
+        dispatch!(self, s => s.task_states(plan))
+    }
+    async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
+        dispatch!(self, s => s.heartbeat(replica))
+    }
+    async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
+        dispatch!(self, s => s.fail_abandoned_runs(stale_after))
+    }
+    async fn claims(&self) -> Result<Vec<ClaimRow>> {
+        dispatch!(self, s => s.claims())
+    }
+}

@@ -1,0 +1,395 @@
+//! The Postgres backend: the statements the rollout server runs, as free functions
+//! over any executor (a pool or an open transaction), and [`PgStore`], which runs
+//! them on a pool and wraps the multi-statement ones in transactions.
+
+use std::time::Duration;
+
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+
+use super::{
+    Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun, RunOutcome,
+    RunRef, Store, TaskStatus,
+};
+use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::{Error, Result};
+
+/// The SQLSTATE Postgres raises for a foreign key violation.
+const FOREIGN_KEY_VIOLATION: &str = "23503";
+
+/// The store on a Postgres pool whose connections use one run's schema.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Wraps a pool (see [`super::RunSchema::pool`]).
+    pub fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// The pool, e.g. to close it when a replica crashes.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+fn ids<T: Copy>(items: &[T], f: impl Fn(T) -> i64) -> Vec<i64> {
+    items.iter().map(|&t| f(t)).collect()
+}
+
+/// The plan's claim: the design plan's `INSERT ... ON CONFLICT DO NOTHING RETURNING`.
+pub async fn claim_event(db: impl PgExecutor<'_>, plan: PlanId, event: EventType) -> Result<Claim> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO plan_webhook_delivery (plan_id, event_type) VALUES ($1, $2) \
+         ON CONFLICT (plan_id) DO NOTHING RETURNING plan_id",
+    )
+    .bind(plan.0)
+    .bind(event.as_str())
+    .fetch_optional(db)
+    .await
+    .map_err(|e| no_such_plan(e, plan))?;
+    Ok(if row.is_some() { Claim::Won } else { Claim::Lost })
+}
+
+/// Deletes the plan's claim row, returning its event type.
+pub async fn reset_claim(db: impl PgExecutor<'_>, plan: PlanId) -> Result<Option<EventType>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("DELETE FROM plan_webhook_delivery WHERE plan_id = $1 RETURNING event_type")
+            .bind(plan.0)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(e,)| e.parse()).transpose()?)
+}
+
+fn no_such_plan(e: sqlx::Error, plan: PlanId) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
+            Error::NoSuchPlan(plan)
+        }
+        _ => Error::Database(e),
+    }
+}
+
+async fn create_plan(tx: &mut Transaction<'_, Postgres>, plan: &NewPlan) -> Result<CreatedPlan> {
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO plan (project, title) VALUES ($1, $2) RETURNING id")
+        .bind(&plan.project)
+        .bind(&plan.title)
+        .fetch_one(&mut **tx)
+        .await?;
+    let mut tasks: Vec<(i64, i32)> = sqlx::query_as(
+        "INSERT INTO task (plan_id, position, name) \
+         SELECT $1, t.ord, t.name FROM unnest($2::text[]) WITH ORDINALITY AS t(name, ord) \
+         ORDER BY t.ord RETURNING id, position",
+    )
+    .bind(id)
+    .bind(&plan.tasks)
+    .fetch_all(&mut **tx)
+    .await?;
+    tasks.sort_by_key(|&(_, position)| position);
+    Ok(CreatedPlan { plan: PlanId(id), tasks: tasks.into_iter().map(|(t, _)| TaskId(t)).collect() })
+}
+
+async fn create_pending_runs(
+    tx: &mut Transaction<'_, Postgres>,
+    plan: PlanId,
+    tasks: &[TaskId],
+) -> Result<Vec<NewRun>> {
+    let task_ids = ids(tasks, |t| t.0);
+    // Lock the chosen tasks first: a concurrent BatchRunTasks or BatchSkipTasks on the
+    // same tasks waits here, then sees this one's runs (READ COMMITTED re-reads).
+    sqlx::query("SELECT id FROM task WHERE plan_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
+        .bind(plan.0)
+        .bind(&task_ids)
+        .execute(&mut **tx)
+        .await?;
+    let rows: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "INSERT INTO task_run (task_id, attempt, status) \
+         SELECT t.id, COALESCE((SELECT max(r.attempt) FROM task_run r WHERE r.task_id = t.id), 0) + 1, \
+                'PENDING' \
+         FROM task t \
+         WHERE t.plan_id = $1 AND t.id = ANY($2) AND NOT t.skipped \
+           AND NOT EXISTS (SELECT 1 FROM task_run r WHERE r.task_id = t.id \
+                           AND r.status IN ('PENDING', 'AVAILABLE', 'RUNNING', 'DONE')) \
+         ORDER BY t.id \
+         RETURNING id, task_id, attempt",
+    )
+    .bind(plan.0)
+    .bind(&task_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut runs: Vec<NewRun> = rows
+        .into_iter()
+        .map(|(run, task, attempt)| NewRun { run: RunId(run), task: TaskId(task), attempt })
+        .collect();
+    runs.sort_by_key(|r| r.task);
+    Ok(runs)
+}
+
+/// The pending scheduler's promotion: PENDING -> AVAILABLE.
+pub async fn promote_pending(db: impl PgExecutor<'_>) -> Result<Vec<RunId>> {
+    let mut rows: Vec<(i64,)> = sqlx::query_as(
+        "UPDATE task_run SET status = 'AVAILABLE', updated_at = now() \
+         WHERE status = 'PENDING' RETURNING id",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.sort_unstable();
+    Ok(rows.into_iter().map(|(id,)| RunId(id)).collect())
+}
+
+/// A replica takes AVAILABLE runs with `FOR UPDATE SKIP LOCKED`.
+pub async fn claim_available_runs(
+    db: impl PgExecutor<'_>,
+    replica: &ReplicaId,
+    limit: u32,
+) -> Result<Vec<ClaimedRun>> {
+    let mut rows: Vec<(i64, i64, i64, i32)> = sqlx::query_as(
+        "UPDATE task_run r SET status = 'RUNNING', replica_id = $1, started_at = now(), updated_at = now() \
+         FROM task t \
+         WHERE t.id = r.task_id AND r.id IN ( \
+             SELECT id FROM task_run WHERE status = 'AVAILABLE' \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING r.id, r.task_id, t.plan_id, r.attempt",
+    )
+    .bind(replica.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(db)
+    .await?;
+    rows.sort_unstable();
+    Ok(rows
+        .into_iter()
+        .map(|(run, task, plan, attempt)| ClaimedRun {
+            run: RunId(run),
+            task: TaskId(task),
+            plan: PlanId(plan),
+            attempt,
+        })
+        .collect())
+}
+
+/// Ends a RUNNING run held by `replica`.
+pub async fn finish_run(
+    db: impl PgExecutor<'_>,
+    run: RunId,
+    replica: &ReplicaId,
+    outcome: &RunOutcome,
+) -> Result<Option<EndedRun>> {
+    let status = outcome.status();
+    let row: Option<(i64, i64, i32)> = sqlx::query_as(
+        "UPDATE task_run r SET status = $3, error = $4, finished_at = now(), updated_at = now() \
+         FROM task t \
+         WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' AND r.replica_id = $2 \
+         RETURNING r.task_id, t.plan_id, r.attempt",
+    )
+    .bind(run.0)
+    .bind(replica.as_str())
+    .bind(status.as_str())
+    .bind(outcome.error())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(task, plan, attempt)| EndedRun {
+        run,
+        task: TaskId(task),
+        plan: PlanId(plan),
+        attempt,
+        replica: replica.clone(),
+        status,
+    }))
+}
+
+async fn cancel_runs(
+    tx: &mut Transaction<'_, Postgres>,
+    plan: PlanId,
+    tasks: &[TaskId],
+) -> Result<Cancellation> {
+    let task_ids = ids(tasks, |t| t.0);
+    let mut canceled: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE task_run r SET status = 'CANCELED', finished_at = now(), updated_at = now() \
+         FROM task t \
+         WHERE t.id = r.task_id AND t.plan_id = $1 AND t.id = ANY($2) \
+           AND r.status IN ('PENDING', 'AVAILABLE') \
+         RETURNING r.id, r.task_id",
+    )
+    .bind(plan.0)
+    .bind(&task_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    canceled.sort_unstable();
+    let running: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT r.id, r.task_id, r.replica_id FROM task_run r JOIN task t ON t.id = r.task_id \
+         WHERE t.plan_id = $1 AND t.id = ANY($2) AND r.status = 'RUNNING' ORDER BY r.id",
+    )
+    .bind(plan.0)
+    .bind(&task_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(Cancellation {
+        canceled: canceled
+            .into_iter()
+            .map(|(run, task)| RunRef { run: RunId(run), task: TaskId(task) })
+            .collect(),
+        running: running
+            .into_iter()
+            .map(|(run, task, replica)| (RunRef { run: RunId(run), task: TaskId(task) }, ReplicaId(replica)))
+            .collect(),
+    })
+}
+
+/// BatchSkipTasks: sets the skip flag on tasks not skipped yet.
+pub async fn skip_tasks(
+    db: impl PgExecutor<'_>,
+    plan: PlanId,
+    tasks: &[TaskId],
+    reason: &str,
+) -> Result<Vec<TaskId>> {
+    let mut rows: Vec<(i64,)> = sqlx::query_as(
+        "UPDATE task SET skipped = true, skipped_reason = $3 \
+         WHERE plan_id = $1 AND id = ANY($2) AND NOT skipped RETURNING id",
+    )
+    .bind(plan.0)
+    .bind(ids(tasks, |t| t.0))
+    .bind(reason)
+    .fetch_all(db)
+    .await?;
+    rows.sort_unstable();
+    Ok(rows.into_iter().map(|(id,)| TaskId(id)).collect())
+}
+
+type TaskStateRow = (i64, String, bool, Option<i64>, Option<i32>, Option<String>, Option<String>);
+
+/// Every task of the plan with its latest run.
+pub async fn task_states(db: impl PgExecutor<'_>, plan: PlanId) -> Result<Vec<TaskStatus>> {
+    let rows: Vec<TaskStateRow> = sqlx::query_as(
+        "SELECT t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error FROM task t \
+         LEFT JOIN LATERAL (SELECT id, attempt, status, error FROM task_run \
+                            WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) r ON true \
+         WHERE t.plan_id = $1 ORDER BY t.position",
+    )
+    .bind(plan.0)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(task, name, skipped, run, attempt, status, error)| {
+            let latest = match (run, attempt, status) {
+                (Some(run), Some(attempt), Some(status)) => {
+                    Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
+                }
+                _ => None,
+            };
+            Ok(TaskStatus { task: TaskId(task), name, skipped, latest })
+        })
+        .collect()
+}
+
+/// Upserts the replica's heartbeat.
+pub async fn heartbeat(db: impl PgExecutor<'_>, replica: &ReplicaId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO replica_heartbeat (replica_id, last_heartbeat) VALUES ($1, now()) \
+         ON CONFLICT (replica_id) DO UPDATE SET last_heartbeat = now()",
+    )
+    .bind(replica.as_str())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The cleaner: fails RUNNING runs of replicas with a stale (or no) heartbeat.
+/// The error text is the one [`super::abandoned_error`] spells.
+pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_after: Duration) -> Result<Vec<EndedRun>> {
+    let micros = i64::try_from(stale_after.as_micros()).unwrap_or(i64::MAX);
+    let mut rows: Vec<(i64, i64, i64, i32, String)> = sqlx::query_as(
+        "UPDATE task_run r SET status = 'FAILED', \
+             error = 'abandoned: replica ' || r.replica_id || ' stopped heartbeating', \
+             finished_at = now(), updated_at = now() \
+         FROM task t \
+         WHERE t.id = r.task_id AND r.status = 'RUNNING' AND NOT EXISTS ( \
+             SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \
+             AND h.last_heartbeat > now() - make_interval(secs => $1::float8 / 1e6)) \
+         RETURNING r.id, r.task_id, t.plan_id, r.attempt, r.replica_id",
+    )
+    .bind(micros)
+    .fetch_all(db)
+    .await?;
+    rows.sort_unstable();
+    Ok(rows
+        .into_iter()
+        .map(|(run, task, plan, attempt, replica)| EndedRun {
+            run: RunId(run),
+            task: TaskId(task),
+            plan: PlanId(plan),
+            attempt,
+            replica: ReplicaId(replica),
+            status: RunStatus::Failed,
+        })
+        .collect())
+}
+
+/// The whole claim table.
+pub async fn claims(db: impl PgExecutor<'_>) -> Result<Vec<ClaimRow>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT plan_id, event_type FROM plan_webhook_delivery ORDER BY plan_id")
+            .fetch_all(db)
+            .await?;
+    rows.into_iter().map(|(plan, event)| Ok(ClaimRow { plan: PlanId(plan), event: event.parse()? })).collect()
+}
+
+impl Store for PgStore {
+    async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
+        let mut tx = self.begin().await?;
+        let created = create_plan(&mut tx, plan).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+    async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
+        claim_event(&self.pool, plan, event).await
+    }
+    async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
+        reset_claim(&self.pool, plan).await
+    }
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+        let mut tx = self.begin().await?;
+        let runs = create_pending_runs(&mut tx, plan, tasks).await?;
+        tx.commit().await?;
+        Ok(runs)
+    }
+    async fn promote_pending(&self) -> Result<Vec<RunId>> {
+        promote_pending(&self.pool).await
+    }
+    async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
+        claim_available_runs(&self.pool, replica, limit).await
+    }
+    async fn finish_run(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Option<EndedRun>> {
+        finish_run(&self.pool, run, replica, outcome).await
+    }
+    async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
+        let mut tx = self.begin().await?;
+        let cancellation = cancel_runs(&mut tx, plan, tasks).await?;
+        tx.commit().await?;
+        Ok(cancellation)
+    }
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Vec<TaskId>> {
+        skip_tasks(&self.pool, plan, tasks, reason).await
+    }
+    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
+        task_states(&self.pool, plan).await
+    }
+    async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
+        heartbeat(&self.pool, replica).await
+    }
+    async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
+        fail_abandoned_runs(&self.pool, stale_after).await
+    }
+    async fn claims(&self) -> Result<Vec<ClaimRow>> {
+        claims(&self.pool).await
+    }
+}

@@ -1,0 +1,144 @@
+//! Run isolation: every run against Postgres lives in a schema of its own
+//! (`hasim_<run id>`), created and migrated at the start and dropped at the end, so
+//! many runs and tests share one server without seeing each other's rows.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+
+use crate::{Error, Result};
+
+/// The migrations in `migrations/`, built into the binary. Each run migrates its own
+/// schema, so runs need not wait on each other's migration lock.
+fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_locking(false);
+    migrator
+}
+
+/// How long a pool waits for a connection before it reports the server unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A migrated schema of one run, on one server.
+#[derive(Debug, Clone)]
+pub struct RunSchema {
+    name: String,
+    url: String,
+    options: PgConnectOptions,
+}
+
+impl RunSchema {
+    /// Creates `hasim_<run id>` on the server at `url` and migrates it.
+    ///
+    /// Fails with [`Error::Connect`] (naming the URL without its password) when the
+    /// server cannot be reached.
+    pub async fn create(url: &str) -> Result<RunSchema> {
+        let shown = redact_url(url);
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::BadUrl { url: shown.clone(), reason: e.to_string() })?;
+        let schema = RunSchema { name: format!("hasim_{}", run_id()), url: shown, options };
+        schema.admin(format!("CREATE SCHEMA {}", schema.name)).await?;
+        let pool = schema.pool(1, None).await?;
+        let migrated = migrator().run(&pool).await;
+        pool.close().await;
+        migrated?;
+        Ok(schema)
+    }
+
+    /// The schema's name (`hasim_...`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server's URL, without any password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A pool of up to `max_connections` whose every connection uses this schema.
+    ///
+    /// `via` replaces the server's address, so a replica can reach the database
+    /// through a fault proxy.
+    pub async fn pool(&self, max_connections: u32, via: Option<SocketAddr>) -> Result<PgPool> {
+        let mut options = self.options.clone().options([("search_path", self.name.as_str())]);
+        if let Some(addr) = via {
+            options = options.host(&addr.ip().to_string()).port(addr.port());
+        }
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Connect { url: self.url.clone(), source })
+    }
+
+    /// Drops the schema and everything in it, on a connection of its own (so it works
+    /// from any runtime, even after every pool of the run is gone).
+    pub async fn drop_schema(&self) -> Result<()> {
+        self.admin(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)).await
+    }
+
+    /// Runs one statement on a fresh connection outside the run's schema.
+    async fn admin(&self, sql: String) -> Result<()> {
+        let connect = PgConnection::connect_with(&self.options);
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
+            .map_err(|source| Error::Connect { url: self.url.clone(), source })?;
+        // The statements are ours, naming our own schema (`hasim_` + hex), never user input.
+        conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?;
+        conn.close().await?;
+        Ok(())
+    }
+}
+
+/// A run id unique enough for concurrent runs on one server: time and randomness.
+fn run_id() -> String {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    format!("{:x}_{:08x}", millis, rand::random::<u32>())
+}
+
+/// The URL with its password removed, for messages: `postgres://user@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority_end, tail) = match rest.find(['/', '?']) {
+        Some(i) => (i, &rest[i..]),
+        None => (rest.len(), ""),
+    };
+    let authority = &rest[..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_removes_only_the_password() {
+        assert_eq!(
+            redact_url("postgres://alice:s3cret@db.example:5432/app?sslmode=disable"),
+            "postgres://alice@db.example:5432/app?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn run_ids_differ() {
+        assert_ne!(run_id(), run_id());
+    }
+}

@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use hasim::store::{PgStore, RunSchema};
+
+/// The server the tests use: `DATABASE_URL`, or the local default.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Runs `fut` inside an actix system, as every hasim run does.
+#[track_caller]
+pub fn run<F: Future>(fut: F) -> F::Output {
+    actix::System::new().block_on(fut)
+}
+
+/// A fresh, migrated schema of its own; dropped when the fixture goes out of scope,
+/// even when the test panics. Fails loudly when Postgres cannot be reached.
+pub struct PgFixture {
+    pub schema: RunSchema,
+}
+
+impl PgFixture {
+    pub async fn new() -> PgFixture {
+        match RunSchema::create(&database_url()).await {
+            Ok(schema) => PgFixture { schema },
+            Err(e) => panic!("these tests need Postgres: {e}"),
+        }
+    }
+
+    /// A store on a pool of its own (a replica's), with up to `connections` connections.
+    pub async fn store(&self, connections: u32) -> PgStore {
+        PgStore::new(self.schema.pool(connections, None).await.expect("pool on the run schema"))
+    }
+}
+
+impl Drop for PgFixture {
+    fn drop(&mut self) {
+        // Drop the schema on a runtime of its own: this may run during a panic, or
+        // inside an actix system that is busy with the test.
+        let schema = self.schema.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(schema.drop_schema())
+        })
+        .join();
+    }
+}

@@ -1,0 +1,127 @@
+//! The claim protocol of `plan_webhook_delivery`, on both backends, through the
+//! store actors replicas use.
+
+mod common;
+
+use actix::prelude::*;
+use common::{PgFixture, run};
+use hasim::Error;
+use hasim::actors::{ClaimEvent, CreatePlan, ResetClaim, StoreActor};
+use hasim::model::{EventType, PlanId, ReplicaId};
+use hasim::store::{Backend, Claim, MemoryStore, NewPlan, Store};
+
+const CLAIMERS: usize = 32;
+const PLANS: usize = 1_000;
+
+fn new_plan(n: usize) -> NewPlan {
+    NewPlan { project: "demo".into(), title: format!("rollout {n}"), tasks: vec!["t1".into(), "t2".into()] }
+}
+
+/// `CLAIMERS` store actors (one per replica) claim every plan in the same order, so
+/// each plan is raced for by all of them at once; returns the winners per plan.
+async fn race(claimers: Vec<Addr<StoreActor>>, plans: &[PlanId]) -> Vec<usize> {
+    let mut racers = Vec::new();
+    for (i, claimer) in claimers.into_iter().enumerate() {
+        let plans = plans.to_vec();
+        racers.push(actix::spawn(async move {
+            let mut won = Vec::new();
+            for plan in plans {
+                let event = if i % 2 == 0 { EventType::PipelineFailed } else { EventType::PipelineCompleted };
+                let claim = claimer.send(ClaimEvent { plan, event }).await.expect("mailbox").expect("claim");
+                if claim == Claim::Won {
+                    won.push(plan);
+                }
+            }
+            won
+        }));
+    }
+    let mut winners = vec![0; plans.len()];
+    for racer in racers {
+        for plan in racer.await.expect("claimer task") {
+            winners[(plan.0 - plans[0].0) as usize] += 1;
+        }
+    }
+    winners
+}
+
+async fn create_plans(db: &impl Store) -> Vec<PlanId> {
+    let mut plans = Vec::with_capacity(PLANS);
+    for n in 0..PLANS {
+        plans.push(db.create_plan(&new_plan(n)).await.expect("create plan").plan);
+    }
+    plans
+}
+
+#[track_caller]
+fn assert_one_winner_each(winners: &[usize]) {
+    let bad: Vec<(usize, usize)> = winners.iter().copied().enumerate().filter(|&(_, w)| w != 1).collect();
+    assert!(bad.is_empty(), "plans (index, winners) without exactly one winner: {bad:?}");
+}
+
+#[test]
+fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let plans = create_plans(&pg.store(1).await).await;
+        let mut claimers = Vec::new();
+        for r in 1..=CLAIMERS {
+            let store = Backend::Postgres(pg.store(2).await);
+            claimers.push(StoreActor::new(ReplicaId::nth(r), store).start());
+        }
+        assert_one_winner_each(&race(claimers, &plans).await);
+        assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
+    });
+}
+
+#[test]
+fn thirty_two_claimers_race_on_a_thousand_plans_and_each_plan_has_one_winner_in_memory() {
+    run(async {
+        let db = MemoryStore::new();
+        let plans = create_plans(&db).await;
+        let claimers = (1..=CLAIMERS)
+            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone())).start())
+            .collect();
+        assert_one_winner_each(&race(claimers, &plans).await);
+        assert_eq!(db.claims().await.unwrap().len(), PLANS);
+    });
+}
+
+/// Reset frees the row for a new winner; FAILED and COMPLETED share one row.
+async fn reset_and_shared_row(db: Addr<StoreActor>) {
+    let plan = db.send(CreatePlan { plan: new_plan(0) }).await.unwrap().unwrap().plan;
+    let claim = |event| db.send(ClaimEvent { plan, event });
+    assert_eq!(claim(EventType::PipelineFailed).await.unwrap().unwrap(), Claim::Won);
+    assert_eq!(claim(EventType::PipelineFailed).await.unwrap().unwrap(), Claim::Lost);
+    assert_eq!(claim(EventType::PipelineCompleted).await.unwrap().unwrap(), Claim::Lost, "one row per plan");
+
+    let reset = db.send(ResetClaim { plan }).await.unwrap().unwrap();
+    assert_eq!(reset, Some(EventType::PipelineFailed), "reset returns the event it deleted");
+    assert_eq!(db.send(ResetClaim { plan }).await.unwrap().unwrap(), None, "nothing left to reset");
+    assert_eq!(
+        claim(EventType::PipelineCompleted).await.unwrap().unwrap(),
+        Claim::Won,
+        "new winner after reset"
+    );
+    assert_eq!(claim(EventType::PipelineFailed).await.unwrap().unwrap(), Claim::Lost);
+
+    let missing = PlanId(plan.0 + 1_000);
+    let err = db.send(ClaimEvent { plan: missing, event: EventType::PipelineFailed }).await.unwrap();
+    assert!(matches!(err, Err(Error::NoSuchPlan(p)) if p == missing), "got {err:?}");
+}
+
+#[test]
+fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let store = Backend::Postgres(pg.store(2).await);
+        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store).start()).await;
+    });
+}
+
+#[test]
+fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_in_memory() {
+    run(async {
+        let store = Backend::Memory(MemoryStore::new());
+        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store).start()).await;
+    });
+}
