@@ -27,6 +27,7 @@
 //! ```
 
 pub mod actors;
+pub mod clock;
 mod error;
 pub mod model;
 pub mod store;
