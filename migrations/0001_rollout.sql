@@ -6,6 +6,10 @@ CREATE TABLE plan (
     id BIGSERIAL PRIMARY KEY,
     project TEXT NOT NULL,
     title TEXT NOT NULL,
+    -- The notification contract's episode counter: bumped by every BatchRunTasks or
+    -- BatchSkipTasks that changes a task. The real system has no such column; hasim's
+    -- senders read it to derive a webhook-id that is stable across retries.
+    episode INT NOT NULL DEFAULT 0,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

@@ -29,6 +29,7 @@
 pub mod actors;
 pub mod clock;
 mod error;
+pub mod history;
 pub mod model;
 pub mod store;
 

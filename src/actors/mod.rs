@@ -5,5 +5,5 @@ mod store;
 
 pub use store::{
     CancelRuns, ClaimAvailableRuns, ClaimEvent, Claims, CreatePendingRuns, CreatePlan, FailAbandonedRuns,
-    FinishRun, Heartbeat, PromotePending, ResetClaim, SkipTasks, StoreActor, TaskStates,
+    FinishRun, Heartbeat, PromotePending, ReadPlanState, ResetClaim, SkipTasks, StoreActor,
 };

@@ -12,8 +12,8 @@ use actix::prelude::*;
 use crate::Result;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
-    Backend, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun, RunOutcome,
-    Store, TaskStatus,
+    Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun,
+    PlanState, RunOutcome, Store,
 };
 
 /// A replica's handle on the shared database.
@@ -80,7 +80,7 @@ store_messages! {
     ResetClaim { plan: PlanId } -> Option<EventType>
         => |s, m| s.reset_claim(m.plan);
     /// [`Store::create_pending_runs`].
-    CreatePendingRuns { plan: PlanId, tasks: Vec<TaskId> } -> Vec<NewRun>
+    CreatePendingRuns { plan: PlanId, tasks: Vec<TaskId> } -> Batch<NewRun>
         => |s, m| s.create_pending_runs(m.plan, &m.tasks);
     /// [`Store::promote_pending`].
     PromotePending {} -> Vec<RunId>
@@ -95,11 +95,11 @@ store_messages! {
     CancelRuns { plan: PlanId, tasks: Vec<TaskId> } -> Cancellation
         => |s, m| s.cancel_runs(m.plan, &m.tasks);
     /// [`Store::skip_tasks`].
-    SkipTasks { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Vec<TaskId>
+    SkipTasks { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Batch<TaskId>
         => |s, m| s.skip_tasks(m.plan, &m.tasks, &m.reason);
-    /// [`Store::task_states`].
-    TaskStates { plan: PlanId } -> Vec<TaskStatus>
-        => |s, m| s.task_states(m.plan);
+    /// [`Store::plan_state`].
+    ReadPlanState { plan: PlanId } -> PlanState
+        => |s, m| s.plan_state(m.plan);
     /// [`Store::heartbeat`].
     Heartbeat { replica: ReplicaId } -> ()
         => |s, m| s.heartbeat(&m.replica);

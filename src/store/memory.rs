@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun, RunOutcome,
-    RunRef, Store, TaskStatus, abandoned_error,
+    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun,
+    PlanState, RunOutcome, RunRef, Store, TaskStatus, abandoned_error,
 };
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
@@ -26,7 +26,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Tables {
-    plans: BTreeSet<PlanId>,
+    /// Each plan's episode.
+    plans: BTreeMap<PlanId, u32>,
     tasks: BTreeMap<TaskId, TaskRow>,
     runs: BTreeMap<RunId, RunRow>,
     heartbeats: HashMap<ReplicaId, Instant>,
@@ -80,6 +81,19 @@ impl Tables {
     fn plan_of(&self, task: TaskId) -> PlanId {
         self.tasks[&task].plan
     }
+
+    fn episode(&self, plan: PlanId) -> Result<u32> {
+        self.plans.get(&plan).copied().ok_or(Error::NoSuchPlan(plan))
+    }
+
+    /// Ends a batch: the plan's episode advances when the batch changed something.
+    fn advance_episode<T>(&mut self, plan: PlanId, changed: Vec<T>) -> Result<Batch<T>> {
+        let episode = self.plans.get_mut(&plan).ok_or(Error::NoSuchPlan(plan))?;
+        if !changed.is_empty() {
+            *episode += 1;
+        }
+        Ok(Batch { changed, episode: *episode })
+    }
 }
 
 impl Store for MemoryStore {
@@ -87,7 +101,7 @@ impl Store for MemoryStore {
         let mut t = self.lock();
         t.last_plan += 1;
         let id = PlanId(t.last_plan);
-        t.plans.insert(id);
+        t.plans.insert(id, 0);
         let mut tasks = Vec::with_capacity(plan.tasks.len());
         for name in &plan.tasks {
             t.last_task += 1;
@@ -100,9 +114,7 @@ impl Store for MemoryStore {
 
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
         let mut t = self.lock();
-        if !t.plans.contains(&plan) {
-            return Err(Error::NoSuchPlan(plan));
-        }
+        t.episode(plan)?;
         if t.claims.contains_key(&plan) {
             return Ok(Claim::Lost);
         }
@@ -114,8 +126,9 @@ impl Store for MemoryStore {
         Ok(self.lock().claims.remove(&plan))
     }
 
-    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
         let mut t = self.lock();
+        t.episode(plan)?;
         let mut created = Vec::new();
         for task in t.plan_tasks(plan, tasks) {
             let blocked = t.tasks[&task].skipped
@@ -132,7 +145,7 @@ impl Store for MemoryStore {
             );
             created.push(NewRun { run, task, attempt });
         }
-        Ok(created)
+        t.advance_episode(plan, created)
     }
 
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
@@ -210,8 +223,9 @@ impl Store for MemoryStore {
         Ok(cancellation)
     }
 
-    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Vec<TaskId>> {
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Batch<TaskId>> {
         let mut t = self.lock();
+        t.episode(plan)?;
         let mut skipped = Vec::new();
         for task in t.plan_tasks(plan, tasks) {
             let row = t.tasks.get_mut(&task).expect("filtered to existing tasks");
@@ -220,12 +234,14 @@ impl Store for MemoryStore {
                 skipped.push(task);
             }
         }
-        Ok(skipped)
+        t.advance_episode(plan, skipped)
     }
 
-    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
+    async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
         let t = self.lock();
-        Ok(t.tasks
+        let episode = t.episode(plan)?;
+        let tasks = t
+            .tasks
             .iter()
             .filter(|(_, row)| row.plan == plan)
             .map(|(task, row)| {
@@ -237,7 +253,8 @@ impl Store for MemoryStore {
                 });
                 TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest }
             })
-            .collect())
+            .collect();
+        Ok(PlanState { episode, tasks })
     }
 
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {

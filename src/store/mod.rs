@@ -65,6 +65,25 @@ pub struct NewRun {
     pub attempt: i32,
 }
 
+/// What a batch request (BatchRunTasks, BatchSkipTasks) changed, and the plan's
+/// episode after it: a batch that changed something starts the next episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch<T> {
+    /// What changed (runs created, tasks skipped); empty when nothing did.
+    pub changed: Vec<T>,
+    /// The plan's episode after the batch.
+    pub episode: u32,
+}
+
+/// A plan's tasks as the completion check reads them, with its current episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanState {
+    /// The plan's episode.
+    pub episode: u32,
+    /// Every task with its latest run, in task order.
+    pub tasks: Vec<TaskStatus>,
+}
+
 /// A run a replica took (AVAILABLE -> RUNNING).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimedRun {
@@ -205,12 +224,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn reset_claim(&self, plan: PlanId) -> impl Future<Output = Result<Option<EventType>>> + Send;
 
     /// BatchRunTasks: a PENDING run (attempt = max + 1) for each of `tasks` that belongs
-    /// to `plan`, is not skipped and has no PENDING/AVAILABLE/RUNNING/DONE run.
+    /// to `plan`, is not skipped and has no PENDING/AVAILABLE/RUNNING/DONE run. When it
+    /// creates any, the plan's episode advances in the same transaction.
     fn create_pending_runs(
         &self,
         plan: PlanId,
         tasks: &[TaskId],
-    ) -> impl Future<Output = Result<Vec<NewRun>>> + Send;
+    ) -> impl Future<Output = Result<Batch<NewRun>>> + Send;
 
     /// The pending scheduler: every PENDING run becomes AVAILABLE.
     fn promote_pending(&self) -> impl Future<Output = Result<Vec<RunId>>> + Send;
@@ -240,16 +260,17 @@ pub trait Store: Clone + Send + Sync + 'static {
         tasks: &[TaskId],
     ) -> impl Future<Output = Result<Cancellation>> + Send;
 
-    /// BatchSkipTasks: sets the skip flag on those of `tasks` not skipped yet; returns them.
+    /// BatchSkipTasks: sets the skip flag on those of `tasks` not skipped yet; returns
+    /// them. When it skips any, the plan's episode advances in the same transaction.
     fn skip_tasks(
         &self,
         plan: PlanId,
         tasks: &[TaskId],
         reason: &str,
-    ) -> impl Future<Output = Result<Vec<TaskId>>> + Send;
+    ) -> impl Future<Output = Result<Batch<TaskId>>> + Send;
 
-    /// Every task of the plan with its latest run, in task order.
-    fn task_states(&self, plan: PlanId) -> impl Future<Output = Result<Vec<TaskStatus>>> + Send;
+    /// The plan's episode and every task with its latest run, in task order.
+    fn plan_state(&self, plan: PlanId) -> impl Future<Output = Result<PlanState>> + Send;
 
     /// Upserts the replica's heartbeat to now.
     fn heartbeat(&self, replica: &ReplicaId) -> impl Future<Output = Result<()>> + Send;
@@ -298,7 +319,7 @@ impl Store for Backend {
     async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
         dispatch!(self, s => s.reset_claim(plan))
     }
-    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
         dispatch!(self, s => s.create_pending_runs(plan, tasks))
     }
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
@@ -318,11 +339,11 @@ impl Store for Backend {
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
         dispatch!(self, s => s.cancel_runs(plan, tasks))
     }
-    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Vec<TaskId>> {
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Batch<TaskId>> {
         dispatch!(self, s => s.skip_tasks(plan, tasks, reason))
     }
-    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
-        dispatch!(self, s => s.task_states(plan))
+    async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
+        dispatch!(self, s => s.plan_state(plan))
     }
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
         dispatch!(self, s => s.heartbeat(replica))

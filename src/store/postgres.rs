@@ -7,8 +7,8 @@ use std::time::Duration;
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
 use super::{
-    Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun, RunOutcome,
-    RunRef, Store, TaskStatus,
+    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun,
+    PlanState, RunOutcome, RunRef, Store, TaskStatus,
 };
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
@@ -98,7 +98,7 @@ async fn create_pending_runs(
     tx: &mut Transaction<'_, Postgres>,
     plan: PlanId,
     tasks: &[TaskId],
-) -> Result<Vec<NewRun>> {
+) -> Result<Batch<NewRun>> {
     let task_ids = ids(tasks, |t| t.0);
     // Lock the chosen tasks first: a concurrent BatchRunTasks or BatchSkipTasks on the
     // same tasks waits here, then sees this one's runs (READ COMMITTED re-reads).
@@ -127,7 +127,19 @@ async fn create_pending_runs(
         .map(|(run, task, attempt)| NewRun { run: RunId(run), task: TaskId(task), attempt })
         .collect();
     runs.sort_by_key(|r| r.task);
-    Ok(runs)
+    let episode = advance_episode(tx, plan, !runs.is_empty()).await?;
+    Ok(Batch { changed: runs, episode })
+}
+
+/// Bumps the plan's episode when a batch changed something; returns the episode.
+async fn advance_episode(tx: &mut Transaction<'_, Postgres>, plan: PlanId, changed: bool) -> Result<u32> {
+    let sql = if changed {
+        "UPDATE plan SET episode = episode + 1 WHERE id = $1 RETURNING episode"
+    } else {
+        "SELECT episode FROM plan WHERE id = $1"
+    };
+    let row: Option<(i32,)> = sqlx::query_as(sql).bind(plan.0).fetch_optional(&mut **tx).await?;
+    row.map(|(e,)| e as u32).ok_or(Error::NoSuchPlan(plan))
 }
 
 /// The pending scheduler's promotion: PENDING -> AVAILABLE.
@@ -240,13 +252,12 @@ async fn cancel_runs(
     })
 }
 
-/// BatchSkipTasks: sets the skip flag on tasks not skipped yet.
-pub async fn skip_tasks(
-    db: impl PgExecutor<'_>,
+async fn skip_tasks(
+    tx: &mut Transaction<'_, Postgres>,
     plan: PlanId,
     tasks: &[TaskId],
     reason: &str,
-) -> Result<Vec<TaskId>> {
+) -> Result<Batch<TaskId>> {
     let mut rows: Vec<(i64,)> = sqlx::query_as(
         "UPDATE task SET skipped = true, skipped_reason = $3 \
          WHERE plan_id = $1 AND id = ANY($2) AND NOT skipped RETURNING id",
@@ -254,36 +265,52 @@ pub async fn skip_tasks(
     .bind(plan.0)
     .bind(ids(tasks, |t| t.0))
     .bind(reason)
-    .fetch_all(db)
+    .fetch_all(&mut **tx)
     .await?;
     rows.sort_unstable();
-    Ok(rows.into_iter().map(|(id,)| TaskId(id)).collect())
+    let episode = advance_episode(tx, plan, !rows.is_empty()).await?;
+    Ok(Batch { changed: rows.into_iter().map(|(id,)| TaskId(id)).collect(), episode })
 }
 
-type TaskStateRow = (i64, String, bool, Option<i64>, Option<i32>, Option<String>, Option<String>);
+/// A plan row joined with one of its tasks (absent for a plan without tasks) and that
+/// task's latest run (absent before the first run).
+type PlanStateRow = (
+    i32,
+    Option<i64>,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
 
-/// Every task of the plan with its latest run.
-pub async fn task_states(db: impl PgExecutor<'_>, plan: PlanId) -> Result<Vec<TaskStatus>> {
-    let rows: Vec<TaskStateRow> = sqlx::query_as(
-        "SELECT t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error FROM task t \
+/// The plan's episode and every task with its latest run, read in one snapshot
+/// (one statement).
+pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanState> {
+    let rows: Vec<PlanStateRow> = sqlx::query_as(
+        "SELECT p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error \
+         FROM plan p LEFT JOIN task t ON t.plan_id = p.id \
          LEFT JOIN LATERAL (SELECT id, attempt, status, error FROM task_run \
                             WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) r ON true \
-         WHERE t.plan_id = $1 ORDER BY t.position",
+         WHERE p.id = $1 ORDER BY t.position",
     )
     .bind(plan.0)
     .fetch_all(db)
     .await?;
-    rows.into_iter()
-        .map(|(task, name, skipped, run, attempt, status, error)| {
-            let latest = match (run, attempt, status) {
-                (Some(run), Some(attempt), Some(status)) => {
-                    Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
-                }
-                _ => None,
-            };
-            Ok(TaskStatus { task: TaskId(task), name, skipped, latest })
-        })
-        .collect()
+    let Some(&(episode, ..)) = rows.first() else { return Err(Error::NoSuchPlan(plan)) };
+    let mut tasks = Vec::with_capacity(rows.len());
+    for (_, task, name, skipped, run, attempt, status, error) in rows {
+        let (Some(task), Some(name), Some(skipped)) = (task, name, skipped) else { continue };
+        let latest = match (run, attempt, status) {
+            (Some(run), Some(attempt), Some(status)) => {
+                Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
+            }
+            _ => None,
+        };
+        tasks.push(TaskStatus { task: TaskId(task), name, skipped, latest });
+    }
+    Ok(PlanState { episode: episode as u32, tasks })
 }
 
 /// Upserts the replica's heartbeat.
@@ -351,7 +378,7 @@ impl Store for PgStore {
     async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
         reset_claim(&self.pool, plan).await
     }
-    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Vec<NewRun>> {
+    async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
         let mut tx = self.begin().await?;
         let runs = create_pending_runs(&mut tx, plan, tasks).await?;
         tx.commit().await?;
@@ -377,11 +404,14 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(cancellation)
     }
-    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Vec<TaskId>> {
-        skip_tasks(&self.pool, plan, tasks, reason).await
+    async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Batch<TaskId>> {
+        let mut tx = self.begin().await?;
+        let skipped = skip_tasks(&mut tx, plan, tasks, reason).await?;
+        tx.commit().await?;
+        Ok(skipped)
     }
-    async fn task_states(&self, plan: PlanId) -> Result<Vec<TaskStatus>> {
-        task_states(&self.pool, plan).await
+    async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
+        plan_state(&self.pool, plan).await
     }
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
         heartbeat(&self.pool, replica).await
