@@ -38,6 +38,22 @@ impl PgStore {
     }
 }
 
+/// Commits on success; on failure rolls back at once, so the connection does not sit
+/// idle in a transaction holding locks until its next use.
+async fn finish<T>(tx: Transaction<'_, Postgres>, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The connection may be gone already; the error that matters is `e`.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 fn ids<T: Copy>(items: &[T], f: impl Fn(T) -> i64) -> Vec<i64> {
     items.iter().map(|&t| f(t)).collect()
 }
@@ -99,14 +115,7 @@ async fn create_pending_runs(
     plan: PlanId,
     tasks: &[TaskId],
 ) -> Result<Batch<NewRun>> {
-    let task_ids = ids(tasks, |t| t.0);
-    // Lock the chosen tasks first: a concurrent BatchRunTasks or BatchSkipTasks on the
-    // same tasks waits here, then sees this one's runs (READ COMMITTED re-reads).
-    sqlx::query("SELECT id FROM task WHERE plan_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
-        .bind(plan.0)
-        .bind(&task_ids)
-        .execute(&mut **tx)
-        .await?;
+    let episode = lock_plan(tx, plan).await?;
     let rows: Vec<(i64, i64, i32)> = sqlx::query_as(
         "INSERT INTO task_run (task_id, attempt, status) \
          SELECT t.id, COALESCE((SELECT max(r.attempt) FROM task_run r WHERE r.task_id = t.id), 0) + 1, \
@@ -119,7 +128,7 @@ async fn create_pending_runs(
          RETURNING id, task_id, attempt",
     )
     .bind(plan.0)
-    .bind(&task_ids)
+    .bind(ids(tasks, |t| t.0))
     .fetch_all(&mut **tx)
     .await?;
     let mut runs: Vec<NewRun> = rows
@@ -127,19 +136,35 @@ async fn create_pending_runs(
         .map(|(run, task, attempt)| NewRun { run: RunId(run), task: TaskId(task), attempt })
         .collect();
     runs.sort_by_key(|r| r.task);
-    let episode = advance_episode(tx, plan, !runs.is_empty()).await?;
-    Ok(Batch { changed: runs, episode })
+    end_batch(tx, plan, episode, runs).await
 }
 
-/// Bumps the plan's episode when a batch changed something; returns the episode.
-async fn advance_episode(tx: &mut Transaction<'_, Postgres>, plan: PlanId, changed: bool) -> Result<u32> {
-    let sql = if changed {
-        "UPDATE plan SET episode = episode + 1 WHERE id = $1 RETURNING episode"
-    } else {
-        "SELECT episode FROM plan WHERE id = $1"
-    };
-    let row: Option<(i32,)> = sqlx::query_as(sql).bind(plan.0).fetch_optional(&mut **tx).await?;
+/// Locks the plan row for a batch request and returns its episode. Every batch on a
+/// plan takes this lock first, so batches on one plan run one after another and each
+/// sees the runs and skips of the previous ones.
+async fn lock_plan(tx: &mut Transaction<'_, Postgres>, plan: PlanId) -> Result<u32> {
+    let row: Option<(i32,)> = sqlx::query_as("SELECT episode FROM plan WHERE id = $1 FOR UPDATE")
+        .bind(plan.0)
+        .fetch_optional(&mut **tx)
+        .await?;
     row.map(|(e,)| e as u32).ok_or(Error::NoSuchPlan(plan))
+}
+
+/// Ends a batch: when it changed something, the plan's episode advances.
+async fn end_batch<T>(
+    tx: &mut Transaction<'_, Postgres>,
+    plan: PlanId,
+    episode: u32,
+    changed: Vec<T>,
+) -> Result<Batch<T>> {
+    if changed.is_empty() {
+        return Ok(Batch { changed, episode });
+    }
+    sqlx::query("UPDATE plan SET episode = episode + 1 WHERE id = $1")
+        .bind(plan.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Batch { changed, episode: episode + 1 })
 }
 
 /// The pending scheduler's promotion: PENDING -> AVAILABLE.
@@ -258,6 +283,7 @@ async fn skip_tasks(
     tasks: &[TaskId],
     reason: &str,
 ) -> Result<Batch<TaskId>> {
+    let episode = lock_plan(tx, plan).await?;
     let mut rows: Vec<(i64,)> = sqlx::query_as(
         "UPDATE task SET skipped = true, skipped_reason = $3 \
          WHERE plan_id = $1 AND id = ANY($2) AND NOT skipped RETURNING id",
@@ -268,8 +294,7 @@ async fn skip_tasks(
     .fetch_all(&mut **tx)
     .await?;
     rows.sort_unstable();
-    let episode = advance_episode(tx, plan, !rows.is_empty()).await?;
-    Ok(Batch { changed: rows.into_iter().map(|(id,)| TaskId(id)).collect(), episode })
+    end_batch(tx, plan, episode, rows.into_iter().map(|(id,)| TaskId(id)).collect()).await
 }
 
 /// A plan row joined with one of its tasks (absent for a plan without tasks) and that
@@ -368,9 +393,8 @@ pub async fn claims(db: impl PgExecutor<'_>) -> Result<Vec<ClaimRow>> {
 impl Store for PgStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
         let mut tx = self.begin().await?;
-        let created = create_plan(&mut tx, plan).await?;
-        tx.commit().await?;
-        Ok(created)
+        let result = create_plan(&mut tx, plan).await;
+        finish(tx, result).await
     }
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
         claim_event(&self.pool, plan, event).await
@@ -380,9 +404,8 @@ impl Store for PgStore {
     }
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
         let mut tx = self.begin().await?;
-        let runs = create_pending_runs(&mut tx, plan, tasks).await?;
-        tx.commit().await?;
-        Ok(runs)
+        let result = create_pending_runs(&mut tx, plan, tasks).await;
+        finish(tx, result).await
     }
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
         promote_pending(&self.pool).await
@@ -400,15 +423,13 @@ impl Store for PgStore {
     }
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
         let mut tx = self.begin().await?;
-        let cancellation = cancel_runs(&mut tx, plan, tasks).await?;
-        tx.commit().await?;
-        Ok(cancellation)
+        let result = cancel_runs(&mut tx, plan, tasks).await;
+        finish(tx, result).await
     }
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Batch<TaskId>> {
         let mut tx = self.begin().await?;
-        let skipped = skip_tasks(&mut tx, plan, tasks, reason).await?;
-        tx.commit().await?;
-        Ok(skipped)
+        let result = skip_tasks(&mut tx, plan, tasks, reason).await;
+        finish(tx, result).await
     }
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
         plan_state(&self.pool, plan).await

@@ -42,7 +42,7 @@ impl RunSchema {
             .map_err(|e| Error::BadUrl { url: shown.clone(), reason: e.to_string() })?;
         let schema = RunSchema { name: format!("hasim_{}", run_id()), url: shown, options };
         schema.admin(format!("CREATE SCHEMA {}", schema.name)).await?;
-        let pool = schema.pool(1, None).await?;
+        let pool = schema.pool("migrate", 1, None).await?;
         let migrated = migrator().run(&pool).await;
         pool.close().await;
         migrated?;
@@ -61,10 +61,15 @@ impl RunSchema {
 
     /// A pool of up to `max_connections` whose every connection uses this schema.
     ///
-    /// `via` replaces the server's address, so a replica can reach the database
-    /// through a fault proxy.
-    pub async fn pool(&self, max_connections: u32, via: Option<SocketAddr>) -> Result<PgPool> {
-        let mut options = self.options.clone().options([("search_path", self.name.as_str())]);
+    /// Its connections carry the application name `<schema>/<label>` (a replica's id,
+    /// say), so [`RunSchema::terminate`] can find them. `via` replaces the server's
+    /// address, so a replica can reach the database through a fault proxy.
+    pub async fn pool(&self, label: &str, max_connections: u32, via: Option<SocketAddr>) -> Result<PgPool> {
+        let mut options = self
+            .options
+            .clone()
+            .options([("search_path", self.name.as_str())])
+            .application_name(&format!("{}/{label}", self.name));
         if let Some(addr) = via {
             options = options.host(&addr.ip().to_string()).port(addr.port());
         }
@@ -77,9 +82,28 @@ impl RunSchema {
     }
 
     /// Drops the schema and everything in it, on a connection of its own (so it works
-    /// from any runtime, even after every pool of the run is gone).
+    /// from any runtime, even after every pool of the run is gone). Connections of the
+    /// run still open are terminated first, so none can hold a lock that blocks it.
     pub async fn drop_schema(&self) -> Result<()> {
+        self.terminate(None).await?;
         self.admin(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)).await
+    }
+
+    /// Kills the server backends of the pools made with `label` (every pool of the
+    /// run with `None`): their clients see the connection reset.
+    pub async fn terminate(&self, label: Option<&str>) -> Result<()> {
+        debug_assert!(
+            label.is_none_or(|l| l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        );
+        let pattern = match label {
+            Some(label) => format!("{}/{label}", self.name),
+            None => format!("{}/%", self.name),
+        };
+        self.admin(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name LIKE '{pattern}' AND pid <> pg_backend_pid()"
+        ))
+        .await
     }
 
     /// Runs one statement on a fresh connection outside the run's schema.
@@ -89,7 +113,8 @@ impl RunSchema {
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
             .map_err(|source| Error::Connect { url: self.url.clone(), source })?;
-        // The statements are ours, naming our own schema (`hasim_` + hex), never user input.
+        // The statements are ours, naming our own schema (`hasim_` + hex) and labels
+        // the caller chose (replica ids), never text from a scenario file.
         conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?;
         conn.close().await?;
         Ok(())

@@ -32,7 +32,7 @@ impl PgFixture {
 
     /// A store on a pool of its own (a replica's), with up to `connections` connections.
     pub async fn store(&self, connections: u32) -> PgStore {
-        PgStore::new(self.schema.pool(connections, None).await.expect("pool on the run schema"))
+        PgStore::new(self.schema.pool("test", connections, None).await.expect("pool on the run schema"))
     }
 }
 

@@ -1,0 +1,127 @@
+//! The memory backend is a faithful model of the Postgres one: the same random
+//! sequence of operations gives the same answers on both, step by step.
+
+mod common;
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use common::PgFixture;
+use hasim::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
+use hasim::store::{MemoryStore, NewPlan, RunOutcome, Store};
+use proptest::prelude::*;
+
+/// One store operation, with ids drawn from a small range so that operations hit
+/// existing rows most of the time and missing ones sometimes.
+#[derive(Debug, Clone)]
+enum Op {
+    CreatePlan { tasks: usize },
+    Claim { plan: i64, failed: bool },
+    Reset { plan: i64 },
+    RunTasks { plan: i64, tasks: Vec<i64> },
+    Promote,
+    TakeRuns { replica: usize, limit: u32 },
+    Finish { run: i64, replica: usize, outcome: u8 },
+    Cancel { plan: i64, tasks: Vec<i64> },
+    Skip { plan: i64, tasks: Vec<i64> },
+    ReadPlan { plan: i64 },
+    Heartbeat { replica: usize },
+    Clean { stale: bool },
+    Claims,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let plan = 1..=4i64;
+    let tasks = prop::collection::vec(1..=10i64, 0..4);
+    prop_oneof![
+        2 => (0..4usize).prop_map(|tasks| Op::CreatePlan { tasks }),
+        3 => (plan.clone(), any::<bool>()).prop_map(|(plan, failed)| Op::Claim { plan, failed }),
+        1 => plan.clone().prop_map(|plan| Op::Reset { plan }),
+        3 => (plan.clone(), tasks.clone()).prop_map(|(plan, tasks)| Op::RunTasks { plan, tasks }),
+        2 => Just(Op::Promote),
+        3 => (1..=3usize, 0..4u32).prop_map(|(replica, limit)| Op::TakeRuns { replica, limit }),
+        3 => (1..=12i64, 1..=3usize, 0..3u8).prop_map(|(run, replica, outcome)| Op::Finish { run, replica, outcome }),
+        1 => (plan.clone(), tasks.clone()).prop_map(|(plan, tasks)| Op::Cancel { plan, tasks }),
+        1 => (plan.clone(), tasks).prop_map(|(plan, tasks)| Op::Skip { plan, tasks }),
+        1 => plan.prop_map(|plan| Op::ReadPlan { plan }),
+        1 => (1..=3usize).prop_map(|replica| Op::Heartbeat { replica }),
+        1 => any::<bool>().prop_map(|stale| Op::Clean { stale }),
+        1 => Just(Op::Claims),
+    ]
+}
+
+/// Applies `op` and renders the answer (or the error) for comparison.
+async fn apply(db: &impl Store, op: &Op) -> String {
+    let ids = |v: &[i64]| v.iter().map(|&t| TaskId(t)).collect::<Vec<_>>();
+    let answer = match op {
+        Op::CreatePlan { tasks } => {
+            let tasks = (0..*tasks).map(|i| format!("t{i}")).collect();
+            db.create_plan(&NewPlan { project: "p".into(), title: "t".into(), tasks })
+                .await
+                .map(|x| format!("{x:?}"))
+        }
+        Op::Claim { plan, failed } => {
+            let event = if *failed { EventType::PipelineFailed } else { EventType::PipelineCompleted };
+            db.claim_event(PlanId(*plan), event).await.map(|x| format!("{x:?}"))
+        }
+        Op::Reset { plan } => db.reset_claim(PlanId(*plan)).await.map(|x| format!("{x:?}")),
+        Op::RunTasks { plan, tasks } => {
+            db.create_pending_runs(PlanId(*plan), &ids(tasks)).await.map(|x| format!("{x:?}"))
+        }
+        Op::Promote => db.promote_pending().await.map(|x| format!("{x:?}")),
+        Op::TakeRuns { replica, limit } => {
+            db.claim_available_runs(&ReplicaId::nth(*replica), *limit).await.map(|x| format!("{x:?}"))
+        }
+        Op::Finish { run, replica, outcome } => {
+            let outcome = match outcome {
+                0 => RunOutcome::Done,
+                1 => RunOutcome::Failed { error: "boom".into() },
+                _ => RunOutcome::Canceled,
+            };
+            db.finish_run(RunId(*run), &ReplicaId::nth(*replica), &outcome).await.map(|x| format!("{x:?}"))
+        }
+        Op::Cancel { plan, tasks } => {
+            db.cancel_runs(PlanId(*plan), &ids(tasks)).await.map(|x| format!("{x:?}"))
+        }
+        Op::Skip { plan, tasks } => {
+            db.skip_tasks(PlanId(*plan), &ids(tasks), "skip").await.map(|x| format!("{x:?}"))
+        }
+        Op::ReadPlan { plan } => db.plan_state(PlanId(*plan)).await.map(|x| format!("{x:?}")),
+        Op::Heartbeat { replica } => db.heartbeat(&ReplicaId::nth(*replica)).await.map(|x| format!("{x:?}")),
+        Op::Clean { stale } => {
+            // Zero: every heartbeat is stale. An hour: none is (a missing one still is).
+            let bound = if *stale { Duration::ZERO } else { Duration::from_secs(3600) };
+            db.fail_abandoned_runs(bound).await.map(|x| format!("{x:?}"))
+        }
+        Op::Claims => db.claims().await.map(|x| format!("{x:?}")),
+    };
+    answer.unwrap_or_else(|e| format!("error: {e}"))
+}
+
+thread_local! {
+    static RUNTIME: RefCell<actix::SystemRunner> = RefCell::new(actix::System::new());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/store_differential.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn prop_memory_and_postgres_answer_every_operation_alike(ops in prop::collection::vec(op(), 1..40)) {
+        RUNTIME.with_borrow(|rt| rt.block_on(async {
+            let pg = PgFixture::new().await;
+            let postgres = pg.store(1).await;
+            let memory = MemoryStore::new();
+            for (step, op) in ops.iter().enumerate() {
+                let (want, got) = (apply(&postgres, op).await, apply(&memory, op).await);
+                prop_assert_eq!(&want, &got, "step {} ({:?}): postgres vs memory", step, op);
+            }
+            Ok(())
+        }))?;
+    }
+}

@@ -1,0 +1,215 @@
+//! Task-run transitions on both backends: BatchRunTasks rules, promotion, replicas
+//! taking work with SKIP LOCKED, finishing, canceling, skipping and the cleaner.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use common::{PgFixture, run};
+use hasim::actors::{ClaimAvailableRuns, StoreActor};
+use hasim::model::{ReplicaId, RunStatus, TaskId, TaskState};
+use hasim::store::{Backend, MemoryStore, NewPlan, RunOutcome, Store};
+
+fn plan_of(tasks: usize) -> NewPlan {
+    NewPlan {
+        project: "demo".into(),
+        title: "rollout".into(),
+        tasks: (1..=tasks).map(|i| format!("t{i}")).collect(),
+    }
+}
+
+const REPLICAS: usize = 8;
+const PLANS: usize = 50;
+const TASKS: usize = 10;
+
+/// Eight replicas poll for AVAILABLE runs at once until none is left; every run must
+/// be taken by exactly one of them.
+async fn every_run_taken_once(claimers: Vec<Addr<StoreActor>>, db: impl Store) {
+    let mut total = 0;
+    for _ in 0..PLANS {
+        let plan = db.create_plan(&plan_of(TASKS)).await.unwrap();
+        total += db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap().changed.len();
+    }
+    assert_eq!(db.promote_pending().await.unwrap().len(), total);
+
+    let pollers: Vec<_> = claimers
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            actix::spawn(async move {
+                let replica = ReplicaId::nth(i + 1);
+                let mut taken = Vec::new();
+                loop {
+                    let runs = store
+                        .send(ClaimAvailableRuns { replica: replica.clone(), limit: 3 })
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    if runs.is_empty() {
+                        return (replica, taken);
+                    }
+                    taken.extend(runs.into_iter().map(|r| r.run));
+                }
+            })
+        })
+        .collect();
+    let mut owner = HashMap::new();
+    let mut replicas_busy = 0;
+    for poller in pollers {
+        let (replica, taken) = poller.await.unwrap();
+        replicas_busy += usize::from(!taken.is_empty());
+        for run in taken {
+            if let Some(other) = owner.insert(run, replica.clone()) {
+                panic!("run {run} taken by both {other} and {replica}");
+            }
+        }
+    }
+    assert_eq!(owner.len(), total, "every run taken");
+    assert!(replicas_busy > 1, "the work was spread over several replicas");
+}
+
+#[test]
+fn eight_replicas_take_every_available_run_exactly_once_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let mut claimers = Vec::new();
+        for r in 1..=REPLICAS {
+            claimers.push(StoreActor::new(ReplicaId::nth(r), Backend::Postgres(pg.store(2).await)).start());
+        }
+        every_run_taken_once(claimers, pg.store(1).await).await;
+    });
+}
+
+#[test]
+fn eight_replicas_take_every_available_run_exactly_once_in_memory() {
+    run(async {
+        let db = MemoryStore::new();
+        let claimers = (1..=REPLICAS)
+            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone())).start())
+            .collect();
+        every_run_taken_once(claimers, db).await;
+    });
+}
+
+/// The life of one plan: run, fail, retry rules, skip, cancel, and the episode.
+async fn lifecycle(db: impl Store) {
+    let r1 = ReplicaId::nth(1);
+    let plan = db.create_plan(&plan_of(3)).await.unwrap();
+    let [a, b, c]: [TaskId; 3] = plan.tasks.clone().try_into().unwrap();
+    assert_eq!(db.plan_state(plan.plan).await.unwrap().episode, 0);
+
+    let first = db.create_pending_runs(plan.plan, &[a, b, c, a]).await.unwrap();
+    assert_eq!(
+        first.changed.iter().map(|r| (r.task, r.attempt)).collect::<Vec<_>>(),
+        [(a, 1), (b, 1), (c, 1)]
+    );
+    assert_eq!(first.episode, 1);
+    let again = db.create_pending_runs(plan.plan, &[a, b, c]).await.unwrap();
+    assert!(again.changed.is_empty(), "open runs block a new batch");
+    assert_eq!(again.episode, 1, "an empty batch starts no episode");
+
+    db.promote_pending().await.unwrap();
+    let taken = db.claim_available_runs(&r1, 10).await.unwrap();
+    assert_eq!(taken.len(), 3);
+    let failed = RunOutcome::Failed { error: "syntax error".into() };
+    let ended = db.finish_run(taken[0].run, &r1, &failed).await.unwrap().expect("was RUNNING on r1");
+    assert_eq!((ended.task, ended.status), (a, RunStatus::Failed));
+    assert!(db.finish_run(taken[0].run, &r1, &RunOutcome::Done).await.unwrap().is_none(), "already ended");
+    assert!(
+        db.finish_run(taken[1].run, &ReplicaId::nth(2), &RunOutcome::Done).await.unwrap().is_none(),
+        "not r2's"
+    );
+    db.finish_run(taken[1].run, &r1, &RunOutcome::Done).await.unwrap().unwrap();
+
+    let state = db.plan_state(plan.plan).await.unwrap();
+    let states: Vec<TaskState> = state.tasks.iter().map(|t| t.state()).collect();
+    assert_eq!(states, [TaskState::Failed, TaskState::Done, TaskState::Open]);
+    assert_eq!(state.tasks[0].latest.as_ref().unwrap().error.as_deref(), Some("syntax error"));
+
+    let retry = db.create_pending_runs(plan.plan, &[a, b]).await.unwrap();
+    assert_eq!(
+        retry.changed.iter().map(|r| (r.task, r.attempt)).collect::<Vec<_>>(),
+        [(a, 2)],
+        "DONE blocks"
+    );
+    assert_eq!(retry.episode, 2);
+
+    let cancel = db.cancel_runs(plan.plan, &[a, c]).await.unwrap();
+    assert_eq!(cancel.canceled.iter().map(|r| r.task).collect::<Vec<_>>(), [a], "the PENDING retry");
+    assert_eq!(
+        cancel.running.iter().map(|(r, who)| (r.task, who.clone())).collect::<Vec<_>>(),
+        [(c, r1.clone())]
+    );
+
+    let skip = db.skip_tasks(plan.plan, &[a, a], "not needed").await.unwrap();
+    assert_eq!((skip.changed.as_slice(), skip.episode), ([a].as_slice(), 3));
+    let skip_again = db.skip_tasks(plan.plan, &[a], "not needed").await.unwrap();
+    assert_eq!((skip_again.changed.len(), skip_again.episode), (0, 3));
+    assert!(
+        db.create_pending_runs(plan.plan, &[a]).await.unwrap().changed.is_empty(),
+        "skipped tasks never run"
+    );
+
+    db.finish_run(taken[2].run, &r1, &RunOutcome::Canceled).await.unwrap().unwrap();
+    let states: Vec<TaskState> =
+        db.plan_state(plan.plan).await.unwrap().tasks.iter().map(|t| t.state()).collect();
+    assert_eq!(states, [TaskState::Skipped, TaskState::Done, TaskState::Canceled]);
+
+    let other = db.create_plan(&plan_of(1)).await.unwrap();
+    assert!(
+        db.create_pending_runs(other.plan, &[a]).await.unwrap().changed.is_empty(),
+        "a's plan is not this one"
+    );
+}
+
+#[test]
+fn batch_rules_transitions_and_episodes_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        lifecycle(pg.store(2).await).await;
+    });
+}
+
+#[test]
+fn batch_rules_transitions_and_episodes_in_memory() {
+    run(async { lifecycle(MemoryStore::new()).await });
+}
+
+/// The cleaner fails RUNNING runs of replicas whose heartbeat went stale, and only those.
+async fn cleaner(db: impl Store) {
+    let (r1, r2) = (ReplicaId::nth(1), ReplicaId::nth(2));
+    let plan = db.create_plan(&plan_of(2)).await.unwrap();
+    db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap();
+    db.promote_pending().await.unwrap();
+    db.heartbeat(&r1).await.unwrap();
+    db.heartbeat(&r2).await.unwrap();
+    let on_r1 = db.claim_available_runs(&r1, 1).await.unwrap();
+    let on_r2 = db.claim_available_runs(&r2, 1).await.unwrap();
+
+    assert!(db.fail_abandoned_runs(Duration::from_secs(3600)).await.unwrap().is_empty(), "both fresh");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.heartbeat(&r1).await.unwrap();
+    let failed = db.fail_abandoned_runs(Duration::from_millis(200)).await.unwrap();
+    assert_eq!(failed.len(), 1, "only r2 is stale: {failed:?}");
+    assert_eq!((failed[0].run, &failed[0].replica, failed[0].status), (on_r2[0].run, &r2, RunStatus::Failed));
+    let state = db.plan_state(plan.plan).await.unwrap();
+    let error = state.tasks[1].latest.as_ref().unwrap().error.clone().unwrap();
+    assert_eq!(error, hasim::store::abandoned_error(&r2));
+    assert!(db.finish_run(on_r2[0].run, &r2, &RunOutcome::Done).await.unwrap().is_none(), "too late for r2");
+    assert!(db.finish_run(on_r1[0].run, &r1, &RunOutcome::Done).await.unwrap().is_some());
+}
+
+#[test]
+fn cleaner_fails_only_runs_of_stale_replicas_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        cleaner(pg.store(2).await).await;
+    });
+}
+
+#[test]
+fn cleaner_fails_only_runs_of_stale_replicas_in_memory() {
+    run(async { cleaner(MemoryStore::new()).await });
+}
