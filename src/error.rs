@@ -42,6 +42,9 @@ pub enum Error {
     /// An actor that was asked to do something has stopped (e.g. its replica crashed).
     #[error("actor stopped: {0}")]
     ActorGone(&'static str),
+    /// A webhook signing secret that cannot be used. The message never repeats the secret.
+    #[error("invalid webhook secret: {0} (expected whsec_ followed by base64)")]
+    BadSecret(&'static str),
 }
 
 /// The library's result type.
