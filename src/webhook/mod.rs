@@ -4,10 +4,32 @@
 //! - [`Payload`]: the JSON body, and [`webhook_id`], the id that stays the same
 //!   across retries so the receiver can tell a retry from a second announcement.
 //! - [`Secret`]: Standard Webhooks v1 signing and verification.
+//! - [`Receiver`]: the endpoint's core, without I/O. It records every request and
+//!   answers as its [`EndpointFault`]s script (otherwise with a configured status).
 
+mod fault;
 mod payload;
+mod receiver;
 mod signing;
 
+pub use fault::{Answer, Behaviour, EndpointFault, Scope};
 pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
+pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
 
+/// Optional durations as whole microseconds in JSON (`null` when absent).
+mod opt_micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes as microseconds, or `null`.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| d.as_micros() as u64).serialize(s)
+    }
+
+    /// Deserializes from microseconds, or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
+    }
+}
