@@ -6,13 +6,16 @@
 //! - [`Secret`]: Standard Webhooks v1 signing and verification.
 //! - [`Receiver`]: the endpoint's core, without I/O. It records every request and
 //!   answers as its [`EndpointFault`]s script (otherwise with a configured status).
+//! - [`HttpReceiver`]: the same receiver behind a real HTTP server on localhost.
 
 mod fault;
+mod http;
 mod payload;
 mod receiver;
 mod signing;
 
 pub use fault::{Answer, Behaviour, EndpointFault, Scope};
+pub use http::HttpReceiver;
 pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
 pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
