@@ -7,18 +7,22 @@
 //! - [`Receiver`]: the endpoint's core, without I/O. It records every request and
 //!   answers as its [`EndpointFault`]s script (otherwise with a configured status).
 //! - [`HttpReceiver`]: the same receiver behind a real HTTP server on localhost.
+//! - [`Transport`]: how a sender reaches the endpoint, over HTTP or in process; both
+//!   give the same [`SendOutcome`] for the same fault.
 
 mod fault;
 mod http;
 mod payload;
 mod receiver;
 mod signing;
+mod transport;
 
 pub use fault::{Answer, Behaviour, EndpointFault, Scope};
 pub use http::HttpReceiver;
 pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
 pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
+pub use transport::{OutgoingRequest, SendOutcome, Transport};
 
 /// Optional durations as whole microseconds in JSON (`null` when absent).
 mod opt_micros {
