@@ -42,6 +42,12 @@ pub enum Error {
     /// An actor that was asked to do something has stopped (e.g. its replica crashed).
     #[error("actor stopped: {0}")]
     ActorGone(&'static str),
+    /// A webhook signing secret that cannot be used. The message never repeats the secret.
+    #[error("invalid webhook secret: {0} (expected whsec_ followed by base64)")]
+    BadSecret(&'static str),
+    /// The HTTP webhook receiver could not start listening.
+    #[error("cannot start the webhook receiver: {0}")]
+    Listen(#[source] std::io::Error),
 }
 
 /// The library's result type.

@@ -32,6 +32,7 @@ mod error;
 pub mod history;
 pub mod model;
 pub mod store;
+pub mod webhook;
 
 pub use error::{Error, Result};
 pub use store::Store;

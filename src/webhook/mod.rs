@@ -1,0 +1,42 @@
+//! Webhooks: what a replica sends when a pipeline fails or completes, how it is signed,
+//! how it reaches the endpoint, and the endpoint that records it.
+//!
+//! - [`Payload`]: the JSON body, and [`webhook_id`], the id that stays the same
+//!   across retries so the receiver can tell a retry from a second announcement.
+//! - [`Secret`]: Standard Webhooks v1 signing and verification.
+//! - [`Receiver`]: the endpoint's core, without I/O. It records every request and
+//!   answers as its [`EndpointFault`]s script (otherwise with a configured status).
+//! - [`HttpReceiver`]: the same receiver behind a real HTTP server on localhost.
+//! - [`Transport`]: how a sender reaches the endpoint, over HTTP or in process; both
+//!   give the same [`SendOutcome`] for the same fault.
+
+mod fault;
+mod http;
+mod payload;
+mod receiver;
+mod signing;
+mod transport;
+
+pub use fault::{Answer, Behaviour, EndpointFault, Scope};
+pub use http::HttpReceiver;
+pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
+pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
+pub use signing::Secret;
+pub use transport::{OutgoingRequest, SendOutcome, Transport};
+
+/// Optional durations as whole microseconds in JSON (`null` when absent).
+mod opt_micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes as microseconds, or `null`.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| d.as_micros() as u64).serialize(s)
+    }
+
+    /// Deserializes from microseconds, or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
+    }
+}

@@ -1,0 +1,302 @@
+//! How a sender reaches the endpoint: over real HTTP, or by calling the [`Receiver`]
+//! in process. Both give the same [`SendOutcome`] for the same endpoint fault, so a
+//! scenario can run fast and deterministic in process and still mean what HTTP means.
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use serde::{Deserialize, Serialize};
+
+use super::{Answer, Payload, Receiver, Secret, WebhookHeaders};
+
+/// A signed webhook, ready to send (and to send again: retries reuse it unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    /// The `webhook-id` header.
+    pub webhook_id: String,
+    /// The `webhook-timestamp` header, Unix seconds.
+    pub timestamp: i64,
+    /// The `webhook-signature` header.
+    pub signature: String,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+impl OutgoingRequest {
+    /// The request announcing `payload`, signed with `secret` at `timestamp` (Unix seconds).
+    pub fn signed(payload: &Payload, secret: &Secret, timestamp: i64) -> Self {
+        let webhook_id = payload.webhook_id();
+        let body = payload.to_json();
+        let signature = secret.sign(&webhook_id, timestamp, &body);
+        OutgoingRequest { webhook_id, timestamp, signature, body }
+    }
+}
+
+/// What the sender saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// Any 2xx: delivered (Discord answers 204).
+    Accepted {
+        /// The status.
+        status: u16,
+    },
+    /// Any other status.
+    Refused {
+        /// The status.
+        status: u16,
+        /// The `Retry-After` the endpoint asked for, in whole seconds.
+        #[serde(default, with = "super::opt_micros")]
+        retry_after: Option<Duration>,
+    },
+    /// No answer within the timeout.
+    TimedOut,
+    /// No answer at all: connection refused, or closed before any response.
+    Failed {
+        /// What the client said.
+        error: String,
+    },
+}
+
+impl SendOutcome {
+    fn of_status(status: u16, retry_after_secs: Option<u64>) -> Self {
+        if (200..300).contains(&status) {
+            SendOutcome::Accepted { status }
+        } else {
+            SendOutcome::Refused { status, retry_after: retry_after_secs.map(Duration::from_secs) }
+        }
+    }
+
+    /// Whether the webhook was delivered.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, SendOutcome::Accepted { .. })
+    }
+}
+
+/// For people and the history: `204`, `503 retry after 5s`, `timed out`, `failed: ...`.
+impl fmt::Display for SendOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendOutcome::Accepted { status } | SendOutcome::Refused { status, retry_after: None } => {
+                write!(f, "{status}")
+            }
+            SendOutcome::Refused { status, retry_after: Some(after) } => {
+                write!(f, "{status} retry after {after:?}")
+            }
+            SendOutcome::TimedOut => f.write_str("timed out"),
+            SendOutcome::Failed { error } => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+/// The way to the endpoint.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// POST to a URL with a real HTTP client.
+    Http {
+        /// The client (its connection pool is shared by clones).
+        client: reqwest::Client,
+        /// The endpoint.
+        url: String,
+    },
+    /// Call the receiver directly; a hang sleeps on tokio's clock, so it is virtual
+    /// on a paused runtime.
+    InProcess(Receiver),
+}
+
+impl Transport {
+    /// HTTP to `url` with a fresh client that does not follow redirects (a 3xx is a refusal).
+    pub fn http(url: impl Into<String>) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a plain HTTP client needs no TLS backend");
+        Transport::Http { client, url: url.into() }
+    }
+
+    /// Sends `request` once, waiting at most `timeout` for the answer.
+    pub async fn send(&self, request: &OutgoingRequest, timeout: Duration) -> SendOutcome {
+        match self {
+            Transport::Http { client, url } => send_http(client, url, request, timeout).await,
+            Transport::InProcess(receiver) => send_in_process(receiver, request, timeout).await,
+        }
+    }
+}
+
+async fn send_http(
+    client: &reqwest::Client,
+    url: &str,
+    request: &OutgoingRequest,
+    timeout: Duration,
+) -> SendOutcome {
+    let sent = client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(WebhookHeaders::ID, &request.webhook_id)
+        .header(WebhookHeaders::TIMESTAMP, request.timestamp)
+        .header(WebhookHeaders::SIGNATURE, &request.signature)
+        .body(request.body.clone())
+        .timeout(timeout)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            SendOutcome::of_status(response.status().as_u16(), retry_after_secs(response.headers()))
+        }
+        Err(error) if error.is_timeout() => SendOutcome::TimedOut,
+        Err(error) => SendOutcome::Failed { error: with_causes(&error) },
+    }
+}
+
+/// `Retry-After` in seconds; the HTTP-date form is not used by the receiver and is ignored.
+fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The error and its causes, `: `-separated (reqwest's own message names only the URL).
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text = format!("{text}: {inner}");
+        cause = inner.source();
+    }
+    text
+}
+
+async fn send_in_process(receiver: &Receiver, request: &OutgoingRequest, timeout: Duration) -> SendOutcome {
+    let timestamp = request.timestamp.to_string();
+    let headers = WebhookHeaders {
+        id: Some(&request.webhook_id),
+        timestamp: Some(&timestamp),
+        signature: Some(&request.signature),
+    };
+    match receiver.handle(headers, &request.body) {
+        answer @ Answer::Status { code, .. } => SendOutcome::of_status(code, answer.retry_after_secs()),
+        Answer::Hang => {
+            tokio::time::sleep(timeout).await;
+            SendOutcome::TimedOut
+        }
+        Answer::Reset => SendOutcome::Failed { error: "connection closed without an answer".to_owned() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::model::{PlanId, TaskId};
+    use crate::webhook::{EndpointFault, FailedTask, HttpReceiver, ReceivedRequest, Scope};
+
+    fn secret() -> Secret {
+        Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+    }
+
+    fn request() -> OutgoingRequest {
+        let task = FailedTask { task: TaskId(2), name: "migrate".into(), error: "boom".into() };
+        OutgoingRequest::signed(
+            &Payload::failed(PlanId(4), "release", "shop", 1, vec![task]),
+            &secret(),
+            1_700_000_000,
+        )
+    }
+
+    /// A receiver answering 503 (retry after 5 s), 429, a hang, a reset, then 204 for good.
+    fn scripted_receiver() -> Receiver {
+        let receiver = Receiver::new(Clock::start(), Some(secret())).with_default_status(204);
+        let script = [
+            Answer::Status { code: 503, retry_after: Some(Duration::from_secs(5)) },
+            Answer::status(429),
+            Answer::Hang,
+            Answer::Reset,
+        ];
+        // Each fault covers requests 0..n, so the first that covers request n is script[n].
+        for (n, behaviour) in (1..).zip(script) {
+            receiver.inject(EndpointFault { behaviour, scope: Scope::NextRequests(n) });
+        }
+        receiver
+    }
+
+    /// Sends the same request six times; errors are blanked, their wording is the client's.
+    async fn outcomes(transport: &Transport) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            let outcome = match transport.send(&request(), Duration::from_millis(300)).await {
+                SendOutcome::Failed { .. } => SendOutcome::Failed { error: String::new() },
+                other => other,
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// What the receiver saw, without arrival times (real time differs between runs).
+    fn seen(receiver: &Receiver) -> Vec<ReceivedRequest> {
+        receiver.requests().into_iter().map(|r| ReceivedRequest { at: Duration::ZERO, ..r }).collect()
+    }
+
+    #[test]
+    fn a_signed_request_carries_the_payload_and_verifies() {
+        let request = request();
+        assert_eq!(request.webhook_id, "msg_plan4_failed_ep1");
+        let payload: Payload = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(payload.webhook_id(), request.webhook_id);
+        assert!(secret().verify(&request.webhook_id, request.timestamp, &request.body, &request.signature));
+    }
+
+    #[actix_web::test]
+    async fn both_transports_give_the_same_outcomes_for_the_same_faults() {
+        let in_process = scripted_receiver();
+        let over_http = scripted_receiver();
+        let server = HttpReceiver::start(over_http.clone()).unwrap();
+
+        let expected = vec![
+            SendOutcome::Refused { status: 503, retry_after: Some(Duration::from_secs(5)) },
+            SendOutcome::Refused { status: 429, retry_after: None },
+            SendOutcome::TimedOut,
+            SendOutcome::Failed { error: String::new() },
+            SendOutcome::Accepted { status: 204 },
+            SendOutcome::Accepted { status: 204 },
+        ];
+        assert_eq!(outcomes(&Transport::InProcess(in_process.clone())).await, expected);
+        assert_eq!(outcomes(&Transport::http(server.url())).await, expected);
+        assert_eq!(seen(&in_process), seen(&over_http));
+        assert!(seen(&over_http).iter().all(|r| r.signature_ok && r.payload.is_some()));
+        server.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_in_process_hang_takes_the_timeout_on_the_virtual_clock() {
+        let receiver = Receiver::new(Clock::start(), None);
+        receiver.inject(EndpointFault { behaviour: Answer::Hang, scope: Scope::NextRequests(1) });
+        let started = tokio::time::Instant::now();
+        let outcome = Transport::InProcess(receiver).send(&request(), Duration::from_secs(3)).await;
+        assert_eq!(outcome, SendOutcome::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+
+    #[actix_web::test]
+    async fn http_to_a_closed_endpoint_fails_with_the_cause() {
+        let server = HttpReceiver::start(Receiver::new(Clock::start(), None)).unwrap();
+        let transport = Transport::http(server.url());
+        server.stop().await;
+        match transport.send(&request(), Duration::from_secs(10)).await {
+            SendOutcome::Failed { error } => assert!(error.contains("onnect"), "{error}"),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn outcomes_read_well_and_serialize_as_tagged_json() {
+        let busy = SendOutcome::Refused { status: 503, retry_after: Some(Duration::from_secs(5)) };
+        assert_eq!(busy.to_string(), "503 retry after 5s");
+        assert_eq!(SendOutcome::Accepted { status: 204 }.to_string(), "204");
+        assert_eq!(SendOutcome::TimedOut.to_string(), "timed out");
+        assert!(SendOutcome::Accepted { status: 204 }.is_accepted() && !busy.is_accepted());
+        let json = serde_json::to_string(&busy).unwrap();
+        assert_eq!(json, r#"{"kind":"refused","status":503,"retry_after":5000000}"#);
+        assert_eq!(serde_json::from_str::<SendOutcome>(&json).unwrap(), busy);
+    }
+}
