@@ -6,18 +6,12 @@ use crate::model::{PlanId, UnknownValue};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The database could not be reached at all.
-    #[error(
-        "cannot connect to Postgres at {url}: {source}\n  \
-         (is the server running? start one with \
-         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-         or point DATABASE_URL / --database-url at a reachable one)"
-    )]
+    #[error("cannot connect to Postgres at {url}: {cause}{}", connect_hint(.cause))]
     Connect {
         /// The URL, without any password.
         url: String,
-        /// What the driver said.
-        #[source]
-        source: sqlx::Error,
+        /// What the driver said (part of the message, so not a separate source).
+        cause: sqlx::Error,
     },
     /// A connection URL that cannot be parsed.
     #[error("invalid database URL {url}: {reason}")]
@@ -48,6 +42,19 @@ pub enum Error {
     /// The HTTP webhook receiver could not start listening.
     #[error("cannot start the webhook receiver: {0}")]
     Listen(#[source] std::io::Error),
+}
+
+/// What to do about a failed connection: start a server when none answered; when the
+/// server answered and refused, its message already says why.
+fn connect_hint(source: &sqlx::Error) -> &'static str {
+    match source {
+        sqlx::Error::Database(_) => " (check the user, database and permissions in the URL)",
+        _ => {
+            "\n  (is the server running? start one with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+             or point DATABASE_URL / --database-url at a reachable one)"
+        }
+    }
 }
 
 /// The library's result type.

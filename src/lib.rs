@@ -28,6 +28,7 @@
 
 pub mod actors;
 pub mod clock;
+pub mod doctor;
 mod error;
 pub mod history;
 pub mod model;

@@ -38,6 +38,10 @@ impl RunSchema {
     /// server cannot be reached.
     pub async fn create(url: &str) -> Result<RunSchema> {
         let shown = redact_url(url);
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let reason = "expected postgres://user@host:port/database".to_owned();
+            return Err(Error::BadUrl { url: shown, reason });
+        }
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::BadUrl { url: shown.clone(), reason: e.to_string() })?;
         let schema = RunSchema { name: format!("hasim_{}", run_id()), url: shown, options };
@@ -78,7 +82,7 @@ impl RunSchema {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|source| Error::Connect { url: self.url.clone(), source })
+            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })
     }
 
     /// Drops the schema and everything in it, on a connection of its own (so it works
@@ -112,7 +116,7 @@ impl RunSchema {
         let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
-            .map_err(|source| Error::Connect { url: self.url.clone(), source })?;
+            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })?;
         // The statements are ours, naming our own schema (`hasim_` + hex) and labels
         // the caller chose (replica ids), never text from a scenario file.
         conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?;

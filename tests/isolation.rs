@@ -1,0 +1,69 @@
+//! Runs against Postgres live in schemas of their own: parallel runs on one server do
+//! not see each other's rows, and a run's schema is gone when it ends.
+
+mod common;
+
+use common::{PgFixture, database_url, run};
+use hasim::Error;
+use hasim::model::EventType;
+use hasim::store::{Claim, NewPlan, RunSchema, Store};
+use sqlx::Connection;
+
+async fn schema_exists(name: &str) -> bool {
+    let mut conn = sqlx::PgConnection::connect(&database_url()).await.expect("Postgres");
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    n == 1
+}
+
+#[test]
+fn parallel_runs_do_not_see_each_others_rows_and_their_schemas_are_dropped() {
+    run(async {
+        let (a, b) = (PgFixture::new().await, PgFixture::new().await);
+        assert_ne!(a.schema.name(), b.schema.name());
+        let (sa, sb) = (a.store(2).await, b.store(2).await);
+        let plan = NewPlan { project: "p".into(), title: "t".into(), tasks: vec!["x".into()] };
+        // Both runs get plan id 1: their sequences and tables are separate.
+        let (pa, pb) = (sa.create_plan(&plan).await.unwrap(), sb.create_plan(&plan).await.unwrap());
+        assert_eq!((pa.plan, pb.plan), (pb.plan, pa.plan));
+        assert_eq!(sa.claim_event(pa.plan, EventType::PipelineFailed).await.unwrap(), Claim::Won);
+        assert_eq!(
+            sb.claim_event(pb.plan, EventType::PipelineFailed).await.unwrap(),
+            Claim::Won,
+            "b saw a's row"
+        );
+        assert_eq!(sa.claims().await.unwrap().len(), 1);
+
+        let names = [a.schema.name().to_owned(), b.schema.name().to_owned()];
+        assert!(schema_exists(&names[0]).await && schema_exists(&names[1]).await);
+        // A connection left open (a replica that never shut down) does not keep it alive.
+        drop((a, b));
+        for name in &names {
+            assert!(!schema_exists(name).await, "{name} still exists");
+        }
+        drop((sa, sb));
+    });
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_naming_the_url_without_its_password() {
+    run(async {
+        let err = RunSchema::create("postgres://alice:hunter2@127.0.0.1:1/postgres").await.unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("postgres://alice@127.0.0.1:1/postgres"), "{text}");
+        assert!(!text.contains("hunter2"), "password leaked: {text}");
+        assert!(text.contains("pg_ctlcluster"), "says how to start a server: {text}");
+    });
+}
+
+#[test]
+fn a_malformed_url_is_a_clear_error() {
+    run(async {
+        let err = RunSchema::create("mysql://nobody@127.0.0.1/x").await.unwrap_err();
+        assert!(matches!(err, Error::BadUrl { .. }), "{err:?}");
+    });
+}
