@@ -27,6 +27,7 @@
 //! ```
 
 pub mod actors;
+pub mod check;
 pub mod clock;
 mod error;
 pub mod history;
