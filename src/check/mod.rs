@@ -25,6 +25,9 @@ mod story;
 mod verdict;
 mod witness;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
