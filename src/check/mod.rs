@@ -171,7 +171,7 @@ pub fn check(input: &CheckInput) -> Report {
     let sends = verdict::Sends::index(&input.history);
     let story = story::Story::new(&input.history, &input.requests, input.deadline);
 
-    let events: Vec<EventReport> = matched
+    let mut events: Vec<EventReport> = matched
         .events
         .iter()
         .map(|m| {
@@ -180,6 +180,7 @@ pub fn check(input: &CheckInput) -> Report {
             judged.into_report(m, witness)
         })
         .collect();
+    events.sort_by_key(|e| (e.plan, e.episode, e.event));
     let stray: Vec<EventReport> = matched.stray.iter().map(|s| story.stray(s, &sends)).collect();
     let pass = !events.iter().chain(&stray).any(|e| e.verdict.is_violation());
     Report { events, stray, pass }

@@ -221,9 +221,11 @@ pub(super) fn compare_final(
             task.task,
             state_word(stored)
         ));
+        // The entry that created the store's latest run of the task, if it was logged.
+        let origin = task.latest.as_ref().and_then(|r| created(r.run));
+        facts.note_entries.extend(origin);
         if stored == TaskState::Failed || seen == Some(TaskState::Failed) {
-            let run = task.latest.as_ref().map(|r| r.run);
-            let from = run.and_then(&created).map_or(0, |seq| facts.episodes.after(seq));
+            let from = origin.map_or(0, |seq| facts.episodes.after(seq));
             facts.failed_unknown_from = Some(facts.failed_unknown_from.map_or(from, |f| f.min(from)));
         }
     }

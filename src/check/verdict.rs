@@ -138,7 +138,7 @@ pub(super) fn judge<'a>(
         sends.with_id(id).iter().find(|e| e.seq > success).map(|e| (success, e.seq))
     });
     let excused = m.owed.caused_at.is_some_and(|cause| {
-        let window = cause..=cause + deadline;
+        let window = cause..=cause.saturating_add(deadline);
         let refused_send =
             ids.iter().flat_map(|id| sends.finished(id)).any(|e| !was_accepted(e) && window.contains(&e.at));
         let refused_request = m.requests.iter().any(|r| !r.accepted && window.contains(&r.at));

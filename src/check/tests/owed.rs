@@ -143,6 +143,7 @@ fn a_failure_committed_but_never_logged_makes_its_plan_ambiguous() {
     let r = h.check();
     let e = assert_verdict(&r, 1, F, 1, Verdict::Ambiguous);
     assert!(e.witness.summary.contains("note: task 11 is failed in the store, open in the history"));
+    assert_eq!(e.witness.entries, vec![1], "the run's creation");
     assert!(r.pass && r.stray.is_empty(), "{r:#?}");
 }
 
