@@ -212,10 +212,7 @@ impl<'a> Story<'a> {
             }
             let Event::SendStarted { webhook_id: id, attempt, .. } = &e.event else { continue };
             let verb = if *attempt > 1 { "re-sent" } else { "sent" };
-            let answer = sends.finished(id).iter().find(|f| {
-                f.seq > e.seq && matches!(&f.event, Event::SendFinished { attempt: a, .. } if a == attempt)
-            });
-            let answer = match answer {
+            let answer = match sends.answer(e) {
                 Some(f @ Entry { event: Event::SendFinished { outcome, .. }, .. }) => {
                     lines.silent.insert(f.seq);
                     format!("{outcome} at #{}", f.seq)

@@ -4,8 +4,9 @@
 //! - `ambiguous`: the writes that owe it overlapped (decided in `owed`).
 //! - `duplicate`: two or more distinct accepted `webhook-id`s, or a send of an id
 //!   after the history recorded that id's success.
-//! - none accepted: `undeliverable` when it was sent, every attempt was refused and
-//!   the endpoint accepted nothing after the last one; otherwise `lost`.
+//! - none accepted: `undeliverable` when it was sent, every answer was a refusal
+//!   (the last attempt's included) and the endpoint accepted nothing after the last
+//!   attempt; otherwise `lost`.
 //! - one: `late` past the deadline unless an attempt was refused or timed out inside
 //!   the window; else `retried` if it took several attempts; else `delivered`.
 
@@ -72,6 +73,14 @@ impl<'a> Sends<'a> {
     /// The `SendFinished` entries for `id`.
     pub(super) fn finished(&self, id: &str) -> &[&'a Entry] {
         self.finished.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The `SendFinished` that answers a `SendStarted`: same id and attempt, after it.
+    pub(super) fn answer(&self, started: &Entry) -> Option<&'a Entry> {
+        let Event::SendStarted { webhook_id, attempt, .. } = &started.event else { return None };
+        self.finished(webhook_id).iter().copied().find(|f| {
+            f.seq > started.seq && matches!(&f.event, Event::SendFinished { attempt: a, .. } if a == attempt)
+        })
     }
 
     /// The `SendAbandoned` entries for `id`.
@@ -160,11 +169,15 @@ pub(super) fn judge<'a>(
             Verdict::Delivered
         }
     } else {
+        // Undeliverable only when the endpoint answered the last attempt with a
+        // refusal (or let it time out): a send cut short by a crash is the sender's
+        // failure, whatever the endpoint would have said.
         let all_refused = ids.iter().flat_map(|id| sends.finished(id)).all(|e| !was_accepted(e));
-        let last = started.iter().map(|e| e.at).max();
-        let accepted_after = |last: Duration| all.iter().any(|r| r.accepted && r.at > last);
+        let last = started.iter().max_by_key(|e| (e.at, e.seq));
+        let refused_last = last.is_some_and(|e| sends.answer(e).is_some_and(|a| !was_accepted(a)));
+        let accepted_after = |last: &Entry| all.iter().any(|r| r.accepted && r.at > last.at);
         match last {
-            Some(last) if all_refused && !accepted_after(last) => Verdict::Undeliverable,
+            Some(last) if all_refused && refused_last && !accepted_after(last) => Verdict::Undeliverable,
             _ => Verdict::Lost,
         }
     };

@@ -164,6 +164,15 @@ fn an_endpoint_refusing_every_attempt_to_the_end_is_undeliverable() {
 }
 
 #[test]
+fn a_send_cut_short_by_a_crash_is_lost_not_undeliverable() {
+    let mut h = running("r1");
+    h.failed(11).claim(1, F, true).send("wh-a", 1, F, 1).crash("r1", "mid-send");
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_says(e, &["r1 sent wh-a at #6 (no answer logged)", "r1 crashed at #7 (mid-send)"]);
+}
+
+#[test]
 fn a_sender_that_gave_up_while_the_endpoint_accepted_later_lost_the_event() {
     let mut h = running("r1");
     h.created(2, &[21]).runs(2, &[21]).started(21);
