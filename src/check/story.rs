@@ -14,6 +14,8 @@ use crate::store::Claim;
 
 /// Most send items a story names; the rest are counted.
 const MAX_SENDS: usize = 4;
+/// Most lost claims a story names; the rest are counted.
+const MAX_LOST_CLAIMS: usize = 2;
 /// Most crashes and faults a story names.
 const MAX_FAULTS: usize = 4;
 
@@ -142,17 +144,19 @@ impl<'a> Story<'a> {
         involved: &mut BTreeSet<String>,
     ) {
         let window = self.history.iter().filter(|e| e.seq > from && e.seq < to);
+        let mut lost = 0;
         for e in window {
             match &e.event {
                 Event::ClaimAttempted { plan, event, claim, .. } if *plan == o.plan && *event == o.event => {
                     involved.insert(who(e));
                     match claim {
                         Claim::Won => lines.add(e.seq, format!("{} won the claim at #{}", who(e), e.seq)),
-                        Claim::Lost if !won_only => {
+                        Claim::Lost if !won_only && lost < MAX_LOST_CLAIMS => {
+                            lost += 1;
                             let to = self.holder(o.plan, e.seq);
                             lines.add(e.seq, format!("{} lost the claim at #{} to {to}", who(e), e.seq));
                         }
-                        Claim::Lost => {}
+                        Claim::Lost => lost += 1,
                     }
                 }
                 Event::ClaimReset { plan, deleted, .. } if *plan == o.plan => {
@@ -161,6 +165,9 @@ impl<'a> Story<'a> {
                 }
                 _ => {}
             }
+        }
+        if !won_only && lost > MAX_LOST_CLAIMS {
+            lines.trailers.push(format!("{} more lost claims", lost - MAX_LOST_CLAIMS));
         }
     }
 
