@@ -1,0 +1,152 @@
+//! The owed events: which (plan, event type, episode) triples the contract says must
+//! be announced, from what the replay learned about each plan.
+//!
+//! - PIPELINE_FAILED: one per episode in which a FAILED status committed. A FAILED
+//!   write that overlapped an episode start has an unknown episode; the events of its
+//!   candidate episodes that no certain failure owes are `ambiguous`.
+//! - PIPELINE_COMPLETED: once, at the first entry after which every task is `done`
+//!   or `skipped`; `ambiguous` when that write overlapped a FAILED write of the plan.
+//! - Where the store's final state shows writes the history never logged, the events
+//!   those writes could touch are `ambiguous`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::order::Timeline;
+use super::replay::{Failure, PlanFacts, compare_final, replay};
+use crate::history::{Entry, Seq};
+use crate::model::{EventType, PlanId};
+use crate::store::PlanState;
+
+/// The events the history owes, and what the checker learned about each plan.
+#[derive(Debug, Default)]
+pub(super) struct Owed {
+    /// Owed (or possibly owed) events, by plan, episode and event type.
+    pub(super) events: Vec<OwedEvent>,
+    /// Per plan: episodes, failures, completion.
+    pub(super) plans: BTreeMap<PlanId, PlanFacts>,
+}
+
+/// One event the contract owes, or might owe.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct OwedEvent {
+    /// Its plan.
+    pub(super) plan: PlanId,
+    /// Its type.
+    pub(super) event: EventType,
+    /// The episode current at its cause.
+    pub(super) episode: u32,
+    /// Why whether (or in which episode) it is owed is unknown; `None` when certain.
+    pub(super) ambiguous: Option<String>,
+    /// When its first cause was logged.
+    pub(super) caused_at: Option<Duration>,
+    /// The earliest its cause can have committed: a request before it is unexpected.
+    pub(super) earliest: Duration,
+    /// The entries that cause it (FAILED run ends, or the completing write).
+    pub(super) causes: Vec<Seq>,
+    /// Other entries that show it, e.g. the writes a cause overlapped.
+    pub(super) related: Vec<Seq>,
+}
+
+impl OwedEvent {
+    /// An event the history cannot tell is owed, because writes went unlogged.
+    pub(super) fn unknown(plan: PlanId, event: EventType, episode: u32, why: String) -> Self {
+        OwedEvent {
+            plan,
+            event,
+            episode,
+            ambiguous: Some(why),
+            caused_at: None,
+            earliest: Duration::ZERO,
+            causes: Vec::new(),
+            related: Vec::new(),
+        }
+    }
+}
+
+/// Derives the owed events from `history`, checked against the store's `final_state`.
+pub(super) fn derive(history: &[Entry], timeline: &Timeline, final_state: &[(PlanId, PlanState)]) -> Owed {
+    let (mut plans, created) = replay(history, timeline);
+    for (plan, state) in final_state {
+        compare_final(plans.entry(*plan).or_default(), state, |run| created.get(&run).copied());
+    }
+    let mut events: Vec<OwedEvent> =
+        plans.iter().flat_map(|(plan, f)| plan_events(*plan, f, timeline)).collect();
+    events.sort_by_key(|e| (e.plan, e.episode, e.event));
+    Owed { events, plans }
+}
+
+/// The events `facts` owes for `plan`.
+fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<OwedEvent> {
+    let mut certain: BTreeMap<u32, Vec<&Failure>> = BTreeMap::new();
+    let mut uncertain: BTreeMap<u32, Vec<&Failure>> = BTreeMap::new();
+    for f in &facts.failures {
+        let (lo, hi) = f.episodes;
+        if lo == hi {
+            certain.entry(lo).or_default().push(f);
+        } else {
+            (lo..=hi).for_each(|ep| uncertain.entry(ep).or_default().push(f));
+        }
+    }
+    let unlogged = "the store's final state shows writes the history did not log";
+    let mut events = Vec::new();
+    let episodes: BTreeSet<u32> = certain.keys().chain(uncertain.keys()).copied().collect();
+    for episode in episodes {
+        let (causes, ambiguous, related) = match certain.get(&episode) {
+            Some(causes) => (causes, None, Vec::new()),
+            None => {
+                let f = uncertain[&episode][0];
+                let starts: Vec<Seq> = facts.episodes.overlapping(f.span).map(|s| s.span.seq).collect();
+                let names: Vec<String> = starts.iter().map(|s| format!("#{s}")).collect();
+                let why = format!(
+                    "run {} FAILED at #{} overlapped the episode start at {}: it committed in episode {} or {}",
+                    f.run,
+                    f.span.seq,
+                    names.join(", "),
+                    f.episodes.0,
+                    f.episodes.1
+                );
+                (&uncertain[&episode], Some(why), starts)
+            }
+        };
+        let ambiguous = match facts.failed_unknown_from {
+            Some(from) if episode >= from && ambiguous.is_none() => Some(unlogged.to_owned()),
+            _ => ambiguous,
+        };
+        events.push(OwedEvent {
+            plan,
+            event: EventType::PipelineFailed,
+            episode,
+            ambiguous,
+            caused_at: causes.first().map(|f| timeline.at(f.span.seq)),
+            earliest: causes.iter().map(|f| f.earliest).min().unwrap_or_default(),
+            causes: causes.iter().map(|f| f.span.seq).collect(),
+            related,
+        });
+    }
+    match facts.completed {
+        Some(c) => {
+            let race = facts.failures.iter().find(|f| f.span.overlaps(c));
+            let why = race.map(|f| {
+                format!("the completing write #{} overlapped run {} FAILED at #{}", c.seq, f.run, f.span.seq)
+            });
+            events.push(OwedEvent {
+                plan,
+                event: EventType::PipelineCompleted,
+                episode: facts.episodes.after(c.seq),
+                ambiguous: why.or_else(|| facts.completed_unknown.clone()),
+                caused_at: Some(timeline.at(c.seq)),
+                earliest: timeline.earliest(c.invoked),
+                causes: vec![c.seq],
+                related: race.map(|f| f.span.seq).into_iter().collect(),
+            });
+        }
+        None => {
+            if let Some(why) = &facts.completed_unknown {
+                let episode = facts.episodes.count();
+                events.push(OwedEvent::unknown(plan, EventType::PipelineCompleted, episode, why.clone()));
+            }
+        }
+    }
+    events
+}

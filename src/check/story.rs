@@ -1,0 +1,295 @@
+//! Reading the history for a witness: the cause of an event, the claims on its plan
+//! (who lost to whom), its sends and their answers, and the crashes and faults that
+//! involve the replicas that caused, claimed or sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::owed::OwedEvent;
+use super::verdict::{Sends, webhook_id};
+use super::{Request, Witness};
+use crate::history::{Entry, Event, Seq};
+use crate::model::{EventType, PlanId};
+use crate::store::Claim;
+
+/// Most send items a story names; the rest are counted.
+const MAX_SENDS: usize = 4;
+/// Most lost claims a story names; the rest are counted.
+const MAX_LOST_CLAIMS: usize = 2;
+/// Most crashes and faults a story names.
+const MAX_FAULTS: usize = 4;
+
+/// Tells the stories of one run.
+pub(super) struct Story<'a> {
+    /// The run's history.
+    pub(super) history: &'a [Entry],
+    /// The history by sequence number.
+    by_seq: BTreeMap<Seq, &'a Entry>,
+    /// Every request the receiver got.
+    pub(super) requests: &'a [Request],
+    /// The scenario's deadline.
+    pub(super) deadline: Duration,
+}
+
+/// Items of a story, by the entry that shows each, and trailing remarks.
+#[derive(Default)]
+pub(super) struct Lines {
+    /// What reads first (an ambiguity, why a request is unexpected).
+    pub(super) lead: Option<String>,
+    /// One line per entry, told in sequence order.
+    pub(super) items: BTreeMap<Seq, String>,
+    /// Entries that show the story without a line of their own.
+    pub(super) silent: BTreeSet<Seq>,
+    /// What reads last (what is missing, notes).
+    pub(super) trailers: Vec<String>,
+}
+
+impl Lines {
+    /// Tells `text` for entry `seq`, unless that entry is told already.
+    pub(super) fn add(&mut self, seq: Seq, text: String) {
+        self.items.entry(seq).or_insert(text);
+    }
+
+    /// The witness: `head: lead; items...; trailers...` and every entry named.
+    pub(super) fn witness(self, head: String) -> Witness {
+        let mut parts: Vec<String> = self.lead.into_iter().chain(self.items.values().cloned()).collect();
+        parts.extend(self.trailers);
+        let mut entries = self.silent;
+        entries.extend(self.items.into_keys());
+        Witness { summary: format!("{head}: {}", parts.join("; ")), entries: entries.into_iter().collect() }
+    }
+}
+
+/// The replica that appended `entry`.
+pub(super) fn who(entry: &Entry) -> String {
+    entry.by.as_ref().map_or("?".to_owned(), |r| r.to_string())
+}
+
+/// Whether a fault description concerns one of `involved`, or names no replica at all
+/// (an endpoint or network fault touches everyone).
+pub(super) fn concerns(description: &str, involved: &BTreeSet<String>) -> bool {
+    let replicas: Vec<&str> = description
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() > 1 && w.starts_with('r') && w[1..].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    replicas.is_empty() || replicas.iter().any(|r| involved.contains(*r))
+}
+
+impl<'a> Story<'a> {
+    /// A storyteller for `history` and the receiver's `requests`.
+    pub(super) fn new(history: &'a [Entry], requests: &'a [Request], deadline: Duration) -> Self {
+        Story { history, by_seq: history.iter().map(|e| (e.seq, e)).collect(), requests, deadline }
+    }
+
+    /// Entry `seq`, if the history has it.
+    pub(super) fn entry(&self, seq: Seq) -> Option<&'a Entry> {
+        self.by_seq.get(&seq).copied()
+    }
+
+    /// Names the event's first cause; its replica (and, for the cleaner, the holder) is involved.
+    pub(super) fn cause(&self, o: &OwedEvent, lines: &mut Lines, involved: &mut BTreeSet<String>) {
+        let Some(first) = o.causes.first().and_then(|s| self.entry(*s)) else { return };
+        let more = o.causes.len() - 1;
+        let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+        let complete = if o.event == EventType::PipelineCompleted { ": plan complete" } else { "" };
+        involved.insert(who(first));
+        let text = match &first.event {
+            Event::RunEnded { run, status, by_cleaner: true, .. } => {
+                let holder = self.history.iter().find_map(|e| match &e.event {
+                    Event::RunStarted { run: r, .. } if r == run => Some(who(e)),
+                    _ => None,
+                });
+                let held = holder.as_ref().map(|h| format!(", held by {h}")).unwrap_or_default();
+                // The holder's crash is why the cleaner stepped in.
+                let crash = holder.as_deref().and_then(|h| self.last_crash(h, first.seq));
+                if let Some(Entry { seq, event: Event::Crashed { point, .. }, .. }) = crash {
+                    let point = point.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+                    lines.add(*seq, format!("{} crashed at #{seq}{point}", holder.as_deref().unwrap_or("?")));
+                }
+                involved.extend(holder);
+                format!(
+                    "run {run} {status} at #{} (cleaner on {}{held}){more}{complete}",
+                    first.seq,
+                    who(first)
+                )
+            }
+            Event::RunEnded { run, status, .. } => {
+                format!("run {run} {status} at #{} ({}){more}{complete}", first.seq, who(first))
+            }
+            Event::TasksSkipped { tasks, .. } => {
+                let list: Vec<String> = tasks.iter().map(|t| t.to_string()).collect();
+                format!("task(s) {} skipped at #{}{complete}", list.join(", "), first.seq)
+            }
+            _ => format!("#{} ({}){complete}", first.seq, who(first)),
+        };
+        lines.add(first.seq, text);
+    }
+
+    /// The last crash of `replica` before `seq`.
+    pub(super) fn last_crash(&self, replica: &str, seq: Seq) -> Option<&'a Entry> {
+        self.history
+            .iter()
+            .filter(|e| e.seq < seq)
+            .rfind(|e| matches!(&e.event, Event::Crashed { replica: r, .. } if r.as_str() == replica))
+    }
+
+    /// Claims (and resets) on the plan for the event's type in `(from, to)`.
+    pub(super) fn claims(
+        &self,
+        o: &OwedEvent,
+        from: Seq,
+        to: Seq,
+        won_only: bool,
+        lines: &mut Lines,
+        involved: &mut BTreeSet<String>,
+    ) {
+        let window = self.history.iter().filter(|e| e.seq > from && e.seq < to);
+        let mut lost = 0;
+        for e in window {
+            match &e.event {
+                Event::ClaimAttempted { plan, event, claim, .. } if *plan == o.plan && *event == o.event => {
+                    involved.insert(who(e));
+                    match claim {
+                        Claim::Won => lines.add(e.seq, format!("{} won the claim at #{}", who(e), e.seq)),
+                        Claim::Lost if !won_only && lost < MAX_LOST_CLAIMS => {
+                            lost += 1;
+                            let to = self.holder(o.plan, e.seq);
+                            lines.add(e.seq, format!("{} lost the claim at #{} to {to}", who(e), e.seq));
+                        }
+                        Claim::Lost => lost += 1,
+                    }
+                }
+                Event::ClaimReset { plan, deleted, .. } if *plan == o.plan => {
+                    let held = deleted.map_or("nothing".to_owned(), |d| d.to_string());
+                    lines.add(e.seq, format!("{} reset the claim at #{} (held {held})", who(e), e.seq));
+                }
+                _ => {}
+            }
+        }
+        if !won_only && lost > MAX_LOST_CLAIMS {
+            lines.trailers.push(format!("{} more lost claims", lost - MAX_LOST_CLAIMS));
+        }
+    }
+
+    /// Says that no claim for the event was attempted in `(from, to)`, and what the
+    /// plan's last completion check there saw (or that none ran).
+    pub(super) fn no_claim(&self, o: &OwedEvent, from: Seq, to: Seq, lines: &mut Lines) {
+        let window = || self.history.iter().filter(|e| e.seq > from && e.seq < to);
+        let tried = window()
+            .any(|e| matches!(&e.event, Event::ClaimAttempted { plan, event, .. } if *plan == o.plan && *event == o.event));
+        if tried {
+            return;
+        }
+        lines.trailers.push(format!("no {} claim was attempted", o.event));
+        let check =
+            window().rfind(|e| matches!(&e.event, Event::CompletionChecked { plan, .. } if *plan == o.plan));
+        match check {
+            Some(e @ Entry { event: Event::CompletionChecked { complete, failed, .. }, .. }) => lines.add(
+                e.seq,
+                format!(
+                    "last completion check at #{} ({}) saw complete={complete} failed={failed}",
+                    e.seq,
+                    who(e)
+                ),
+            ),
+            _ => lines.trailers.push("no completion check ran".into()),
+        }
+    }
+
+    /// Who held the plan's claim row when a claim at `seq` lost.
+    pub(super) fn holder(&self, plan: PlanId, seq: Seq) -> String {
+        let before = self.history.iter().filter(|e| e.seq < seq).rev();
+        for e in before {
+            match &e.event {
+                Event::ClaimAttempted { plan: p, event, claim: Claim::Won, .. } if *p == plan => {
+                    return format!("{}'s {event} claim at #{}", who(e), e.seq);
+                }
+                Event::ClaimReset { plan: p, .. } if *p == plan => break,
+                _ => {}
+            }
+        }
+        "a claim the history does not show".into()
+    }
+
+    /// Sends with their answers, and abandonments, capped at [`MAX_SENDS`] attempts.
+    pub(super) fn sends(&self, started: &[&Entry], sends: &Sends<'_>, lines: &mut Lines) {
+        for (i, e) in started.iter().enumerate() {
+            if i >= MAX_SENDS - 1 && i + 1 < started.len() {
+                continue;
+            }
+            let Event::SendStarted { webhook_id: id, attempt, .. } = &e.event else { continue };
+            let verb = if *attempt > 1 { "re-sent" } else { "sent" };
+            let answer = match sends.answer(e) {
+                Some(f @ Entry { event: Event::SendFinished { outcome, .. }, .. }) => {
+                    lines.silent.insert(f.seq);
+                    format!("{outcome} at #{}", f.seq)
+                }
+                _ => "no answer logged".to_owned(),
+            };
+            lines.add(e.seq, format!("{} {verb} {id} at #{} ({answer})", who(e), e.seq));
+        }
+        if started.len() > MAX_SENDS {
+            lines.trailers.push(format!("{} attempts in all", started.len()));
+        }
+        let ids: BTreeSet<&str> = started.iter().filter_map(|e| webhook_id(e)).collect();
+        for id in ids {
+            for e in sends.abandoned(id) {
+                if let Event::SendAbandoned { attempts, reason, .. } = &e.event {
+                    let text =
+                        format!("{} gave up on {id} at #{} after {attempts} tries ({reason})", who(e), e.seq);
+                    lines.add(e.seq, text);
+                }
+            }
+        }
+    }
+
+    /// Crashes, store failures and faults after `from` involving `involved`.
+    pub(super) fn faults(&self, from: Seq, involved: &BTreeSet<String>, lines: &mut Lines) {
+        let ended: BTreeSet<usize> = self
+            .history
+            .iter()
+            .filter(|e| e.seq <= from)
+            .filter_map(|e| match e.event {
+                Event::FaultEnded { fault } => Some(fault),
+                _ => None,
+            })
+            .collect();
+        let mut shown = 0;
+        for e in self.history {
+            if shown >= MAX_FAULTS {
+                break;
+            }
+            let text = match &e.event {
+                Event::Crashed { replica, point } if e.seq > from && involved.contains(replica.as_str()) => {
+                    let point = point.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+                    format!("{replica} crashed at #{}{point}", e.seq)
+                }
+                Event::StoreFailed { op, error, .. } if e.seq > from && involved.contains(&who(e)) => {
+                    format!("{}'s {op} failed at #{} ({error})", who(e), e.seq)
+                }
+                Event::FaultStarted { fault, description }
+                    if (e.seq > from || !ended.contains(fault)) && concerns(description, involved) =>
+                {
+                    format!("fault {fault} from #{}: {description}", e.seq)
+                }
+                _ => continue,
+            };
+            lines.add(e.seq, text);
+            shown += 1;
+        }
+    }
+
+    /// An accepted request (of any event) after the last of `started`.
+    pub(super) fn accepted_after(&self, started: &[&Entry]) -> Option<&'a Request> {
+        let last = started.iter().map(|e| e.at).max()?;
+        self.requests.iter().find(|r| r.accepted && r.at > last)
+    }
+
+    /// The last claim the sender of `send` won on its plan before it.
+    pub(super) fn claim_before(&self, send: &Entry) -> Option<&'a Entry> {
+        let Event::SendStarted { plan, .. } = &send.event else { return None };
+        self.history.iter().filter(|e| e.seq < send.seq && e.by == send.by).rfind(
+            |e| matches!(&e.event, Event::ClaimAttempted { plan: p, claim: Claim::Won, .. } if p == plan),
+        )
+    }
+}

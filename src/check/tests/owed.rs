@@ -1,0 +1,161 @@
+//! Which events are owed: episodes, unexpected requests, ambiguous orders, unlogged
+//! writes.
+
+use super::*;
+
+#[test]
+fn a_completed_request_for_an_incomplete_plan_is_unexpected() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11).done(12);
+    h.claim(1, F, true).deliver("wh-f", 1, F, 1).deliver("wh-c", 1, C, 1);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert_eq!(r.stray.len(), 1, "{r:#?}");
+    let s = &r.stray[0];
+    assert_eq!((s.plan, s.event, s.verdict), (PlanId(1), C, Verdict::Unexpected));
+    assert!(
+        s.witness.summary.contains("plan 1 was never complete (task 11 failed)"),
+        "{}",
+        s.witness.summary
+    );
+    assert!(s.witness.summary.contains("r1 sent it at #"), "{}", s.witness.summary);
+    assert!(!r.pass);
+}
+
+#[test]
+fn a_canceled_task_keeps_the_plan_from_completing() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).done(11).cancel(1, &[12]).deliver("wh-c", 1, C, 1);
+    let r = h.check();
+    assert!(r.events.is_empty(), "{r:#?}");
+    assert!(r.stray[0].witness.summary.contains("plan 1 was never complete (task 12 canceled)"));
+}
+
+#[test]
+fn a_failed_request_for_an_episode_without_failure_is_unexpected() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11);
+    h.deliver("wh-1", 1, F, 1).runs(1, &[11]).started(11).done(11).done(12).deliver("wh-c", 1, C, 2);
+    h.deliver("wh-2", 1, F, 2);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert_verdict(&r, 1, C, 2, Verdict::Delivered);
+    assert_eq!(r.stray.len(), 1, "{r:#?}");
+    let s = &r.stray[0].witness.summary;
+    assert!(s.contains("no run of plan 1 failed in episode 2 (failures in episode 1)"), "{s}");
+}
+
+#[test]
+fn a_failed_payload_naming_a_task_that_never_failed_is_unexpected() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).failed(11);
+    h.deliver("wh-1", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(12)]);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_says(e, &["wh-1 was accepted but is unexpected (see stray)"]);
+    assert!(r.stray[0].witness.summary.contains("names task 12, which had no FAILED run by then"));
+}
+
+#[test]
+fn a_request_before_its_cause_could_commit_is_unexpected() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11);
+    h.send("wh-1", 1, F, 1).receive("wh-1", true).checked(1, false, false).failed(11);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert!(r.stray[0].witness.summary.contains("before its cause at #5 could have committed"), "{r:#?}");
+}
+
+#[test]
+fn unexpected_requests_are_grouped_by_webhook_id() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]);
+    h.deliver("wh-x", 1, F, 3).refused("wh-x").deliver("wh-y", 1, F, 3);
+    let r = h.check();
+    assert_eq!(r.stray.len(), 2, "{r:#?}");
+    assert_eq!((r.stray[0].attempts, r.stray[0].deliveries), (2, 1));
+    assert!(r.events.is_empty());
+}
+
+#[test]
+fn a_completed_request_matches_whatever_episode_it_names() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11).done(11).deliver("wh-c", 1, C, 7);
+    let r = h.check();
+    assert_verdict(&r, 1, C, 1, Verdict::Delivered);
+    assert!(r.pass && r.stray.is_empty());
+}
+
+#[test]
+fn an_empty_batch_starts_no_episode() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11).runs(1, &[]).failed(12);
+    h.deliver("wh-1", 1, F, 1);
+    let r = h.check();
+    assert_eq!(r.events.len(), 1, "{r:#?}");
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+}
+
+#[test]
+fn a_failure_overlapping_batch_run_tasks_is_ambiguous_in_both_candidate_episodes() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11]).started(11);
+    let m = h.mark();
+    h.runs(1, &[12]).since(m).failed(11).deliver("wh-1", 1, F, 2);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Ambiguous);
+    assert!(e.witness.summary.contains("committed in episode 1 or 2"), "{}", e.witness.summary);
+    assert_eq!(assert_verdict(&r, 1, F, 2, Verdict::Ambiguous).deliveries, 1);
+    assert!(r.pass && r.stray.is_empty(), "ambiguous counts no violation: {r:#?}");
+}
+
+#[test]
+fn a_certain_failure_keeps_its_episode_owed_beside_an_overlapping_one() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11);
+    let m = h.mark();
+    h.runs(1, &[11]).since(m).failed(12);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_verdict(&r, 1, F, 2, Verdict::Ambiguous);
+}
+
+#[test]
+fn a_completion_overlapping_a_failure_is_ambiguous() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).skip(1, &[11]);
+    let m = h.mark();
+    h.done(12).since(m).failed(11).deliver("wh-1", 1, F, 2);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 2, Verdict::Delivered);
+    let e = assert_verdict(&r, 1, C, 2, Verdict::Ambiguous);
+    assert!(e.witness.summary.contains("the completing write #5 overlapped run 1 FAILED at #6"), "{r:#?}");
+    assert!(r.pass);
+}
+
+#[test]
+fn a_failure_committed_but_never_logged_makes_its_plan_ambiguous() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r2").started(11);
+    // r2 crashes inside finish_run: the FAILED status commits, the history never hears.
+    h.latest(11).2 = RunStatus::Failed;
+    h.crash("r2", "mid-finish").on("r1").send("wh-1", 1, F, 1).receive("wh-1", true);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Ambiguous);
+    assert!(e.witness.summary.contains("note: task 11 is failed in the store, open in the history"));
+    assert_eq!(e.witness.entries, vec![1], "the run's creation");
+    assert!(r.pass && r.stray.is_empty(), "{r:#?}");
+}
+
+#[test]
+fn an_episode_field_the_order_forbids_is_reported_in_the_witness() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11).failed(11).deliver("wh-1", 1, F, 1);
+    if let Event::RunsCreated { episode, .. } = &mut h.entries[1].event {
+        *episode = 5;
+    }
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert!(e.witness.summary.contains("note: #1 says episode 5 but the history orders it as episode 1"));
+    assert!(e.witness.entries.contains(&1));
+}

@@ -1,0 +1,73 @@
+//! The builder's sends and the receiver's requests.
+
+use super::{F, H, STEP};
+use crate::check::Request;
+use crate::history::Event;
+use crate::model::{EventType, PlanId};
+
+impl H {
+    /// A `SendStarted` of `id` announcing (plan, event, episode).
+    pub(super) fn send(&mut self, id: &str, plan: i64, event: EventType, episode: u32) -> &mut Self {
+        let slot = self.sent.entry(id.into()).or_insert((PlanId(plan), event, episode, 0));
+        slot.3 += 1;
+        let attempt = slot.3;
+        self.push(Event::SendStarted { plan: PlanId(plan), event, episode, webhook_id: id.into(), attempt });
+        self
+    }
+
+    /// Another `SendStarted` of an id already sent.
+    pub(super) fn resend(&mut self, id: &str) -> &mut Self {
+        let (plan, event, episode, _) = self.sent[id];
+        self.send(id, plan.0, event, episode)
+    }
+
+    pub(super) fn finish(&mut self, id: &str, accepted: bool, outcome: &str) -> &mut Self {
+        let attempt = self.sent[id].3;
+        self.push(Event::SendFinished { webhook_id: id.into(), attempt, accepted, outcome: outcome.into() });
+        self
+    }
+
+    pub(super) fn abandon(&mut self, id: &str) -> &mut Self {
+        let attempts = self.sent[id].3;
+        self.push(Event::SendAbandoned { webhook_id: id.into(), attempts, reason: "out of tries".into() });
+        self
+    }
+
+    /// The receiver gets a request of `id`, with the payload its send announced.
+    pub(super) fn receive(&mut self, id: &str, accepted: bool) -> &mut Self {
+        let (plan, event, episode, _) = self.sent[id];
+        let failed_tasks = if event == F {
+            self.failed.get(&(plan, episode)).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        self.now += STEP;
+        self.requests.push(Request {
+            at: self.now,
+            webhook_id: Some(id.into()),
+            plan: Some(plan),
+            event: Some(event),
+            episode: Some(episode),
+            failed_tasks,
+            accepted,
+            signature_ok: true,
+        });
+        self
+    }
+
+    /// Send, accepted by the receiver, success recorded.
+    pub(super) fn deliver(&mut self, id: &str, plan: i64, event: EventType, episode: u32) -> &mut Self {
+        self.send(id, plan, event, episode).receive(id, true).finish(id, true, "204")
+    }
+
+    /// Another attempt of `id`, refused by the receiver.
+    pub(super) fn refused(&mut self, id: &str) -> &mut Self {
+        self.resend(id).receive(id, false).finish(id, false, "503")
+    }
+
+    /// The last request, changed.
+    pub(super) fn tweak(&mut self, f: impl FnOnce(&mut Request)) -> &mut Self {
+        f(self.requests.last_mut().expect("a request"));
+        self
+    }
+}

@@ -1,0 +1,84 @@
+//! Whole stories from the design, and the report's shape.
+
+use super::*;
+
+/// BYT-9398: a task fails, the user skips it, and the plan is complete.
+#[test]
+fn skipping_the_failed_task_owes_completed() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).done(11).failed(12);
+    h.claim(1, F, true).deliver("wh-f", 1, F, 1).reset(1, Some(F));
+    h.skip(1, &[12]).claim(1, C, true).deliver("wh-c", 1, C, 2);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    let e = assert_verdict(&r, 1, C, 2, Verdict::Delivered);
+    assert!(e.witness.summary.contains("task(s) 12 skipped at #"), "{}", e.witness.summary);
+    assert!(r.pass);
+}
+
+/// The design plan's manual test: fail, fail again (one FAILED), retry, fail again
+/// (a second FAILED, episode 2), retry, all succeed (COMPLETED).
+fn manual_test() -> H {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12);
+    h.failed(11).claim(1, F, true).deliver("wh-f1", 1, F, 1).failed(12).claim(1, F, false);
+    h.runs(1, &[11, 12]).started(11).started(12).done(12).failed(11);
+    h
+}
+
+#[test]
+fn the_manual_test_owes_two_failed_episodes_then_completed() {
+    let mut h = manual_test();
+    h.reset(1, Some(F)).claim(1, F, true).deliver("wh-f2", 1, F, 2).reset(1, Some(F));
+    h.runs(1, &[11]).started(11).done(11).claim(1, C, true).deliver("wh-c", 1, C, 3);
+    let r = h.check();
+    assert_eq!(r.events.len(), 3, "{r:#?}");
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert_verdict(&r, 1, F, 2, Verdict::Delivered);
+    assert_verdict(&r, 1, C, 3, Verdict::Delivered);
+    assert!(r.pass && r.stray.is_empty());
+}
+
+#[test]
+fn the_manual_test_without_a_reset_loses_the_second_failed() {
+    let mut h = manual_test();
+    h.claim(1, F, false).runs(1, &[11]).started(11).done(11).claim(1, C, false);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 2, Verdict::Lost);
+    assert!(
+        e.witness.summary.contains("r1 lost the claim at #15 to r1's PIPELINE_FAILED claim at #5"),
+        "{r:#?}"
+    );
+    assert_verdict(&r, 1, C, 3, Verdict::Lost);
+    assert_eq!(r.violations().count(), 2);
+}
+
+#[test]
+fn only_lost_duplicate_unexpected_and_late_are_violations() {
+    use Verdict::*;
+    let violations: Vec<Verdict> =
+        [Delivered, Lost, Duplicate, Retried, Unexpected, Late, Undeliverable, Ambiguous]
+            .into_iter()
+            .filter(|v| v.is_violation())
+            .collect();
+    assert_eq!(violations, vec![Lost, Duplicate, Unexpected, Late]);
+}
+
+#[test]
+fn the_report_and_the_input_round_trip_through_json() {
+    let mut h = manual_test();
+    h.deliver("wh-x", 1, F, 9);
+    let input = h.input();
+    let text = serde_json::to_string(&input).unwrap();
+    assert_eq!(serde_json::from_str::<CheckInput>(&text).unwrap(), input);
+    let report = check(&input);
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(text.contains(r#""verdict":"unexpected""#) && text.contains(r#""verdict":"lost""#), "{text}");
+    assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
+}
+
+#[test]
+fn the_checker_is_a_function_of_its_input() {
+    let input = manual_test().input();
+    assert_eq!(check(&input), check(&input));
+}

@@ -1,0 +1,211 @@
+//! One event's verdict, from the requests that matched it and the send attempts the
+//! history recorded for it.
+//!
+//! - `ambiguous`: the writes that owe it overlapped (decided in `owed`).
+//! - `duplicate`: two or more distinct accepted `webhook-id`s, or a send of an id
+//!   after the history recorded that id's success.
+//! - none accepted: `undeliverable` when it was sent, every answer was a refusal
+//!   (the last attempt's included) and the endpoint accepted nothing after the last
+//!   attempt; otherwise `lost`.
+//! - one: `late` past the deadline unless an attempt was refused or timed out inside
+//!   the window; else `retried` if it took several attempts; else `delivered`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::matching::MatchedEvent;
+use super::{EventReport, Request, Verdict, Witness};
+use crate::history::{Entry, Event, Seq};
+use crate::model::EventType;
+
+/// The history's send entries, indexed.
+#[derive(Debug, Default)]
+pub(super) struct Sends<'a> {
+    started: Vec<&'a Entry>,
+    finished: HashMap<&'a str, Vec<&'a Entry>>,
+    abandoned: HashMap<&'a str, Vec<&'a Entry>>,
+}
+
+impl<'a> Sends<'a> {
+    /// Indexes the send entries of `history`.
+    pub(super) fn index(history: &'a [Entry]) -> Self {
+        let mut sends = Sends::default();
+        for entry in history {
+            match &entry.event {
+                Event::SendStarted { .. } => sends.started.push(entry),
+                Event::SendFinished { webhook_id, .. } => {
+                    sends.finished.entry(webhook_id).or_default().push(entry)
+                }
+                Event::SendAbandoned { webhook_id, .. } => {
+                    sends.abandoned.entry(webhook_id).or_default().push(entry)
+                }
+                _ => {}
+            }
+        }
+        sends
+    }
+
+    /// The `SendStarted` entries for `m`: those naming its plan, type and (for
+    /// PIPELINE_FAILED) episode, and those carrying the id of a request it matched.
+    pub(super) fn for_event(&self, m: &MatchedEvent<'_>) -> Vec<&'a Entry> {
+        let ids: BTreeSet<&str> = m.requests.iter().filter_map(|r| r.webhook_id.as_deref()).collect();
+        let o = &m.owed;
+        self.started
+            .iter()
+            .copied()
+            .filter(|e| match &e.event {
+                Event::SendStarted { plan, event, episode, webhook_id, .. } => {
+                    ids.contains(webhook_id.as_str())
+                        || (*plan == o.plan
+                            && *event == o.event
+                            && (o.event == EventType::PipelineCompleted || *episode == o.episode))
+                }
+                _ => false,
+            })
+            .collect()
+    }
+
+    /// The `SendStarted` entries carrying `id`.
+    pub(super) fn with_id(&self, id: &str) -> Vec<&'a Entry> {
+        self.started.iter().copied().filter(|e| webhook_id(e) == Some(id)).collect()
+    }
+
+    /// The `SendFinished` entries for `id`.
+    pub(super) fn finished(&self, id: &str) -> &[&'a Entry] {
+        self.finished.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The `SendFinished` that answers a `SendStarted`: same id and attempt, after it.
+    pub(super) fn answer(&self, started: &Entry) -> Option<&'a Entry> {
+        let Event::SendStarted { webhook_id, attempt, .. } = &started.event else { return None };
+        self.finished(webhook_id).iter().copied().find(|f| {
+            f.seq > started.seq && matches!(&f.event, Event::SendFinished { attempt: a, .. } if a == attempt)
+        })
+    }
+
+    /// The `SendAbandoned` entries for `id`.
+    pub(super) fn abandoned(&self, id: &str) -> &[&'a Entry] {
+        self.abandoned.get(id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The `webhook-id` a send entry carries.
+pub(super) fn webhook_id(entry: &Entry) -> Option<&str> {
+    match &entry.event {
+        Event::SendStarted { webhook_id, .. }
+        | Event::SendFinished { webhook_id, .. }
+        | Event::SendAbandoned { webhook_id, .. } => Some(webhook_id),
+        _ => None,
+    }
+}
+
+/// Whether a `SendFinished` entry says the endpoint accepted.
+pub(super) fn was_accepted(entry: &Entry) -> bool {
+    matches!(entry.event, Event::SendFinished { accepted: true, .. })
+}
+
+/// One event, judged.
+#[derive(Debug)]
+pub(super) struct Judged<'a> {
+    /// The verdict.
+    pub(super) verdict: Verdict,
+    /// Its `SendStarted` entries, in log order.
+    pub(super) started: Vec<&'a Entry>,
+    /// Each distinct accepted delivery: its id and when it was first accepted.
+    pub(super) accepted: Vec<(Option<&'a str>, Duration)>,
+    /// A send after the history recorded that id's success: (success, re-send).
+    pub(super) resend: Option<(Seq, Seq)>,
+    /// Refused or timed-out attempts inside the deadline window (excusing lateness).
+    pub(super) excused: bool,
+    /// Matched requests whose signature did not verify.
+    pub(super) bad_signatures: usize,
+}
+
+/// Judges `m`, given every request the receiver got (for `undeliverable`).
+pub(super) fn judge<'a>(
+    m: &MatchedEvent<'a>,
+    sends: &Sends<'a>,
+    all: &[Request],
+    deadline: Duration,
+) -> Judged<'a> {
+    let started = sends.for_event(m);
+    let ids: BTreeSet<&str> = started
+        .iter()
+        .filter_map(|e| webhook_id(e))
+        .chain(m.requests.iter().filter_map(|r| r.webhook_id.as_deref()))
+        .collect();
+
+    let mut accepted: Vec<(Option<&'a str>, Duration)> = Vec::new();
+    for r in m.requests.iter().filter(|r| r.accepted) {
+        let id = r.webhook_id.as_deref();
+        if id.is_none() || !accepted.iter().any(|(seen, _)| *seen == id) {
+            accepted.push((id, r.at));
+        }
+    }
+    let resend = ids.iter().find_map(|id| {
+        let success = sends.finished(id).iter().filter(|e| was_accepted(e)).map(|e| e.seq).min()?;
+        sends.with_id(id).iter().find(|e| e.seq > success).map(|e| (success, e.seq))
+    });
+    let excused = m.owed.caused_at.is_some_and(|cause| {
+        let window = cause..=cause.saturating_add(deadline);
+        let refused_send =
+            ids.iter().flat_map(|id| sends.finished(id)).any(|e| !was_accepted(e) && window.contains(&e.at));
+        let refused_request = m.requests.iter().any(|r| !r.accepted && window.contains(&r.at));
+        refused_send || refused_request
+    });
+
+    let verdict = if m.owed.ambiguous.is_some() {
+        Verdict::Ambiguous
+    } else if accepted.len() >= 2 || resend.is_some() {
+        Verdict::Duplicate
+    } else if let Some((id, delivered_at)) = accepted.first() {
+        let waited = m.owed.caused_at.map(|c| delivered_at.saturating_sub(c));
+        let tries = m.requests.iter().filter(|r| r.webhook_id.as_deref() == *id && id.is_some()).count();
+        if waited.is_some_and(|w| w > deadline) && !excused {
+            Verdict::Late
+        } else if tries > 1 || started.len() > 1 {
+            Verdict::Retried
+        } else {
+            Verdict::Delivered
+        }
+    } else {
+        // Undeliverable only when the endpoint answered the last attempt with a
+        // refusal (or let it time out): a send cut short by a crash is the sender's
+        // failure, whatever the endpoint would have said.
+        let all_refused = ids.iter().flat_map(|id| sends.finished(id)).all(|e| !was_accepted(e));
+        let last = started.iter().max_by_key(|e| (e.at, e.seq));
+        let refused_last = last.is_some_and(|e| sends.answer(e).is_some_and(|a| !was_accepted(a)));
+        let accepted_after = |last: &Entry| all.iter().any(|r| r.accepted && r.at > last.at);
+        match last {
+            Some(last) if all_refused && refused_last && !accepted_after(last) => Verdict::Undeliverable,
+            _ => Verdict::Lost,
+        }
+    };
+    let bad_signatures = m.requests.iter().filter(|r| !r.signature_ok).count();
+    Judged { verdict, started, accepted, resend, excused, bad_signatures }
+}
+
+impl Judged<'_> {
+    /// When the first accepted request arrived.
+    pub(super) fn delivered_at(&self) -> Option<Duration> {
+        self.accepted.iter().map(|(_, at)| *at).min()
+    }
+
+    /// The report for `m`, with its witness.
+    pub(super) fn into_report(self, m: &MatchedEvent<'_>, witness: Witness) -> EventReport {
+        let delivered_at = self.delivered_at();
+        let latency = delivered_at.zip(m.owed.caused_at).map(|(d, c)| d.saturating_sub(c));
+        EventReport {
+            plan: m.owed.plan,
+            event: m.owed.event,
+            episode: m.owed.episode,
+            verdict: self.verdict,
+            attempts: self.started.len() as u32,
+            deliveries: self.accepted.len() as u32,
+            caused_at: m.owed.caused_at,
+            delivered_at,
+            latency,
+            witness,
+        }
+    }
+}
