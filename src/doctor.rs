@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::actors::{ClaimEvent, StoreActor};
+use crate::clock::Clock;
+use crate::history::History;
 use crate::model::{EventType, ReplicaId};
 use crate::store::{Backend, Claim, NewPlan, PgStore, RunSchema, Store};
 
@@ -58,11 +60,13 @@ async fn race(schema: &RunSchema, replicas: usize, plans: usize) -> Result<(Stri
         let plan = NewPlan { project: "doctor".into(), title: format!("plan {n}"), tasks: vec!["t".into()] };
         ids.push(store.create_plan(&plan).await?.plan);
     }
+    let history = History::new(Clock::start());
     let mut claimers = Vec::with_capacity(replicas);
     for r in 1..=replicas {
         let replica = ReplicaId::nth(r);
         let pool = schema.pool(replica.as_str(), 1, None).await?;
-        claimers.push(StoreActor::new(replica, Backend::Postgres(PgStore::new(pool))).start());
+        claimers
+            .push(StoreActor::new(replica, Backend::Postgres(PgStore::new(pool)), history.clone()).start());
     }
     let mut winners = 0;
     for plan in ids {

@@ -31,8 +31,10 @@ pub mod check;
 pub mod clock;
 pub mod doctor;
 mod error;
+pub mod faults;
 pub mod history;
 pub mod model;
+pub mod script;
 pub mod store;
 pub mod webhook;
 

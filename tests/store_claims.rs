@@ -7,6 +7,8 @@ use actix::prelude::*;
 use common::{PgFixture, run};
 use hasim::Error;
 use hasim::actors::{ClaimEvent, CreatePlan, ResetClaim, StoreActor};
+use hasim::clock::Clock;
+use hasim::history::History;
 use hasim::model::{EventType, PlanId, ReplicaId};
 use hasim::store::{Backend, Claim, MemoryStore, NewPlan, Store};
 
@@ -66,7 +68,7 @@ fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_pos
         let mut claimers = Vec::new();
         for r in 1..=CLAIMERS {
             let store = Backend::Postgres(pg.store(2).await);
-            claimers.push(StoreActor::new(ReplicaId::nth(r), store).start());
+            claimers.push(StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start())).start());
         }
         assert_one_winner_each(&race(claimers, &plans).await);
         assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
@@ -79,7 +81,10 @@ fn thirty_two_claimers_race_on_a_thousand_plans_and_each_plan_has_one_winner_in_
         let db = MemoryStore::new();
         let plans = create_plans(&db).await;
         let claimers = (1..=CLAIMERS)
-            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone())).start())
+            .map(|r| {
+                StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), History::new(Clock::start()))
+                    .start()
+            })
             .collect();
         assert_one_winner_each(&race(claimers, &plans).await);
         assert_eq!(db.claims().await.unwrap().len(), PLANS);
@@ -114,7 +119,8 @@ fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_on_
     run(async {
         let pg = PgFixture::new().await;
         let store = Backend::Postgres(pg.store(2).await);
-        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store).start()).await;
+        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store, History::new(Clock::start())).start())
+            .await;
     });
 }
 
@@ -122,6 +128,7 @@ fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_on_
 fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_in_memory() {
     run(async {
         let store = Backend::Memory(MemoryStore::new());
-        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store).start()).await;
+        reset_and_shared_row(StoreActor::new(ReplicaId::nth(1), store, History::new(Clock::start())).start())
+            .await;
     });
 }

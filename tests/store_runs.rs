@@ -9,6 +9,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::{PgFixture, run};
 use hasim::actors::{ClaimAvailableRuns, StoreActor};
+use hasim::clock::Clock;
+use hasim::history::History;
 use hasim::model::{ReplicaId, RunStatus, TaskId, TaskState};
 use hasim::store::{Backend, MemoryStore, NewPlan, RunOutcome, Store};
 
@@ -76,7 +78,14 @@ fn eight_replicas_take_every_available_run_exactly_once_on_postgres() {
         let pg = PgFixture::new().await;
         let mut claimers = Vec::new();
         for r in 1..=REPLICAS {
-            claimers.push(StoreActor::new(ReplicaId::nth(r), Backend::Postgres(pg.store(2).await)).start());
+            claimers.push(
+                StoreActor::new(
+                    ReplicaId::nth(r),
+                    Backend::Postgres(pg.store(2).await),
+                    History::new(Clock::start()),
+                )
+                .start(),
+            );
         }
         every_run_taken_once(claimers, pg.store(1).await).await;
     });
@@ -87,7 +96,10 @@ fn eight_replicas_take_every_available_run_exactly_once_in_memory() {
     run(async {
         let db = MemoryStore::new();
         let claimers = (1..=REPLICAS)
-            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone())).start())
+            .map(|r| {
+                StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), History::new(Clock::start()))
+                    .start()
+            })
             .collect();
         every_run_taken_once(claimers, db).await;
     });

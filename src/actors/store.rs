@@ -2,14 +2,17 @@
 //! database (its pool, or a handle on the memory model). Every store operation is a
 //! message, answered with the operation's result.
 //!
-//! Operations run concurrently, like queries on a pool; when the actor stops (its
-//! replica crashed) the ones in flight are dropped with it and the pool is closed.
+//! Each write is logged to the run's history when it returns, with the history's
+//! sequence number at invocation (see [`crate::history`]). Operations run
+//! concurrently, like queries on a pool; when the actor stops (its replica crashed)
+//! the ones in flight are dropped with it and the pool is closed.
 
 use std::time::Duration;
 
 use actix::prelude::*;
 
 use crate::Result;
+use crate::history::{Event, History, Seq};
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun,
@@ -21,12 +24,14 @@ use crate::store::{
 pub struct StoreActor {
     replica: ReplicaId,
     store: Backend,
+    history: History,
 }
 
 impl StoreActor {
-    /// The store actor of `replica`, owning `store` (its pool, or the memory model).
-    pub fn new(replica: ReplicaId, store: Backend) -> Self {
-        StoreActor { replica, store }
+    /// The store actor of `replica`, owning `store` (its pool, or the memory model),
+    /// logging its writes to `history`.
+    pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
+        StoreActor { replica, store, history }
     }
 }
 
@@ -42,13 +47,41 @@ impl Actor for StoreActor {
     }
 }
 
+/// Stops the actor at once: what is in flight is dropped, the pool is closed.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopStore;
+
+impl Handler<StopStore> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopStore, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+fn ended(run: &EndedRun, error: Option<String>, by_cleaner: bool, invoked: Seq) -> Event {
+    Event::RunEnded {
+        run: run.run,
+        task: run.task,
+        plan: run.plan,
+        attempt: run.attempt,
+        status: run.status,
+        error,
+        by_cleaner,
+        invoked,
+    }
+}
+
 /// Declares one message per store operation and its handler, which runs the
-/// operation on the actor's backend inside the actor's context.
+/// operation on the actor's backend inside the actor's context and logs what the
+/// write changed (`log`: the history entries for a successful result).
 macro_rules! store_messages {
     ($(
         $(#[$doc:meta])*
         $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $ret:ty
             => |$store:ident, $msg:ident| $call:expr;
+            log |$lm:ident, $result:ident, $invoked:ident| $log:expr;
     )*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone)]
@@ -63,7 +96,27 @@ macro_rules! store_messages {
 
             fn handle(&mut self, $msg: $name, _: &mut Context<Self>) -> Self::Result {
                 let $store = self.store.clone();
-                Box::pin(async move { $call.await }.into_actor(self))
+                let history = self.history.clone();
+                let replica = self.replica.clone();
+                let $invoked = history.mark();
+                Box::pin(async move {
+                    let outcome = $call.await;
+                    let entries: Vec<Event> = match &outcome {
+                        Ok($result) => {
+                            let $lm = &$msg;
+                            $log
+                        }
+                        Err(e) => vec![Event::StoreFailed {
+                            op: stringify!($name).to_owned(),
+                            error: e.to_string(),
+                            invoked: $invoked,
+                        }],
+                    };
+                    for entry in entries {
+                        history.record(Some(&replica), entry);
+                    }
+                    outcome
+                }.into_actor(self))
             }
         }
     )*};
@@ -73,40 +126,68 @@ store_messages! {
     /// [`Store::create_plan`].
     CreatePlan { plan: NewPlan } -> CreatedPlan
         => |s, m| s.create_plan(&m.plan);
+        log |_m, r, invoked| vec![Event::PlanCreated { plan: r.plan, tasks: r.tasks.clone(), invoked }];
     /// [`Store::claim_event`].
     ClaimEvent { plan: PlanId, event: EventType } -> Claim
         => |s, m| s.claim_event(m.plan, m.event);
+        log |m, r, invoked| vec![Event::ClaimAttempted { plan: m.plan, event: m.event, claim: *r, invoked }];
     /// [`Store::reset_claim`].
     ResetClaim { plan: PlanId } -> Option<EventType>
         => |s, m| s.reset_claim(m.plan);
+        log |m, r, invoked| vec![Event::ClaimReset { plan: m.plan, deleted: *r, invoked }];
     /// [`Store::create_pending_runs`].
     CreatePendingRuns { plan: PlanId, tasks: Vec<TaskId> } -> Batch<NewRun>
         => |s, m| s.create_pending_runs(m.plan, &m.tasks);
+        log |m, r, invoked| vec![Event::RunsCreated {
+            plan: m.plan, runs: r.changed.clone(), episode: r.episode, invoked,
+        }];
     /// [`Store::promote_pending`].
     PromotePending {} -> Vec<RunId>
         => |s, _m| s.promote_pending();
+        log |_m, r, invoked| if r.is_empty() { vec![] } else {
+            vec![Event::RunsPromoted { runs: r.clone(), invoked }]
+        };
     /// [`Store::claim_available_runs`].
     ClaimAvailableRuns { replica: ReplicaId, limit: u32 } -> Vec<ClaimedRun>
         => |s, m| s.claim_available_runs(&m.replica, m.limit);
+        log |_m, r, invoked| r.iter().map(|c| Event::RunStarted {
+            run: c.run, task: c.task, plan: c.plan, attempt: c.attempt, invoked,
+        }).collect();
     /// [`Store::finish_run`].
     FinishRun { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Option<EndedRun>
         => |s, m| s.finish_run(m.run, &m.replica, &m.outcome);
+        log |m, r, invoked| r.iter().map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked)).collect();
     /// [`Store::cancel_runs`].
     CancelRuns { plan: PlanId, tasks: Vec<TaskId> } -> Cancellation
         => |s, m| s.cancel_runs(m.plan, &m.tasks);
+        log |m, r, invoked| vec![Event::RunsCanceled {
+            plan: m.plan,
+            canceled: r.canceled.clone(),
+            running: r.running.iter().map(|(run, _)| run.clone()).collect(),
+            invoked,
+        }];
     /// [`Store::skip_tasks`].
     SkipTasks { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Batch<TaskId>
         => |s, m| s.skip_tasks(m.plan, &m.tasks, &m.reason);
+        log |m, r, invoked| vec![Event::TasksSkipped {
+            plan: m.plan, tasks: r.changed.clone(), episode: r.episode, invoked,
+        }];
     /// [`Store::plan_state`].
     ReadPlanState { plan: PlanId } -> PlanState
         => |s, m| s.plan_state(m.plan);
+        log |_m, _r, _invoked| vec![];
     /// [`Store::heartbeat`].
     Heartbeat { replica: ReplicaId } -> ()
         => |s, m| s.heartbeat(&m.replica);
+        log |_m, _r, _invoked| vec![];
     /// [`Store::fail_abandoned_runs`].
     FailAbandonedRuns { stale_after: Duration } -> Vec<EndedRun>
         => |s, m| s.fail_abandoned_runs(m.stale_after);
+        log |_m, r, invoked| r.iter().map(|e| {
+            ended(e, Some(crate::store::abandoned_error(&e.replica)), true, invoked)
+        }).collect();
     /// [`Store::claims`].
     Claims {} -> Vec<ClaimRow>
         => |s, _m| s.claims();
+        log |_m, _r, _invoked| vec![];
 }

@@ -26,8 +26,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Tables {
-    /// Each plan's episode.
-    plans: BTreeMap<PlanId, u32>,
+    plans: BTreeMap<PlanId, PlanRow>,
     tasks: BTreeMap<TaskId, TaskRow>,
     runs: BTreeMap<RunId, RunRow>,
     heartbeats: HashMap<ReplicaId, Instant>,
@@ -36,6 +35,13 @@ struct Tables {
     last_plan: i64,
     last_task: i64,
     last_run: i64,
+}
+
+#[derive(Debug)]
+struct PlanRow {
+    project: String,
+    title: String,
+    episode: u32,
 }
 
 #[derive(Debug)]
@@ -82,17 +88,17 @@ impl Tables {
         self.tasks[&task].plan
     }
 
-    fn episode(&self, plan: PlanId) -> Result<u32> {
-        self.plans.get(&plan).copied().ok_or(Error::NoSuchPlan(plan))
+    fn plan(&self, plan: PlanId) -> Result<&PlanRow> {
+        self.plans.get(&plan).ok_or(Error::NoSuchPlan(plan))
     }
 
     /// Ends a batch: the plan's episode advances when the batch changed something.
     fn advance_episode<T>(&mut self, plan: PlanId, changed: Vec<T>) -> Result<Batch<T>> {
-        let episode = self.plans.get_mut(&plan).ok_or(Error::NoSuchPlan(plan))?;
+        let row = self.plans.get_mut(&plan).ok_or(Error::NoSuchPlan(plan))?;
         if !changed.is_empty() {
-            *episode += 1;
+            row.episode += 1;
         }
-        Ok(Batch { changed, episode: *episode })
+        Ok(Batch { changed, episode: row.episode })
     }
 }
 
@@ -101,7 +107,7 @@ impl Store for MemoryStore {
         let mut t = self.lock();
         t.last_plan += 1;
         let id = PlanId(t.last_plan);
-        t.plans.insert(id, 0);
+        t.plans.insert(id, PlanRow { project: plan.project.clone(), title: plan.title.clone(), episode: 0 });
         let mut tasks = Vec::with_capacity(plan.tasks.len());
         for name in &plan.tasks {
             t.last_task += 1;
@@ -114,7 +120,7 @@ impl Store for MemoryStore {
 
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
         let mut t = self.lock();
-        t.episode(plan)?;
+        t.plan(plan)?;
         if t.claims.contains_key(&plan) {
             return Ok(Claim::Lost);
         }
@@ -128,7 +134,7 @@ impl Store for MemoryStore {
 
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
         let mut t = self.lock();
-        t.episode(plan)?;
+        t.plan(plan)?;
         let mut created = Vec::new();
         for task in t.plan_tasks(plan, tasks) {
             let blocked = t.tasks[&task].skipped
@@ -225,7 +231,7 @@ impl Store for MemoryStore {
 
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Batch<TaskId>> {
         let mut t = self.lock();
-        t.episode(plan)?;
+        t.plan(plan)?;
         let mut skipped = Vec::new();
         for task in t.plan_tasks(plan, tasks) {
             let row = t.tasks.get_mut(&task).expect("filtered to existing tasks");
@@ -239,7 +245,8 @@ impl Store for MemoryStore {
 
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
         let t = self.lock();
-        let episode = t.episode(plan)?;
+        let row = t.plan(plan)?;
+        let (project, title, episode) = (row.project.clone(), row.title.clone(), row.episode);
         let tasks = t
             .tasks
             .iter()
@@ -254,7 +261,7 @@ impl Store for MemoryStore {
                 TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest }
             })
             .collect();
-        Ok(PlanState { episode, tasks })
+        Ok(PlanState { project, title, episode, tasks })
     }
 
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {

@@ -78,6 +78,10 @@ pub struct Batch<T> {
 /// A plan's tasks as the completion check reads them, with its current episode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanState {
+    /// The plan's project.
+    pub project: String,
+    /// The plan's title.
+    pub title: String,
     /// The plan's episode.
     pub episode: u32,
     /// Every task with its latest run, in task order.

@@ -300,6 +300,8 @@ async fn skip_tasks(
 /// A plan row joined with one of its tasks (absent for a plan without tasks) and that
 /// task's latest run (absent before the first run).
 type PlanStateRow = (
+    String,
+    String,
     i32,
     Option<i64>,
     Option<String>,
@@ -314,7 +316,7 @@ type PlanStateRow = (
 /// (one statement).
 pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanState> {
     let rows: Vec<PlanStateRow> = sqlx::query_as(
-        "SELECT p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error \
+        "SELECT p.project, p.title, p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error \
          FROM plan p LEFT JOIN task t ON t.plan_id = p.id \
          LEFT JOIN LATERAL (SELECT id, attempt, status, error FROM task_run \
                             WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) r ON true \
@@ -323,9 +325,11 @@ pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanSta
     .bind(plan.0)
     .fetch_all(db)
     .await?;
-    let Some(&(episode, ..)) = rows.first() else { return Err(Error::NoSuchPlan(plan)) };
+    let Some((project, title, episode, ..)) = rows.first().cloned() else {
+        return Err(Error::NoSuchPlan(plan));
+    };
     let mut tasks = Vec::with_capacity(rows.len());
-    for (_, task, name, skipped, run, attempt, status, error) in rows {
+    for (_, _, _, task, name, skipped, run, attempt, status, error) in rows {
         let (Some(task), Some(name), Some(skipped)) = (task, name, skipped) else { continue };
         let latest = match (run, attempt, status) {
             (Some(run), Some(attempt), Some(status)) => {
@@ -335,7 +339,7 @@ pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanSta
         };
         tasks.push(TaskStatus { task: TaskId(task), name, skipped, latest });
     }
-    Ok(PlanState { episode: episode as u32, tasks })
+    Ok(PlanState { project, title, episode: episode as u32, tasks })
 }
 
 /// Upserts the replica's heartbeat.

@@ -251,7 +251,7 @@ impl H {
                         TaskStatus { task: *t, name: format!("t{t}"), skipped: *skipped, latest }
                     })
                     .collect();
-                (*plan, PlanState { episode: *episode, tasks })
+                (*plan, PlanState { project: "p".into(), title: "t".into(), episode: *episode, tasks })
             })
             .collect()
     }

@@ -110,7 +110,7 @@ proptest! {
                 event,
             })
             .collect();
-        let final_state = vec![(PlanId(1), PlanState { episode, tasks: Vec::new() })];
+        let final_state = vec![(PlanId(1), PlanState { project: "p".into(), title: "t".into(), episode, tasks: Vec::new() })];
         let input = CheckInput { history, requests, final_state, deadline, end: Duration::from_secs(1) };
         let report = check(&input);
 

@@ -1,0 +1,146 @@
+//! Faults as data: where a replica can be made to crash, and the registry that
+//! decides, each time a replica passes a crash point, whether it crashes there.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ReplicaId;
+
+/// A named point inside a replica where a scenario can crash it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashPoint {
+    /// Just before claiming the right to send an event.
+    BeforeClaim,
+    /// Right after winning a claim, before sending.
+    AfterClaim,
+    /// Right after a run's DONE/FAILED status committed, before anything acts on it.
+    AfterStatusWrite,
+    /// A webhook request was written and reached the endpoint; its answer not read.
+    DuringSend,
+    /// Right after a claim row was reset.
+    AfterReset,
+}
+
+impl CrashPoint {
+    /// Every crash point.
+    pub const ALL: [CrashPoint; 5] = [
+        CrashPoint::BeforeClaim,
+        CrashPoint::AfterClaim,
+        CrashPoint::AfterStatusWrite,
+        CrashPoint::DuringSend,
+        CrashPoint::AfterReset,
+    ];
+
+    /// The name scenario files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashPoint::BeforeClaim => "before-claim",
+            CrashPoint::AfterClaim => "after-claim",
+            CrashPoint::AfterStatusWrite => "after-status-write",
+            CrashPoint::DuringSend => "during-send",
+            CrashPoint::AfterReset => "after-reset",
+        }
+    }
+}
+
+impl fmt::Display for CrashPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Crash `replica` the `nth` time (1-based) it reaches `point`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashTrigger {
+    /// The fault's index in the scenario (for the history).
+    pub fault: usize,
+    /// The replica, by its scenario name (`r2`), whatever its incarnation.
+    pub replica: ReplicaId,
+    /// The point.
+    pub point: CrashPoint,
+    /// Which passage crashes it.
+    pub nth: u32,
+    /// Start it again this long after the crash.
+    pub restart_after: Option<Duration>,
+}
+
+/// What a replica that reached a crash point must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    /// The fault that fired.
+    pub fault: usize,
+    /// The point it fired at.
+    pub point: CrashPoint,
+    /// When to restart, if ever.
+    pub restart_after: Option<Duration>,
+}
+
+/// The crash triggers of a run, shared by every replica; counts passages per replica
+/// and point across incarnations.
+#[derive(Debug, Clone, Default)]
+pub struct CrashPoints {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    triggers: Vec<CrashTrigger>,
+    passages: HashMap<(ReplicaId, CrashPoint), u32>,
+}
+
+impl CrashPoints {
+    /// A registry armed with `triggers`.
+    pub fn new(triggers: Vec<CrashTrigger>) -> Self {
+        CrashPoints { inner: Arc::new(Mutex::new(Inner { triggers, passages: HashMap::new() })) }
+    }
+
+    /// Counts a passage of `replica` (its scenario name) through `point`; says whether
+    /// it crashes there.
+    pub fn pass(&self, replica: &ReplicaId, point: CrashPoint) -> Option<Crash> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let passages = inner.passages.entry((replica.clone(), point)).or_default();
+        *passages += 1;
+        let n = *passages;
+        inner
+            .triggers
+            .iter()
+            .find(|t| &t.replica == replica && t.point == point && t.nth == n)
+            .map(|t| Crash { fault: t.fault, point, restart_after: t.restart_after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_fires_on_the_nth_passage_of_its_replica_only() {
+        let r1 = ReplicaId::nth(1);
+        let points = CrashPoints::new(vec![CrashTrigger {
+            fault: 0,
+            replica: r1.clone(),
+            point: CrashPoint::AfterClaim,
+            nth: 2,
+            restart_after: None,
+        }]);
+        assert_eq!(points.pass(&ReplicaId::nth(2), CrashPoint::AfterClaim), None);
+        assert_eq!(points.pass(&r1, CrashPoint::BeforeClaim), None);
+        assert_eq!(points.pass(&r1, CrashPoint::AfterClaim), None);
+        let crash = points.pass(&r1, CrashPoint::AfterClaim).expect("second passage");
+        assert_eq!((crash.fault, crash.point), (0, CrashPoint::AfterClaim));
+        assert_eq!(points.pass(&r1, CrashPoint::AfterClaim), None, "fires once");
+    }
+
+    #[test]
+    fn crash_points_use_the_scenario_spelling() {
+        for point in CrashPoint::ALL {
+            let json = serde_json::to_string(&point).unwrap();
+            assert_eq!(json, format!("\"{point}\""));
+        }
+    }
+}
