@@ -29,6 +29,7 @@
 pub mod actors;
 pub mod check;
 pub mod clock;
+pub mod cluster;
 pub mod doctor;
 mod error;
 pub mod faults;
@@ -36,7 +37,9 @@ pub mod history;
 pub mod model;
 pub mod script;
 pub mod store;
+pub mod strategy;
 pub mod webhook;
+pub mod world;
 
 pub use error::{Error, Result};
 pub use store::Store;

@@ -1,9 +1,22 @@
 //! The actors of a simulated cluster. Each file holds one actor and the messages it
 //! handles.
 
+mod director;
+mod plan;
+mod replica;
 mod store;
+mod task_run;
+mod webhook;
 
+pub(crate) use director::created_plans;
+pub use director::{Director, ReplicaDown, SignalCancel};
+pub use plan::{Act, ActionKind, PlanActor};
+pub use replica::{
+    CancelRun, CheckCompletion, CrashNow, ReplicaActor, RunFinished, Serve, Served, StopReplica,
+};
 pub use store::{
     CancelRuns, ClaimAvailableRuns, ClaimEvent, Claims, CreatePendingRuns, CreatePlan, FailAbandonedRuns,
-    FinishRun, Heartbeat, PromotePending, ReadPlanState, ResetClaim, SkipTasks, StoreActor,
+    FinishRun, Heartbeat, PromotePending, ReadPlanState, ResetClaim, SkipTasks, StopStore, StoreActor,
 };
+pub use task_run::{Abort, TaskRunActor};
+pub use webhook::{Announce, StopWebhook, WebhookActor};

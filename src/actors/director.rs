@@ -1,0 +1,301 @@
+//! `Director`: runs one scenario. It starts the replicas and the plans' users, plays
+//! the timeline (user actions, timed crashes), restarts crashed replicas, routes
+//! requests like a load balancer, and ends the run once the cluster is quiet.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::plan::{Act, PlanActor};
+use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
+use crate::cluster::{ClusterSpec, RunResult, Stores};
+use crate::history::Event;
+use crate::model::{PlanId, ReplicaId, RunId};
+use crate::store::{Backend, Store};
+use crate::world::World;
+
+/// One replica name's slot: its live incarnation, if any.
+struct Slot {
+    incarnation: u32,
+    live: Option<(ReplicaId, Addr<ReplicaActor>)>,
+}
+
+/// The run's conductor.
+pub struct Director {
+    spec: Rc<ClusterSpec>,
+    world: World,
+    stores: Rc<Stores>,
+    observer: Backend,
+    slots: BTreeMap<ReplicaId, Slot>,
+    plans: Vec<Addr<PlanActor>>,
+    next_route: usize,
+    /// Whether the timeline is playing (every replica came up once).
+    begun: bool,
+    /// Timeline entries, replica starts and restarts still to come.
+    pending: usize,
+    quiet_checks: u32,
+    done: Option<oneshot::Sender<RunResult>>,
+}
+
+impl Director {
+    /// A director for `spec` on `stores`; the result goes to `done`.
+    pub fn new(
+        spec: Rc<ClusterSpec>,
+        world: World,
+        stores: Rc<Stores>,
+        observer: Backend,
+        done: oneshot::Sender<RunResult>,
+    ) -> Self {
+        let slots = (1..=spec.config.replicas)
+            .map(|n| (ReplicaId::nth(n), Slot { incarnation: 0, live: None }))
+            .collect();
+        Director {
+            spec,
+            world,
+            stores,
+            observer,
+            slots,
+            plans: Vec::new(),
+            next_route: 0,
+            begun: false,
+            pending: 0,
+            quiet_checks: 0,
+            done: Some(done),
+        }
+    }
+
+    fn start_replica(&mut self, name: ReplicaId, ctx: &mut Context<Self>) {
+        let slot = self.slots.get_mut(&name).expect("known replica");
+        slot.incarnation += 1;
+        let id = match slot.incarnation {
+            1 => name.clone(),
+            n => ReplicaId(format!("{name}.{n}")),
+        };
+        self.pending += 1;
+        let stores = self.stores.clone();
+        let label = id.clone();
+        ctx.spawn(async move { stores.connect(label.as_str()).await }.into_actor(self).map(
+            move |backend, act, ctx| {
+                act.pending -= 1;
+                let backend = match backend {
+                    Ok(backend) => backend,
+                    Err(e) => {
+                        tracing::warn!(replica = %id, "cannot start: {e}; trying again");
+                        let retry = act.world.config.abandon_after;
+                        act.pending += 1;
+                        ctx.run_later(retry, move |act, ctx| {
+                            act.pending -= 1;
+                            act.slots.get_mut(&name).expect("known").incarnation -= 1;
+                            act.start_replica(name, ctx);
+                        });
+                        return;
+                    }
+                };
+                if id != name {
+                    act.world.history.record(Some(&id), Event::Restarted { replica: id.clone() });
+                }
+                let strategy = act.spec.strategy.build();
+                let replica = ReplicaActor::new(
+                    id.clone(),
+                    name.clone(),
+                    act.world.clone(),
+                    strategy,
+                    backend,
+                    ctx.address().recipient(),
+                )
+                .start();
+                act.slots.get_mut(&name).expect("known").live = Some((id, replica));
+                if !act.begun && act.slots.values().all(|s| s.live.is_some()) {
+                    act.begin(ctx);
+                }
+            },
+        ));
+    }
+
+    /// Plays the timeline once every replica is up. Times stay those of the run's
+    /// clock: an entry due while the cluster was starting fires at once.
+    fn begin(&mut self, ctx: &mut Context<Self>) {
+        self.begun = true;
+        let now = self.world.history.clock().now();
+        for (index, action) in self.spec.timeline.iter().enumerate() {
+            self.pending += 1;
+            ctx.run_later(action.at.saturating_sub(now), move |act, _| {
+                act.pending -= 1;
+                act.act(index);
+            });
+        }
+        for (index, crash) in self.spec.timed_crashes.iter().enumerate() {
+            self.pending += 1;
+            ctx.run_later(crash.at.saturating_sub(now), move |act, _| {
+                act.pending -= 1;
+                act.crash(index);
+            });
+        }
+    }
+
+    /// The replica that serves a request: the named one, or the next live one.
+    fn route(&mut self, named: Option<&ReplicaId>) -> Option<(ReplicaId, Addr<ReplicaActor>)> {
+        if let Some(name) = named {
+            return self.slots.get(name).and_then(|s| s.live.clone());
+        }
+        let live: Vec<_> = self.slots.values().filter_map(|s| s.live.clone()).collect();
+        if live.is_empty() {
+            return None;
+        }
+        self.next_route += 1;
+        Some(live[(self.next_route - 1) % live.len()].clone())
+    }
+
+    fn act(&mut self, index: usize) {
+        let action = self.spec.timeline[index].clone();
+        let Some((via_id, via)) = self.route(action.via.as_ref()) else {
+            tracing::warn!(action = index, "no live replica to serve the request; it is dropped");
+            return;
+        };
+        self.world.busy(1);
+        self.plans[action.plan].do_send(Act { action: action.action, tasks: action.tasks, via, via_id });
+    }
+
+    fn crash(&mut self, index: usize) {
+        let crash = &self.spec.timed_crashes[index];
+        match self.slots.get(&crash.replica).and_then(|s| s.live.as_ref()) {
+            Some((_, replica)) => replica.do_send(CrashNow {
+                fault: Some(crash.fault),
+                point: None,
+                restart_after: crash.restart_after,
+            }),
+            None => tracing::debug!(replica = %crash.replica, "already down; the crash does nothing"),
+        }
+    }
+
+    fn check_quiet(&mut self, ctx: &mut Context<Self>) {
+        if !self.begun || self.pending > 0 || self.world.in_flight() > 0 {
+            self.quiet_checks = 0;
+            return;
+        }
+        let observer = self.observer.clone();
+        let plans = created_plans(&self.world);
+        ctx.spawn(
+            async move {
+                for plan in plans {
+                    let state = observer.plan_state(plan).await?;
+                    if state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status.is_open())) {
+                        return Ok(false);
+                    }
+                }
+                Ok::<_, crate::Error>(true)
+            }
+            .into_actor(self)
+            .map(|quiet, act, ctx| {
+                if matches!(quiet, Ok(true)) && act.world.in_flight() == 0 && act.pending == 0 {
+                    act.quiet_checks += 1;
+                    if act.quiet_checks >= 3 {
+                        act.finish(true, ctx);
+                    }
+                } else {
+                    act.quiet_checks = 0;
+                }
+            }),
+        );
+    }
+
+    fn finish(&mut self, quiesced: bool, ctx: &mut Context<Self>) {
+        let Some(done) = self.done.take() else { return };
+        for slot in self.slots.values_mut() {
+            if let Some((_, replica)) = slot.live.take() {
+                replica.do_send(StopReplica);
+            }
+        }
+        let (observer, world, spec) = (self.observer.clone(), self.world.clone(), self.spec.clone());
+        ctx.spawn(
+            async move {
+                let result = RunResult::collect(&spec, &world, &observer, quiesced).await;
+                let _ = done.send(result);
+            }
+            .into_actor(self)
+            .map(|(), _, ctx| ctx.stop()),
+        );
+    }
+}
+
+/// Plans created so far, from the history.
+pub(crate) fn created_plans(world: &World) -> Vec<PlanId> {
+    world
+        .history
+        .entries()
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::PlanCreated { plan, .. } => Some(plan),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Actor for Director {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let names: Vec<ReplicaId> = self.slots.keys().cloned().collect();
+        for name in names {
+            self.start_replica(name, ctx);
+        }
+        for (index, plan) in self.spec.plans.iter().enumerate() {
+            self.plans.push(PlanActor::new(index, plan.clone(), self.world.clone(), ctx.address()).start());
+        }
+        ctx.run_interval(self.world.config.tick, |act, ctx| act.check_quiet(ctx));
+        ctx.run_later(self.spec.max_duration, |act, ctx| act.finish(false, ctx));
+    }
+}
+
+/// A replica stopped: it crashed. Restart it later if the fault says so.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ReplicaDown {
+    /// The replica's scenario name.
+    pub name: ReplicaId,
+    /// When to start its next incarnation.
+    pub restart_after: Option<Duration>,
+}
+
+impl Handler<ReplicaDown> for Director {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReplicaDown, ctx: &mut Context<Self>) {
+        if let Some(slot) = self.slots.get_mut(&msg.name) {
+            slot.live = None;
+        }
+        if let Some(after) = msg.restart_after {
+            self.pending += 1;
+            ctx.run_later(after, move |act, ctx| {
+                act.pending -= 1;
+                if act.done.is_some() {
+                    act.start_replica(msg.name, ctx);
+                }
+            });
+        }
+    }
+}
+
+/// Tell the replica incarnation running `run` to cancel it.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SignalCancel {
+    /// The incarnation id stored on the run.
+    pub replica: ReplicaId,
+    /// The run.
+    pub run: RunId,
+}
+
+impl Handler<SignalCancel> for Director {
+    type Result = ();
+
+    fn handle(&mut self, msg: SignalCancel, _: &mut Context<Self>) {
+        let live = self.slots.values().filter_map(|s| s.live.as_ref()).find(|(id, _)| *id == msg.replica);
+        if let Some((_, replica)) = live {
+            replica.do_send(CancelRun { run: msg.run });
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Running a cluster: what a run is given ([`ClusterSpec`]), where its database and
+//! endpoint are ([`Stores`], [`Endpoint`]), and what it gives back ([`RunResult`]),
+//! judged by the checker.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::actors::{ActionKind, Director};
+use crate::check::{self, CheckInput, Report, Request};
+use crate::clock::Clock;
+use crate::faults::{CrashPoints, CrashTrigger};
+use crate::history::{Entry, History};
+use crate::model::{PlanId, ReplicaId};
+use crate::script::PlanScript;
+use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, RunSchema, Store};
+use crate::strategy::StrategyKind;
+use crate::webhook::{HttpReceiver, ReceivedRequest, Receiver, Secret, Transport};
+use crate::world::{ClusterConfig, Endpoint, World};
+use crate::{Error, Result};
+
+/// A user action at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedAction {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// The plan, by index.
+    pub plan: usize,
+    /// What to do.
+    pub action: ActionKind,
+    /// Which tasks, by position; `None` for all.
+    pub tasks: Option<Vec<usize>>,
+    /// The replica that serves it; `None` for round-robin.
+    pub via: Option<ReplicaId>,
+}
+
+/// A replica crash at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedCrash {
+    /// The fault's index in the scenario.
+    pub fault: usize,
+    /// When.
+    pub at: Duration,
+    /// Which replica (scenario name).
+    pub replica: ReplicaId,
+    /// Start it again this long after.
+    pub restart_after: Option<Duration>,
+}
+
+/// Everything a run does, before it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    /// Drives every random choice.
+    pub seed: u64,
+    /// Replicas and timing.
+    pub config: ClusterConfig,
+    /// The delivery design under study.
+    pub strategy: StrategyKind,
+    /// The plans.
+    pub plans: Vec<PlanScript>,
+    /// User actions.
+    pub timeline: Vec<TimedAction>,
+    /// Crashes at crash points.
+    pub crash_points: Vec<CrashTrigger>,
+    /// Crashes at times.
+    pub timed_crashes: Vec<TimedCrash>,
+    /// The contract's deadline for each delivery.
+    pub deadline: Duration,
+    /// The run stops here even if the cluster never goes quiet.
+    pub max_duration: Duration,
+}
+
+/// Where the replicas' database is.
+pub enum Stores {
+    /// The in-process model, shared by every replica.
+    Memory(MemoryStore),
+    /// A Postgres run schema; each replica incarnation gets its own pool.
+    Postgres {
+        /// The run's schema.
+        schema: Box<RunSchema>,
+        /// Connections per replica pool.
+        connections: u32,
+    },
+}
+
+impl Stores {
+    /// A backend for one replica incarnation (`label` names its connections).
+    pub async fn connect(&self, label: &str) -> Result<Backend> {
+        Ok(match self {
+            Stores::Memory(db) => Backend::Memory(db.clone()),
+            Stores::Postgres { schema, connections } => {
+                Backend::Postgres(PgStore::new(schema.pool(label, *connections, None).await?))
+            }
+        })
+    }
+}
+
+/// What a finished run gives back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Whether the cluster went quiet (false: stopped at `max_duration`).
+    pub quiesced: bool,
+    /// Run time at the end.
+    #[serde(with = "crate::history::micros")]
+    pub elapsed: Duration,
+    /// The plans the run created, by scenario index.
+    pub plans: Vec<PlanId>,
+    /// The claim table at the end.
+    pub claims: Vec<ClaimRow>,
+    /// The checker's verdicts.
+    pub report: Report,
+    /// The history.
+    pub history: Vec<Entry>,
+    /// Every request the receiver got.
+    pub requests: Vec<ReceivedRequest>,
+    /// Each plan's final state.
+    pub final_state: Vec<(PlanId, PlanState)>,
+}
+
+impl RunResult {
+    pub(crate) async fn collect(
+        spec: &ClusterSpec,
+        world: &World,
+        db: &Backend,
+        quiesced: bool,
+    ) -> RunResult {
+        let elapsed = world.history.clock().now();
+        let plans = crate::actors::created_plans(world);
+        let mut final_state = Vec::new();
+        for &plan in &plans {
+            if let Ok(state) = db.plan_state(plan).await {
+                final_state.push((plan, state));
+            }
+        }
+        let claims = db.claims().await.unwrap_or_default();
+        let requests = world.endpoint.receiver.as_ref().map(Receiver::requests).unwrap_or_default();
+        let history = world.history.entries();
+        let input = CheckInput {
+            history: history.clone(),
+            requests: requests.iter().map(Request::from).collect(),
+            final_state: final_state.clone(),
+            deadline: spec.deadline,
+            end: elapsed,
+        };
+        let report = check::check(&input);
+        RunResult { quiesced, elapsed, plans, claims, report, history, requests, final_state }
+    }
+}
+
+/// Runs `spec` on `stores`, sending webhooks to `endpoint`. Must run inside an actix
+/// system; on the memory store with the in-process endpoint, a paused clock makes it
+/// deterministic.
+pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: Clock) -> Result<RunResult> {
+    let history = History::new(clock);
+    let crash_points = CrashPoints::new(spec.crash_points.clone());
+    let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint);
+    let observer = stores.connect("director").await?;
+    let (done, result) = oneshot::channel();
+    Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
+    result.await.map_err(|_| Error::ActorGone("director"))
+}
+
+/// Runs `spec` on the memory store with the in-process endpoint.
+pub async fn run_in_memory(spec: ClusterSpec) -> Result<RunResult> {
+    let clock = Clock::start();
+    let secret = secret_for(spec.seed);
+    let receiver = Receiver::new(clock, Some(secret.clone()));
+    let endpoint =
+        Endpoint { transport: Transport::InProcess(receiver.clone()), receiver: Some(receiver), secret };
+    run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock).await
+}
+
+/// Runs `spec` on a fresh schema of the Postgres server at `url`, with webhooks sent
+/// over HTTP to a built-in receiver on localhost. The schema is dropped afterwards
+/// unless `keep_schema`.
+pub async fn run_on_postgres(spec: ClusterSpec, url: &str, keep_schema: bool) -> Result<RunResult> {
+    let schema = RunSchema::create(url).await?;
+    let clock = Clock::start();
+    let secret = secret_for(spec.seed);
+    let server = HttpReceiver::start(Receiver::new(clock, Some(secret.clone())))?;
+    let endpoint = Endpoint {
+        transport: Transport::http(server.url()),
+        receiver: Some(server.receiver().clone()),
+        secret,
+    };
+    let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4 };
+    let result = run(spec, stores, endpoint, clock).await;
+    server.stop().await;
+    if keep_schema {
+        schema.terminate(None).await?
+    } else {
+        schema.drop_schema().await?
+    }
+    result
+}
+
+/// The signing secret of a run, derived from its seed.
+fn secret_for(seed: u64) -> Secret {
+    use rand::SeedableRng;
+    Secret::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+}
+
+impl From<&ReceivedRequest> for Request {
+    fn from(r: &ReceivedRequest) -> Self {
+        Request {
+            at: r.at,
+            webhook_id: r.webhook_id.clone(),
+            plan: r.payload.as_ref().map(|p| p.plan),
+            event: r.payload.as_ref().map(|p| p.event),
+            episode: r.payload.as_ref().map(|p| p.episode),
+            failed_tasks: r
+                .payload
+                .as_ref()
+                .map(|p| p.failed_tasks.iter().map(|t| t.task).collect())
+                .unwrap_or_default(),
+            accepted: r.answer.is_accepted(),
+            signature_ok: r.signature_ok,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `ReplicaCtx`: what a delivery strategy may do on the replica it runs in. Every
+//! step goes through the replica's own actors (its store actor, its webhook actor)
+//! and passes the crash points a scenario can strike at.
+
+use std::future::pending;
+
+use actix::prelude::*;
+
+use crate::actors::{
+    Announce, ClaimEvent, CrashNow, ReadPlanState, ReplicaActor, ResetClaim, StoreActor, WebhookActor,
+};
+use crate::faults::CrashPoint;
+use crate::history::Event;
+use crate::model::{EventType, PlanId, ReplicaId, RunStatus};
+use crate::store::{Claim, PlanState};
+use crate::webhook::{FailedTask, Payload};
+use crate::world::World;
+use crate::{Error, Result};
+
+/// A strategy's handle on its replica. Cheap to clone into a hook's future.
+#[derive(Clone)]
+pub struct ReplicaCtx {
+    /// This incarnation's id, as the database and the history know it (`r2`, `r2.2`).
+    pub id: ReplicaId,
+    /// The replica's scenario name (`r2`), the same across restarts.
+    pub name: ReplicaId,
+    /// The run's world.
+    pub world: World,
+    pub(crate) store: Addr<StoreActor>,
+    pub(crate) webhook: Addr<WebhookActor>,
+    pub(crate) replica: Addr<ReplicaActor>,
+}
+
+impl ReplicaCtx {
+    /// Sends `msg` to the replica's store actor.
+    pub async fn store<M, T>(&self, msg: M) -> Result<T>
+    where
+        M: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        StoreActor: Handler<M>,
+    {
+        self.store.send(msg).await.map_err(|_| Error::ActorGone("store"))?
+    }
+
+    /// Passes a crash point: when the scenario crashes this replica here, the replica
+    /// stops and this future never resumes.
+    pub async fn crash_point(&self, point: CrashPoint) {
+        if let Some(crash) = self.world.crash_points.pass(&self.name, point) {
+            self.replica.do_send(CrashNow {
+                fault: Some(crash.fault),
+                point: Some(point),
+                restart_after: crash.restart_after,
+            });
+            pending::<()>().await;
+        }
+    }
+
+    /// Claims the right to send `event` for `plan` (crash points before the claim and,
+    /// when won, after it).
+    pub async fn claim(&self, plan: PlanId, event: EventType) -> Result<Claim> {
+        self.crash_point(CrashPoint::BeforeClaim).await;
+        let claim = self.store(ClaimEvent { plan, event }).await?;
+        if claim == Claim::Won {
+            self.crash_point(CrashPoint::AfterClaim).await;
+        }
+        Ok(claim)
+    }
+
+    /// Deletes the plan's claim row (crash point after it).
+    pub async fn reset(&self, plan: PlanId) -> Result<Option<EventType>> {
+        let deleted = self.store(ResetClaim { plan }).await?;
+        self.crash_point(CrashPoint::AfterReset).await;
+        Ok(deleted)
+    }
+
+    /// Reads the plan: its title, project, episode and tasks.
+    pub async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
+        self.store(ReadPlanState { plan }).await
+    }
+
+    /// Reads the plan and says whether it is complete (every task done or skipped),
+    /// logging the check.
+    pub async fn check_complete(&self, plan: PlanId) -> Result<(bool, PlanState)> {
+        let state = self.plan_state(plan).await?;
+        let complete = !state.tasks.is_empty() && state.tasks.iter().all(|t| t.state().is_complete());
+        let failed =
+            state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status == RunStatus::Failed));
+        self.world.history.record(Some(&self.id), Event::CompletionChecked { plan, complete, failed });
+        Ok((complete, state))
+    }
+
+    /// Hands the event to this replica's webhook actor, which sends it in the
+    /// background (with the policy's retries). A PIPELINE_FAILED payload names the
+    /// tasks whose latest run failed.
+    pub fn announce(&self, plan: PlanId, event: EventType, state: &PlanState) {
+        let payload = match event {
+            EventType::PipelineCompleted => {
+                Payload::completed(plan, &state.title, &state.project, state.episode)
+            }
+            EventType::PipelineFailed => {
+                let failed = state
+                    .tasks
+                    .iter()
+                    .filter_map(|t| {
+                        let run = t.latest.as_ref().filter(|r| r.status == RunStatus::Failed)?;
+                        Some(FailedTask {
+                            task: t.task,
+                            name: t.name.clone(),
+                            error: run.error.clone().unwrap_or_default(),
+                        })
+                    })
+                    .collect();
+                Payload::failed(plan, &state.title, &state.project, state.episode, failed)
+            }
+        };
+        self.webhook.do_send(Announce(payload));
+    }
+
+    /// Queues a completion check of `plan` on this replica's in-memory channel: lost
+    /// if the replica crashes before it runs.
+    pub fn request_completion_check(&self, plan: PlanId) {
+        self.replica.do_send(crate::actors::CheckCompletion { plan });
+    }
+}

@@ -1,0 +1,94 @@
+//! Delivery strategies: the designs under study, behind one trait of lifecycle hooks
+//! that a replica calls as runs end, users act and time passes.
+//!
+//! A hook runs inside its replica: it dies with it, and reaches the database and the
+//! endpoint only through the replica's own actors ([`ReplicaCtx`]).
+
+mod ctx;
+mod seed_claim;
+
+use std::fmt;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+pub use ctx::ReplicaCtx;
+pub use seed_claim::SeedClaim;
+
+use crate::Result;
+use crate::model::{PlanId, TaskId};
+use crate::store::{Batch, EndedRun, NewRun};
+
+/// The future a hook returns; it runs on the replica's thread.
+pub type Hook<T = ()> = LocalBoxFuture<'static, Result<T>>;
+
+/// A delivery design: what a replica does when runs end and users act.
+///
+/// A replica owns one instance for its lifetime; a restarted replica gets a fresh
+/// one, so whatever a strategy keeps in memory is lost in a crash.
+pub trait Strategy {
+    /// A run this replica was running ended; its status has committed.
+    fn run_ended(&self, r: ReplicaCtx, run: EndedRun) -> Hook;
+
+    /// A completion check that this replica's channel carried.
+    fn check_completion(&self, r: ReplicaCtx, plan: PlanId) -> Hook;
+
+    /// BatchRunTasks, served by this replica: create the runs (and whatever the design
+    /// does around that).
+    fn batch_run(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<NewRun>>;
+
+    /// BatchSkipTasks, served by this replica.
+    fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>>;
+
+    /// This replica's cleaner failed runs abandoned by dead replicas.
+    fn runs_abandoned(&self, _r: ReplicaCtx, _runs: Vec<EndedRun>) -> Hook {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The strategies hasim knows, by the names the CLI and scenario files use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// The design plan as written: claim with INSERT ... ON CONFLICT DO NOTHING, then
+    /// send; reset on BatchRunTasks; completion checks on an in-memory channel.
+    SeedClaim,
+}
+
+impl StrategyKind {
+    /// Every strategy.
+    pub const ALL: [StrategyKind; 1] = [StrategyKind::SeedClaim];
+
+    /// The name the CLI and scenario files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::SeedClaim => "seed-claim",
+        }
+    }
+
+    /// A fresh instance, for a replica that just started.
+    pub fn build(self) -> Rc<dyn Strategy> {
+        match self {
+            StrategyKind::SeedClaim => Rc::new(SeedClaim),
+        }
+    }
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StrategyKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        StrategyKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown strategy {s:?} (known: {})", known.join(", "))
+        })
+    }
+}

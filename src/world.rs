@@ -1,0 +1,154 @@
+//! The simulated world every actor of a run shares: the seed and the cluster's
+//! settings, the clock and history, the task scripts, the crash points, the endpoint,
+//! and a count of work in flight (for quiescence).
+//!
+//! It is the simulation's oracle, not any actor's state: it answers "what does this
+//! run do?" and "does this replica crash here?" the same way for every actor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::CrashPoints;
+use crate::history::History;
+use crate::model::TaskId;
+use crate::script::{Attempt, TaskScript};
+use crate::webhook::{Receiver, Secret, Transport};
+
+/// How a replica sends a webhook: how long it waits, how often it tries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPolicy {
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Tries in all (1 = no retry).
+    pub attempts: u32,
+    /// Wait before the second try; doubles after each further failure. A longer
+    /// `Retry-After` from the endpoint wins.
+    pub backoff: Duration,
+}
+
+/// The cluster's timing: real Bytebase uses a 5 s scheduler tick, a 10 s heartbeat and
+/// a 60 s abandon-after bound; simulations scale these down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    /// Replicas (`r1` ... `rN`).
+    pub replicas: usize,
+    /// Scheduler tick: promote PENDING runs, take AVAILABLE ones.
+    pub tick: Duration,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// A RUNNING run whose replica's heartbeat is older than this is abandoned.
+    pub abandon_after: Duration,
+    /// Runs a replica takes per tick.
+    pub runs_per_tick: u32,
+    /// Webhook sending.
+    pub webhook: WebhookPolicy,
+}
+
+impl Default for ClusterConfig {
+    /// Bytebase's 5 s / 10 s / 60 s scaled down by 100, and its 3 tries and 5 s
+    /// backoff scaled the same way. The timeout (3 s there) is 100 ms: 30 ms is less
+    /// than a loaded machine's first HTTP round trip.
+    fn default() -> Self {
+        ClusterConfig {
+            replicas: 3,
+            tick: Duration::from_millis(50),
+            heartbeat: Duration::from_millis(100),
+            abandon_after: Duration::from_millis(600),
+            runs_per_tick: 8,
+            webhook: WebhookPolicy {
+                timeout: Duration::from_millis(100),
+                attempts: 3,
+                backoff: Duration::from_millis(50),
+            },
+        }
+    }
+}
+
+/// Where webhooks go.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// How senders reach it.
+    pub transport: Transport,
+    /// The built-in receiver, when the run uses one (lets a crash fault strike after a
+    /// request reached it).
+    pub receiver: Option<Receiver>,
+    /// The signing secret.
+    pub secret: Secret,
+}
+
+/// Which task a run belongs to, and its script.
+#[derive(Debug, Clone)]
+struct TaskEntry {
+    plan: usize,
+    task: usize,
+    script: TaskScript,
+}
+
+/// The shared world of one run. Clones share everything.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The run's seed.
+    pub seed: u64,
+    /// The cluster's settings.
+    pub config: Arc<ClusterConfig>,
+    /// The run's history (and clock).
+    pub history: History,
+    /// The crash triggers.
+    pub crash_points: CrashPoints,
+    /// The webhook endpoint.
+    pub endpoint: Endpoint,
+    tasks: Arc<Mutex<HashMap<TaskId, TaskEntry>>>,
+    busy: Arc<AtomicUsize>,
+}
+
+impl World {
+    /// A world for one run.
+    pub fn new(
+        seed: u64,
+        config: ClusterConfig,
+        history: History,
+        crash_points: CrashPoints,
+        endpoint: Endpoint,
+    ) -> Self {
+        World {
+            seed,
+            config: Arc::new(config),
+            history,
+            crash_points,
+            endpoint,
+            tasks: Arc::default(),
+            busy: Arc::default(),
+        }
+    }
+
+    /// Records which plan and task a created task id is, and its script.
+    pub fn register_task(&self, id: TaskId, plan: usize, task: usize, script: TaskScript) {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).insert(id, TaskEntry { plan, task, script });
+    }
+
+    /// What attempt `attempt` of task `id` does; `None` for a task the run did not
+    /// create (it never happens in a run hasim drives).
+    pub fn attempt(&self, id: TaskId, attempt: i32) -> Option<Attempt> {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.get(&id).map(|t| t.script.attempt(self.seed, t.plan, t.task, attempt))
+    }
+
+    /// Counts `n` pieces of work starting (a hook, a webhook delivery).
+    pub fn busy(&self, n: usize) {
+        self.busy.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Counts `n` pieces of work ended, or dropped by a crash.
+    pub fn idle(&self, n: usize) {
+        self.busy.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// Work in flight anywhere in the cluster.
+    pub fn in_flight(&self) -> usize {
+        self.busy.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,176 @@
+//! The whole rollout lifecycle through the actors, against real Postgres and a real
+//! HTTP receiver, judged by the checker.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{database_url, run};
+use hasim::actors::ActionKind;
+use hasim::check::Verdict;
+use hasim::cluster::{ClusterSpec, RunResult, TimedAction, run_on_postgres};
+use hasim::faults::{CrashPoint, CrashTrigger};
+use hasim::history::Event;
+use hasim::model::{EventType, ReplicaId, RunStatus};
+use hasim::script::{PlanScript, TaskScript};
+use hasim::store::RunOutcome;
+use hasim::strategy::StrategyKind;
+use hasim::world::ClusterConfig;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
+    ClusterSpec {
+        seed: 7,
+        config: ClusterConfig::default(),
+        strategy: StrategyKind::SeedClaim,
+        plans,
+        timeline,
+        crash_points: vec![],
+        timed_crashes: vec![],
+        deadline: Duration::from_secs(2),
+        max_duration: Duration::from_secs(20),
+    }
+}
+
+fn run_all(plan: usize, at: Duration) -> TimedAction {
+    TimedAction { at, plan, action: ActionKind::Run, tasks: None, via: None }
+}
+
+fn plan(name: &str, tasks: Vec<TaskScript>) -> PlanScript {
+    PlanScript { name: name.into(), project: "demo".into(), tasks }
+}
+
+#[track_caller]
+fn on_postgres(spec: ClusterSpec) -> RunResult {
+    run(async { run_on_postgres(spec, &database_url(), false).await.expect("the run") })
+}
+
+/// The distinct accepted deliveries (one per webhook-id: a retry of an accepted
+/// request is the same delivery) as (plan title, event, episode).
+fn deliveries(result: &RunResult) -> Vec<(String, EventType, u32)> {
+    let mut seen = std::collections::HashSet::new();
+    result
+        .requests
+        .iter()
+        .filter(|r| r.answer.is_accepted() && seen.insert(r.webhook_id.clone()))
+        .map(|r| {
+            let p = r.payload.as_ref().expect("a payload");
+            (p.title.clone(), p.event, p.episode)
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_task_retried_to_success_announces_failed_then_completed_once_each() {
+    let failing = TaskScript::done_after("t2", 20 * MS)
+        .then(RunOutcome::Failed { error: "syntax error".into() }, 40 * MS);
+    let tasks = vec![
+        TaskScript::done_after("t1", 30 * MS),
+        failing.then(RunOutcome::Done, 30 * MS),
+        TaskScript::done_after("t3", 50 * MS),
+        TaskScript::done_after("t4", 10 * MS),
+    ];
+    let retry =
+        TimedAction { at: 600 * MS, plan: 0, action: ActionKind::Run, tasks: Some(vec![1]), via: None };
+    let result = on_postgres(spec(vec![plan("deploy", tasks)], vec![run_all(0, MS), retry]));
+
+    assert!(result.quiesced, "the cluster went quiet");
+    assert_eq!(
+        deliveries(&result),
+        [("deploy".into(), EventType::PipelineFailed, 1), ("deploy".into(), EventType::PipelineCompleted, 2)]
+    );
+    assert!(result.requests.iter().all(|r| r.signature_ok), "every signature verifies");
+    let failed = result.requests[0].payload.as_ref().unwrap();
+    assert_eq!(failed.failed_tasks.len(), 1);
+    assert_eq!(failed.failed_tasks[0].error, "syntax error");
+    assert!(result.report.pass, "{:#?}", result.report);
+    let verdicts: Vec<Verdict> = result.report.events.iter().map(|e| e.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Delivered, Verdict::Delivered]);
+}
+
+#[test]
+fn twenty_plans_spread_over_three_replicas_complete_once_each() {
+    let plans: Vec<PlanScript> = (0..20)
+        .map(|p| {
+            plan(
+                &format!("p{p}"),
+                (0..5).map(|t| TaskScript::done_after(format!("t{t}"), (10 + t * 7) * MS)).collect(),
+            )
+        })
+        .collect();
+    let timeline = (0..20).map(|p| run_all(p, Duration::from_millis(1 + p as u64 * 5))).collect();
+    let result = on_postgres(spec(plans, timeline));
+
+    assert!(result.quiesced);
+    let mut got = deliveries(&result);
+    got.sort();
+    let mut want: Vec<_> = (0..20).map(|p| (format!("p{p}"), EventType::PipelineCompleted, 1)).collect();
+    want.sort();
+    assert_eq!(got, want, "one PIPELINE_COMPLETED per plan, no duplicate");
+    let runners: std::collections::BTreeSet<_> = result
+        .history
+        .iter()
+        .filter(|e| matches!(e.event, Event::RunStarted { .. }))
+        .filter_map(|e| e.by.clone())
+        .collect();
+    assert_eq!(runners.len(), 3, "runs were spread over every replica: {runners:?}");
+    assert!(result.report.pass, "{:#?}", result.report);
+}
+
+#[test]
+fn a_crash_right_after_winning_the_failed_claim_loses_the_event_and_the_witness_names_it() {
+    let tasks = vec![
+        TaskScript::done_after("t1", 20 * MS).then(RunOutcome::Failed { error: "boom".into() }, 20 * MS),
+    ];
+    let mut spec = spec(vec![plan("doomed", tasks)], vec![run_all(0, MS)]);
+    spec.config.replicas = 1;
+    spec.crash_points = vec![CrashTrigger {
+        fault: 0,
+        replica: ReplicaId::nth(1),
+        point: CrashPoint::AfterClaim,
+        nth: 1,
+        restart_after: Some(100 * MS),
+    }];
+    let result = on_postgres(spec);
+
+    assert!(result.quiesced);
+    assert!(deliveries(&result).is_empty(), "nothing was sent");
+    assert!(!result.report.pass);
+    let lost = &result.report.events[0];
+    assert_eq!((lost.event, lost.verdict), (EventType::PipelineFailed, Verdict::Lost));
+    assert!(lost.witness.summary.contains("crashed"), "{}", lost.witness.summary);
+    assert!(lost.witness.summary.contains("after-claim"), "{}", lost.witness.summary);
+}
+
+#[test]
+fn a_replica_crashing_with_running_runs_has_them_failed_by_the_cleaner_and_the_run_ends() {
+    let tasks = (0..6).map(|t| TaskScript::done_after(format!("t{t}"), 400 * MS)).collect();
+    let mut spec = spec(vec![plan("long", tasks)], vec![run_all(0, MS)]);
+    spec.config.replicas = 2;
+    spec.config.runs_per_tick = 1;
+    spec.timed_crashes = vec![hasim::cluster::TimedCrash {
+        fault: 0,
+        at: 150 * MS,
+        replica: ReplicaId::nth(1),
+        restart_after: Some(50 * MS),
+    }];
+    let result = on_postgres(spec);
+
+    assert!(result.quiesced, "the run ended without hanging");
+    let abandoned: Vec<_> = result
+        .history
+        .iter()
+        .filter(|e| matches!(&e.event, Event::RunEnded { by_cleaner: true, status: RunStatus::Failed, .. }))
+        .collect();
+    assert!(!abandoned.is_empty(), "the cleaner failed r1's runs");
+    assert!(
+        result
+            .history
+            .iter()
+            .any(|e| matches!(&e.event, Event::Restarted { replica } if replica.0 == "r1.2"))
+    );
+    // seed-claim's cleaner sends nothing: the failure it causes is lost.
+    let failed = result.report.events.iter().find(|e| e.event == EventType::PipelineFailed).expect("owed");
+    assert_eq!(failed.verdict, Verdict::Lost);
+}
