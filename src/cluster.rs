@@ -118,6 +118,8 @@ pub struct RunResult {
     pub requests: Vec<ReceivedRequest>,
     /// Each plan's final state.
     pub final_state: Vec<(PlanId, PlanState)>,
+    /// Actors of the run still alive a moment after it ended (0: nothing leaked).
+    pub leaked_actors: usize,
 }
 
 impl RunResult {
@@ -146,7 +148,17 @@ impl RunResult {
             end: elapsed,
         };
         let report = check::check(&input);
-        RunResult { quiesced, elapsed, plans, claims, report, history, requests, final_state }
+        RunResult {
+            quiesced,
+            elapsed,
+            plans,
+            claims,
+            report,
+            history,
+            requests,
+            final_state,
+            leaked_actors: 0,
+        }
     }
 }
 
@@ -157,10 +169,20 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let history = History::new(clock);
     let crash_points = CrashPoints::new(spec.crash_points.clone());
     let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint);
+    let census = world.census.clone();
     let observer = stores.connect("director").await?;
     let (done, result) = oneshot::channel();
     Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
-    result.await.map_err(|_| Error::ActorGone("director"))
+    let mut result = result.await.map_err(|_| Error::ActorGone("director"))?;
+    // Actors stop a few turns after the director reports; give them a moment.
+    for _ in 0..50 {
+        if census.live() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    result.leaked_actors = census.live();
+    Ok(result)
 }
 
 /// Runs `spec` on the memory store with the in-process endpoint.

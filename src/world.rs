@@ -80,6 +80,34 @@ pub struct Endpoint {
     pub secret: Secret,
 }
 
+/// Counts a run's live actors: each holds a [`Token`] that counts it until the actor
+/// is dropped, so a run can show that it leaves nothing behind.
+#[derive(Debug, Clone, Default)]
+pub struct Census(Arc<AtomicUsize>);
+
+impl Census {
+    /// A token for a new actor.
+    pub fn token(&self) -> Token {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Token(self.0.clone())
+    }
+
+    /// Actors still alive.
+    pub fn live(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Held by an actor: counted in its run's [`Census`] while it exists.
+#[derive(Debug)]
+pub struct Token(Arc<AtomicUsize>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Which task a run belongs to, and its script.
 #[derive(Debug, Clone)]
 struct TaskEntry {
@@ -101,6 +129,8 @@ pub struct World {
     pub crash_points: CrashPoints,
     /// The webhook endpoint.
     pub endpoint: Endpoint,
+    /// The run's live actors.
+    pub census: Census,
     tasks: Arc<Mutex<HashMap<TaskId, TaskEntry>>>,
     busy: Arc<AtomicUsize>,
 }
@@ -120,6 +150,7 @@ impl World {
             history,
             crash_points,
             endpoint,
+            census: Census::default(),
             tasks: Arc::default(),
             busy: Arc::default(),
         }

@@ -43,7 +43,9 @@ fn plan(name: &str, tasks: Vec<TaskScript>) -> PlanScript {
 
 #[track_caller]
 fn on_postgres(spec: ClusterSpec) -> RunResult {
-    run(async { run_on_postgres(spec, &database_url(), false).await.expect("the run") })
+    let result = run(async { run_on_postgres(spec, &database_url(), false).await.expect("the run") });
+    assert_eq!(result.leaked_actors, 0, "every actor of the run stopped");
+    result
 }
 
 /// The distinct accepted deliveries (one per webhook-id: a retry of an accepted

@@ -15,7 +15,7 @@ use crate::cluster::{ClusterSpec, RunResult, Stores};
 use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::store::{Backend, Store};
-use crate::world::World;
+use crate::world::{Token, World};
 
 /// One replica name's slot: its live incarnation, if any.
 struct Slot {
@@ -38,6 +38,7 @@ pub struct Director {
     pending: usize,
     quiet_checks: u32,
     done: Option<oneshot::Sender<RunResult>>,
+    _census: Token,
 }
 
 impl Director {
@@ -52,7 +53,9 @@ impl Director {
         let slots = (1..=spec.config.replicas)
             .map(|n| (ReplicaId::nth(n), Slot { incarnation: 0, live: None }))
             .collect();
+        let census = world.census.token();
         Director {
+            _census: census,
             spec,
             world,
             stores,

@@ -11,7 +11,7 @@ use crate::history::Event;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::PlanScript;
 use crate::store::{CreatedPlan, NewPlan};
-use crate::world::World;
+use crate::world::{Token, World};
 
 /// What a user can do to a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,12 +43,14 @@ pub struct PlanActor {
     world: World,
     director: Addr<Director>,
     created: Option<CreatedPlan>,
+    _census: Token,
 }
 
 impl PlanActor {
     /// The `index`-th plan of the scenario.
     pub fn new(index: usize, script: PlanScript, world: World, director: Addr<Director>) -> Self {
-        PlanActor { index, script, world, director, created: None }
+        let census = world.census.token();
+        PlanActor { index, script, world, director, created: None, _census: census }
     }
 }
 

@@ -25,7 +25,7 @@ use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
 use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
 use crate::strategy::{Hook, ReplicaCtx, Strategy};
-use crate::world::World;
+use crate::world::{Token, World};
 
 /// One incarnation of a replica.
 pub struct ReplicaActor {
@@ -42,6 +42,7 @@ pub struct ReplicaActor {
     hooks: usize,
     /// Loops whose previous round is still waiting on the database.
     looping: [bool; 3],
+    _census: Token,
 }
 
 #[derive(Clone, Copy)]
@@ -61,7 +62,9 @@ impl ReplicaActor {
         backend: Backend,
         director: Recipient<ReplicaDown>,
     ) -> Self {
+        let census = world.census.token();
         ReplicaActor {
+            _census: census,
             id,
             name,
             world,
@@ -152,7 +155,7 @@ impl ReplicaActor {
             .world
             .attempt(run.task, run.attempt)
             .unwrap_or_else(|| Attempt { outcome: RunOutcome::Done, duration: self.world.config.tick });
-        let actor = TaskRunActor::new(run.run, attempt, ctx.address()).start();
+        let actor = TaskRunActor::new(run.run, attempt, ctx.address(), self.world.census.token()).start();
         self.running.insert(run.run, actor);
     }
 
@@ -199,7 +202,8 @@ impl Actor for ReplicaActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let backend = self.backend.take().expect("started once");
-        self.store = Some(StoreActor::new(self.id.clone(), backend, self.world.history.clone()).start());
+        let store = StoreActor::new(self.id.clone(), backend, self.world.history.clone());
+        self.store = Some(store.counted(self.world.census.token()).start());
         let webhook =
             WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());
         self.webhook = Some(webhook.start());

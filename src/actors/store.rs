@@ -18,6 +18,7 @@ use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun,
     PlanState, RunOutcome, Store,
 };
+use crate::world::Token;
 
 /// A replica's handle on the shared database.
 #[derive(Debug)]
@@ -25,13 +26,20 @@ pub struct StoreActor {
     replica: ReplicaId,
     store: Backend,
     history: History,
+    _census: Option<Token>,
 }
 
 impl StoreActor {
     /// The store actor of `replica`, owning `store` (its pool, or the memory model),
     /// logging its writes to `history`.
     pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
-        StoreActor { replica, store, history }
+        StoreActor { replica, store, history, _census: None }
+    }
+
+    /// Counts this actor in a run's census while it lives.
+    pub fn counted(mut self, token: Token) -> Self {
+        self._census = Some(token);
+        self
     }
 }
 

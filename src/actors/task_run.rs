@@ -7,18 +7,20 @@ use actix::prelude::*;
 use super::replica::{ReplicaActor, RunFinished};
 use crate::model::RunId;
 use crate::script::Attempt;
+use crate::world::Token;
 
 /// One run in progress.
 pub struct TaskRunActor {
     run: RunId,
     attempt: Attempt,
     replica: Addr<ReplicaActor>,
+    _census: Token,
 }
 
 impl TaskRunActor {
     /// Executes `run` as `attempt` says, reporting to `replica`.
-    pub fn new(run: RunId, attempt: Attempt, replica: Addr<ReplicaActor>) -> Self {
-        TaskRunActor { run, attempt, replica }
+    pub fn new(run: RunId, attempt: Attempt, replica: Addr<ReplicaActor>, census: Token) -> Self {
+        TaskRunActor { run, attempt, replica, _census: census }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::ReplicaId;
 use crate::webhook::{OutgoingRequest, Payload, SendOutcome, Transport};
-use crate::world::World;
+use crate::world::{Token, World};
 
 /// Unix time at the start of a run on the virtual clock (2026-01-01T00:00:00Z), so
 /// in-process runs sign the same bytes on every replay.
@@ -25,12 +25,14 @@ pub struct WebhookActor {
     world: World,
     replica: Addr<ReplicaActor>,
     in_flight: usize,
+    _census: Token,
 }
 
 impl WebhookActor {
     /// The sender of replica incarnation `id` (scenario name `name`).
     pub fn new(id: ReplicaId, name: ReplicaId, world: World, replica: Addr<ReplicaActor>) -> Self {
-        WebhookActor { id, name, world, replica, in_flight: 0 }
+        let census = world.census.token();
+        WebhookActor { id, name, world, replica, in_flight: 0, _census: census }
     }
 }
 
