@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use crate::actors::{ActionKind, Director};
 use crate::check::{self, CheckInput, Report, Request};
 use crate::clock::Clock;
-use crate::faults::{CrashPoints, CrashTrigger};
+use crate::faults::{CrashPoints, CrashTrigger, Fault, FaultKind, Trigger};
 use crate::history::{Entry, History};
 use crate::model::{PlanId, ReplicaId};
 use crate::script::PlanScript;
@@ -37,19 +37,6 @@ pub struct TimedAction {
     pub via: Option<ReplicaId>,
 }
 
-/// A replica crash at a time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimedCrash {
-    /// The fault's index in the scenario.
-    pub fault: usize,
-    /// When.
-    pub at: Duration,
-    /// Which replica (scenario name).
-    pub replica: ReplicaId,
-    /// Start it again this long after.
-    pub restart_after: Option<Duration>,
-}
-
 /// Everything a run does, before it starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSpec {
@@ -63,10 +50,10 @@ pub struct ClusterSpec {
     pub plans: Vec<PlanScript>,
     /// User actions.
     pub timeline: Vec<TimedAction>,
-    /// Crashes at crash points.
-    pub crash_points: Vec<CrashTrigger>,
-    /// Crashes at times.
-    pub timed_crashes: Vec<TimedCrash>,
+    /// The faults, in scenario order.
+    pub faults: Vec<Fault>,
+    /// Moments at which to read the claim table (for the scenario's claim checks).
+    pub claim_snapshots: Vec<Duration>,
     /// The contract's deadline for each delivery.
     pub deadline: Duration,
     /// The run stops here even if the cluster never goes quiet.
@@ -110,6 +97,8 @@ pub struct RunResult {
     pub plans: Vec<PlanId>,
     /// The claim table at the end.
     pub claims: Vec<ClaimRow>,
+    /// The claim table at each of the spec's `claim_snapshots` moments.
+    pub claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
     /// The checker's verdicts.
     pub report: Report,
     /// The history.
@@ -128,6 +117,7 @@ impl RunResult {
         world: &World,
         db: &Backend,
         quiesced: bool,
+        claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
     ) -> RunResult {
         let elapsed = world.history.clock().now();
         let plans = crate::actors::created_plans(world);
@@ -153,6 +143,7 @@ impl RunResult {
             elapsed,
             plans,
             claims,
+            claim_snapshots,
             report,
             history,
             requests,
@@ -167,7 +158,7 @@ impl RunResult {
 /// deterministic.
 pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: Clock) -> Result<RunResult> {
     let history = History::new(clock);
-    let crash_points = CrashPoints::new(spec.crash_points.clone());
+    let crash_points = CrashPoints::new(crash_triggers(&spec.faults));
     let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint);
     let census = world.census.clone();
     let observer = stores.connect("director").await?;
@@ -183,6 +174,25 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     }
     result.leaked_actors = census.live();
     Ok(result)
+}
+
+/// The crashes of `faults` that strike at crash points.
+fn crash_triggers(faults: &[Fault]) -> Vec<CrashTrigger> {
+    faults
+        .iter()
+        .filter_map(|f| match (&f.kind, &f.trigger) {
+            (FaultKind::Crash { restart_after, .. }, Trigger::When { replica, point, nth }) => {
+                Some(CrashTrigger {
+                    fault: f.index,
+                    replica: replica.clone(),
+                    point: *point,
+                    nth: *nth,
+                    restart_after: *restart_after,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs `spec` on the memory store with the in-process endpoint.

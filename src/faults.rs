@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ReplicaId;
+use crate::webhook::EndpointFault;
 
 /// A named point inside a replica where a scenario can crash it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,6 +53,73 @@ impl fmt::Display for CrashPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// One fault of a scenario, validated: what it does and when it strikes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Its position in the scenario's fault list (0-based), for the history.
+    pub index: usize,
+    /// What it does.
+    pub kind: FaultKind,
+    /// When it strikes.
+    pub trigger: Trigger,
+}
+
+/// When a fault strikes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "trigger", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// At a time on the run's clock, acting until `until` (for faults with a window;
+    /// `None`: to the end of the run).
+    At {
+        /// When it starts.
+        at: Duration,
+        /// When it stops, for window faults.
+        until: Option<Duration>,
+    },
+    /// When `replica` reaches `point` for the `nth` time (crashes only).
+    When {
+        /// The replica, by scenario name.
+        replica: ReplicaId,
+        /// The crash point.
+        point: CrashPoint,
+        /// Which passage (1-based).
+        nth: u32,
+    },
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The replica crashes: it and everything it owns stop at once.
+    Crash {
+        /// Which replica (for `When` triggers, the trigger's replica).
+        replica: ReplicaId,
+        /// Start a fresh incarnation this long after.
+        restart_after: Option<Duration>,
+    },
+    /// The replica's DB link blackholes: its queries hang until the window ends (or
+    /// its pool gives up).
+    DbPartition {
+        /// Whose link.
+        replica: ReplicaId,
+    },
+    /// The replica's DB link adds latency to every round trip.
+    DbLatency {
+        /// Whose link.
+        replica: ReplicaId,
+        /// Added one-way delay.
+        latency: Duration,
+    },
+    /// The replica's DB connections are reset at once (their backends killed).
+    DbReset {
+        /// Whose link.
+        replica: ReplicaId,
+    },
+    /// The webhook endpoint misbehaves (its scope is part of the fault).
+    Endpoint(EndpointFault),
 }
 
 /// Crash `replica` the `nth` time (1-based) it reaches `point`.

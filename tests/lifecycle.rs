@@ -9,7 +9,7 @@ use common::{database_url, run};
 use hasim::actors::ActionKind;
 use hasim::check::Verdict;
 use hasim::cluster::{ClusterSpec, RunResult, TimedAction, run_on_postgres};
-use hasim::faults::{CrashPoint, CrashTrigger};
+use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::history::Event;
 use hasim::model::{EventType, ReplicaId, RunStatus};
 use hasim::script::{PlanScript, TaskScript};
@@ -26,8 +26,8 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
         strategy: StrategyKind::SeedClaim,
         plans,
         timeline,
-        crash_points: vec![],
-        timed_crashes: vec![],
+        faults: vec![],
+        claim_snapshots: vec![],
         deadline: Duration::from_secs(2),
         max_duration: Duration::from_secs(20),
     }
@@ -127,12 +127,10 @@ fn a_crash_right_after_winning_the_failed_claim_loses_the_event_and_the_witness_
     ];
     let mut spec = spec(vec![plan("doomed", tasks)], vec![run_all(0, MS)]);
     spec.config.replicas = 1;
-    spec.crash_points = vec![CrashTrigger {
-        fault: 0,
-        replica: ReplicaId::nth(1),
-        point: CrashPoint::AfterClaim,
-        nth: 1,
-        restart_after: Some(100 * MS),
+    spec.faults = vec![Fault {
+        index: 0,
+        kind: FaultKind::Crash { replica: ReplicaId::nth(1), restart_after: Some(100 * MS) },
+        trigger: Trigger::When { replica: ReplicaId::nth(1), point: CrashPoint::AfterClaim, nth: 1 },
     }];
     let result = on_postgres(spec);
 
@@ -151,11 +149,10 @@ fn a_replica_crashing_with_running_runs_has_them_failed_by_the_cleaner_and_the_r
     let mut spec = spec(vec![plan("long", tasks)], vec![run_all(0, MS)]);
     spec.config.replicas = 2;
     spec.config.runs_per_tick = 1;
-    spec.timed_crashes = vec![hasim::cluster::TimedCrash {
-        fault: 0,
-        at: 150 * MS,
-        replica: ReplicaId::nth(1),
-        restart_after: Some(50 * MS),
+    spec.faults = vec![Fault {
+        index: 0,
+        kind: FaultKind::Crash { replica: ReplicaId::nth(1), restart_after: Some(50 * MS) },
+        trigger: Trigger::At { at: 150 * MS, until: None },
     }];
     let result = on_postgres(spec);
 

@@ -12,9 +12,10 @@ use tokio::sync::oneshot;
 use super::plan::{Act, PlanActor};
 use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
 use crate::cluster::{ClusterSpec, RunResult, Stores};
+use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId};
-use crate::store::{Backend, Store};
+use crate::store::{Backend, ClaimRow, Store};
 use crate::world::{Token, World};
 
 /// One replica name's slot: its live incarnation, if any.
@@ -38,6 +39,7 @@ pub struct Director {
     pending: usize,
     quiet_checks: u32,
     done: Option<oneshot::Sender<RunResult>>,
+    claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
     _census: Token,
 }
 
@@ -67,6 +69,7 @@ impl Director {
             pending: 0,
             quiet_checks: 0,
             done: Some(done),
+            claim_snapshots: Vec::new(),
         }
     }
 
@@ -130,11 +133,25 @@ impl Director {
                 act.act(index);
             });
         }
-        for (index, crash) in self.spec.timed_crashes.iter().enumerate() {
+        for (index, fault) in self.spec.faults.iter().enumerate() {
+            if let Trigger::At { at, .. } = fault.trigger {
+                self.pending += 1;
+                ctx.run_later(at.saturating_sub(now), move |act, _| {
+                    act.pending -= 1;
+                    act.strike(index);
+                });
+            }
+        }
+        for &at in &self.spec.claim_snapshots {
             self.pending += 1;
-            ctx.run_later(crash.at.saturating_sub(now), move |act, _| {
-                act.pending -= 1;
-                act.crash(index);
+            let observer = self.observer.clone();
+            ctx.run_later(at.saturating_sub(now), move |act, ctx| {
+                ctx.spawn(async move { observer.claims().await.unwrap_or_default() }.into_actor(act).map(
+                    move |claims, act, _| {
+                        act.pending -= 1;
+                        act.claim_snapshots.push((at, claims));
+                    },
+                ));
             });
         }
     }
@@ -162,15 +179,18 @@ impl Director {
         self.plans[action.plan].do_send(Act { action: action.action, tasks: action.tasks, via, via_id });
     }
 
-    fn crash(&mut self, index: usize) {
-        let crash = &self.spec.timed_crashes[index];
-        match self.slots.get(&crash.replica).and_then(|s| s.live.as_ref()) {
-            Some((_, replica)) => replica.do_send(CrashNow {
-                fault: Some(crash.fault),
-                point: None,
-                restart_after: crash.restart_after,
-            }),
-            None => tracing::debug!(replica = %crash.replica, "already down; the crash does nothing"),
+    /// Starts fault `index` (a timed one).
+    fn strike(&mut self, index: usize) {
+        let fault = &self.spec.faults[index];
+        if let FaultKind::Crash { replica, restart_after } = &fault.kind {
+            match self.slots.get(replica).and_then(|s| s.live.as_ref()) {
+                Some((_, addr)) => addr.do_send(CrashNow {
+                    fault: Some(fault.index),
+                    point: None,
+                    restart_after: *restart_after,
+                }),
+                None => tracing::debug!(%replica, "already down; the crash does nothing"),
+            }
         }
     }
 
@@ -213,9 +233,10 @@ impl Director {
             }
         }
         let (observer, world, spec) = (self.observer.clone(), self.world.clone(), self.spec.clone());
+        let snapshots = std::mem::take(&mut self.claim_snapshots);
         ctx.spawn(
             async move {
-                let result = RunResult::collect(&spec, &world, &observer, quiesced).await;
+                let result = RunResult::collect(&spec, &world, &observer, quiesced, snapshots).await;
                 let _ = done.send(result);
             }
             .into_actor(self)

@@ -1,0 +1,98 @@
+//! Scenario files: TOML that scripts an HA run (replicas, plans, user actions,
+//! faults) and says what the run must end with.
+//!
+//! A file is read into raw types that mirror it (`raw`), then validated into a
+//! [`Scenario`] before anything runs: unknown keys, unknown replicas or plans,
+//! impossible times and negative durations are rejected with the file, line and key.
+//! The format is documented in `docs/scenario-format.md`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Verdict;
+use crate::cluster::{ClusterSpec, TimedAction};
+use crate::model::EventType;
+use crate::strategy::StrategyKind;
+use crate::webhook::Secret;
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// What it shows, for people.
+    pub description: String,
+    /// The cluster run: seed, strategy, timing, plans, timeline, faults (in file
+    /// order: `Fault::index` is the position), deadline, and the claim-check moments.
+    pub spec: ClusterSpec,
+    /// Where webhooks go.
+    pub target: Target,
+    /// The signing secret (`None`: derived from the seed).
+    #[serde(skip)]
+    pub secret: Option<Secret>,
+    /// The built-in receiver's answer when no fault applies.
+    pub default_status: u16,
+    /// What the run must end with.
+    pub expectations: Vec<Expectation>,
+    /// Checks of the claim table during the run.
+    pub claim_checks: Vec<ClaimCheck>,
+}
+
+/// Where webhooks go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// hasim's own receiver (HTTP on localhost, or in process on the memory store).
+    Builtin,
+    /// An outside URL (the checker then sees no receiver log).
+    Url(String),
+}
+
+/// An event named in an expectation: a type and, optionally, an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRef {
+    /// The event type.
+    pub event: EventType,
+    /// The episode; `None` matches any.
+    pub episode: Option<u32>,
+}
+
+/// What a run must end with. Applies to the strategies listed (all when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// The strategies it applies to; empty for every strategy.
+    pub strategies: Vec<StrategyKind>,
+    /// The plan (index into `spec.plans`); `None` for the whole run.
+    pub plan: Option<usize>,
+    /// Whether the run passes the contract (no lost, duplicate, unexpected or late).
+    pub pass: Option<bool>,
+    /// The distinct deliveries the receiver must end with for the plan, exactly.
+    pub deliveries: Option<Vec<EventRef>>,
+    /// Verdicts the checker must give events of the plan.
+    pub verdicts: Vec<(EventRef, Verdict)>,
+}
+
+/// A check of the claim table at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimCheck {
+    /// When, on the run's clock.
+    pub at: Duration,
+    /// The strategies it applies to; empty for every strategy.
+    pub strategies: Vec<StrategyKind>,
+    /// The rows that must be there: (plan index, event type). Plans not listed must
+    /// hold no row.
+    pub rows: Vec<(usize, EventType)>,
+}
+
+impl Scenario {
+    /// The user actions of the run.
+    pub fn timeline(&self) -> &[TimedAction] {
+        &self.spec.timeline
+    }
+
+    /// The deadline for each delivery.
+    pub fn deadline(&self) -> Duration {
+        self.spec.deadline
+    }
+}
