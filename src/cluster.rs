@@ -195,38 +195,114 @@ fn crash_triggers(faults: &[Fault]) -> Vec<CrashTrigger> {
         .collect()
 }
 
-/// Runs `spec` on the memory store with the in-process endpoint.
-pub async fn run_in_memory(spec: ClusterSpec) -> Result<RunResult> {
-    let clock = Clock::start();
-    let secret = secret_for(spec.seed);
-    let receiver = Receiver::new(clock, Some(secret.clone()));
-    let endpoint =
-        Endpoint { transport: Transport::InProcess(receiver.clone()), receiver: Some(receiver), secret };
-    run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock).await
+/// Where webhooks go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// hasim's own receiver: HTTP on localhost on Postgres, in process on the memory
+    /// store.
+    Builtin,
+    /// An outside URL (the checker then sees no receiver log).
+    Url(String),
 }
 
-/// Runs `spec` on a fresh schema of the Postgres server at `url`, with webhooks sent
-/// over HTTP to a built-in receiver on localhost. The schema is dropped afterwards
-/// unless `keep_schema`.
-pub async fn run_on_postgres(spec: ClusterSpec, url: &str, keep_schema: bool) -> Result<RunResult> {
-    let schema = RunSchema::create(url).await?;
-    let clock = Clock::start();
-    let secret = secret_for(spec.seed);
-    let server = HttpReceiver::start(Receiver::new(clock, Some(secret.clone())))?;
-    let endpoint = Endpoint {
-        transport: Transport::http(server.url()),
-        receiver: Some(server.receiver().clone()),
-        secret,
-    };
-    let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4 };
-    let result = run(spec, stores, endpoint, clock).await;
-    server.stop().await;
-    if keep_schema {
-        schema.terminate(None).await?
-    } else {
-        schema.drop_schema().await?
+/// Which database a run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The in-process model.
+    Memory,
+    /// A fresh schema on the Postgres server at `url`, dropped afterwards unless
+    /// `keep_schema`.
+    Postgres {
+        /// The server.
+        url: String,
+        /// Leave the schema for inspection.
+        keep_schema: bool,
+    },
+}
+
+/// Where a run's database and webhooks go, and how webhooks are signed and answered.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The database.
+    pub database: Database,
+    /// The webhook endpoint.
+    pub target: Target,
+    /// The signing secret (`None`: derived from the seed).
+    pub secret: Option<Secret>,
+    /// The built-in receiver's answer when no fault applies.
+    pub default_status: u16,
+}
+
+impl Setup {
+    /// The memory store and the built-in receiver, in process.
+    pub fn memory() -> Self {
+        Setup { database: Database::Memory, target: Target::Builtin, secret: None, default_status: 200 }
     }
-    result
+
+    /// A fresh schema on `url` and the built-in receiver over HTTP.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        let database = Database::Postgres { url: url.into(), keep_schema: false };
+        Setup { database, ..Setup::memory() }
+    }
+
+    /// Whether the run does no real I/O, so a paused clock can drive it.
+    pub fn is_virtual(&self) -> bool {
+        self.database == Database::Memory && self.target == Target::Builtin
+    }
+}
+
+/// Runs `spec` as `setup` says. Must run inside an actix system; when
+/// [`Setup::is_virtual`], a paused clock makes the run deterministic.
+pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
+    let clock = Clock::start();
+    let secret = setup.secret.clone().unwrap_or_else(|| secret_for(spec.seed));
+    let receiver = Receiver::new(clock, Some(secret.clone())).with_default_status(setup.default_status);
+    let external = |url: &String| Endpoint {
+        transport: Transport::http(url.clone()),
+        receiver: None,
+        secret: secret.clone(),
+    };
+    match &setup.database {
+        Database::Memory => {
+            let endpoint = match &setup.target {
+                Target::Builtin => Endpoint {
+                    transport: Transport::InProcess(receiver.clone()),
+                    receiver: Some(receiver),
+                    secret: secret.clone(),
+                },
+                Target::Url(url) => external(url),
+            };
+            run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock).await
+        }
+        Database::Postgres { url, keep_schema } => {
+            let schema = RunSchema::create(url).await?;
+            let server = match &setup.target {
+                Target::Builtin => Some(HttpReceiver::start(receiver)?),
+                Target::Url(_) => None,
+            };
+            let endpoint = match (&server, &setup.target) {
+                (Some(server), _) => Endpoint {
+                    transport: Transport::http(server.url()),
+                    receiver: Some(server.receiver().clone()),
+                    secret: secret.clone(),
+                },
+                (None, Target::Url(url)) => external(url),
+                (None, Target::Builtin) => unreachable!("a builtin target has a server"),
+            };
+            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4 };
+            let result = run(spec, stores, endpoint, clock).await;
+            if let Some(server) = server {
+                server.stop().await;
+            }
+            if *keep_schema {
+                schema.terminate(None).await?
+            } else {
+                schema.drop_schema().await?
+            }
+            result
+        }
+    }
 }
 
 /// The signing secret of a run, derived from its seed.

@@ -33,6 +33,9 @@ pub enum Error {
     /// A column held a value the model does not know.
     #[error("corrupt row: {0}")]
     Corrupt(#[from] UnknownValue),
+    /// The replica's link to the database was reset while the operation was on it.
+    #[error("connection reset: the link to the database was cut")]
+    LinkReset,
     /// An actor that was asked to do something has stopped (e.g. its replica crashed).
     #[error("actor stopped: {0}")]
     ActorGone(&'static str),

@@ -122,6 +122,39 @@ pub enum FaultKind {
     Endpoint(EndpointFault),
 }
 
+impl Fault {
+    /// One line for people: `db-partition r1 300ms..900ms`.
+    pub fn describe(&self) -> String {
+        let what = match &self.kind {
+            FaultKind::Crash { replica, restart_after } => match restart_after {
+                Some(after) => format!("crash {replica}, restart after {after:?}"),
+                None => format!("crash {replica}"),
+            },
+            FaultKind::DbPartition { replica } => format!("db-partition {replica}"),
+            FaultKind::DbLatency { replica, latency } => format!("db-latency {replica} +{latency:?}"),
+            FaultKind::DbReset { replica } => format!("db-reset {replica}"),
+            FaultKind::Endpoint(fault) => format!("endpoint {}", fault.describe()),
+        };
+        let when = match &self.trigger {
+            Trigger::At { at, until: Some(until) } => format!("{at:?}..{until:?}"),
+            Trigger::At { at, until: None } => format!("at {at:?}"),
+            Trigger::When { replica, point, nth } => format!("when {replica} reaches {point} #{nth}"),
+        };
+        format!("{what} {when}")
+    }
+
+    /// The replica whose link or process the fault strikes, if any.
+    pub fn replica(&self) -> Option<&ReplicaId> {
+        match &self.kind {
+            FaultKind::Crash { replica, .. }
+            | FaultKind::DbPartition { replica }
+            | FaultKind::DbLatency { replica, .. }
+            | FaultKind::DbReset { replica } => Some(replica),
+            FaultKind::Endpoint(_) => None,
+        }
+    }
+}
+
 /// Crash `replica` the `nth` time (1-based) it reaches `point`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashTrigger {

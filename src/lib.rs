@@ -34,6 +34,7 @@ pub mod doctor;
 mod error;
 pub mod faults;
 pub mod history;
+pub mod link;
 pub mod model;
 pub mod scenario;
 pub mod script;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::CrashPoints;
 use crate::history::History;
-use crate::model::TaskId;
+use crate::link::Link;
+use crate::model::{ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
 use crate::webhook::{Receiver, Secret, Transport};
 
@@ -131,6 +132,8 @@ pub struct World {
     pub endpoint: Endpoint,
     /// The run's live actors.
     pub census: Census,
+    /// Each replica's link to the database, by scenario name (`r1` ...).
+    pub links: Arc<HashMap<ReplicaId, Link>>,
     tasks: Arc<Mutex<HashMap<TaskId, TaskEntry>>>,
     busy: Arc<AtomicUsize>,
 }
@@ -146,6 +149,7 @@ impl World {
     ) -> Self {
         World {
             seed,
+            links: Arc::new((1..=config.replicas).map(|n| (ReplicaId::nth(n), Link::default())).collect()),
             config: Arc::new(config),
             history,
             crash_points,
@@ -176,6 +180,11 @@ impl World {
     /// Counts `n` pieces of work ended, or dropped by a crash.
     pub fn idle(&self, n: usize) {
         self.busy.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// The link of replica `name` (its scenario name).
+    pub fn link(&self, name: &ReplicaId) -> Option<&Link> {
+        self.links.get(name)
     }
 
     /// Work in flight anywhere in the cluster.

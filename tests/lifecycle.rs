@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{database_url, run};
 use hasim::actors::ActionKind;
 use hasim::check::Verdict;
-use hasim::cluster::{ClusterSpec, RunResult, TimedAction, run_on_postgres};
+use hasim::cluster::{ClusterSpec, RunResult, Setup, TimedAction, execute};
 use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::history::Event;
 use hasim::model::{EventType, ReplicaId, RunStatus};
@@ -43,7 +43,7 @@ fn plan(name: &str, tasks: Vec<TaskScript>) -> PlanScript {
 
 #[track_caller]
 fn on_postgres(spec: ClusterSpec) -> RunResult {
-    let result = run(async { run_on_postgres(spec, &database_url(), false).await.expect("the run") });
+    let result = run(async { execute(spec, &Setup::postgres(database_url())).await.expect("the run") });
     assert_eq!(result.leaked_actors, 0, "every actor of the run stopped");
     result
 }

@@ -14,6 +14,7 @@ use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
 use crate::cluster::{ClusterSpec, RunResult, Stores};
 use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
+use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::store::{Backend, ClaimRow, Store};
 use crate::world::{Token, World};
@@ -136,9 +137,9 @@ impl Director {
         for (index, fault) in self.spec.faults.iter().enumerate() {
             if let Trigger::At { at, .. } = fault.trigger {
                 self.pending += 1;
-                ctx.run_later(at.saturating_sub(now), move |act, _| {
+                ctx.run_later(at.saturating_sub(now), move |act, ctx| {
                     act.pending -= 1;
-                    act.strike(index);
+                    act.strike(index, ctx);
                 });
             }
         }
@@ -179,19 +180,48 @@ impl Director {
         self.plans[action.plan].do_send(Act { action: action.action, tasks: action.tasks, via, via_id });
     }
 
-    /// Starts fault `index` (a timed one).
-    fn strike(&mut self, index: usize) {
-        let fault = &self.spec.faults[index];
-        if let FaultKind::Crash { replica, restart_after } = &fault.kind {
-            match self.slots.get(replica).and_then(|s| s.live.as_ref()) {
-                Some((_, addr)) => addr.do_send(CrashNow {
-                    fault: Some(fault.index),
-                    point: None,
-                    restart_after: *restart_after,
-                }),
-                None => tracing::debug!(%replica, "already down; the crash does nothing"),
+    /// Starts fault `index` (a timed one), and schedules its end if it has a window.
+    fn strike(&mut self, index: usize, ctx: &mut Context<Self>) {
+        let fault = self.spec.faults[index].clone();
+        let history = self.world.history.clone();
+        history.record(
+            fault.replica(),
+            Event::FaultStarted { fault: fault.index, description: fault.describe() },
+        );
+        let link = fault.replica().and_then(|r| self.world.link(r)).cloned();
+        match (&fault.kind, link) {
+            (FaultKind::Crash { replica, restart_after }, _) => {
+                match self.slots.get(replica).and_then(|s| s.live.as_ref()) {
+                    Some((_, addr)) => addr.do_send(CrashNow {
+                        fault: Some(fault.index),
+                        point: None,
+                        restart_after: *restart_after,
+                    }),
+                    None => tracing::debug!(%replica, "already down; the crash does nothing"),
+                }
             }
+            (FaultKind::DbPartition { .. }, Some(link)) => link.set_mode(LinkMode::Partition),
+            (FaultKind::DbLatency { latency, .. }, Some(link)) => link.set_mode(LinkMode::Latency(*latency)),
+            (FaultKind::DbReset { .. }, Some(link)) => link.reset(),
+            (FaultKind::Endpoint(endpoint), _) => match &self.world.endpoint.receiver {
+                Some(receiver) => receiver.inject(*endpoint),
+                None => {
+                    tracing::warn!("endpoint faults need the built-in receiver; fault {index} does nothing")
+                }
+            },
+            (_, None) => tracing::warn!(fault = index, "no such replica link"),
         }
+        let Trigger::At { at, until: Some(until) } = fault.trigger else { return };
+        self.pending += 1;
+        ctx.run_later(until.saturating_sub(at), move |act, _| {
+            act.pending -= 1;
+            if let Some(link) = fault.replica().and_then(|r| act.world.link(r)) {
+                if matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. }) {
+                    link.set_mode(LinkMode::Normal);
+                }
+            }
+            act.world.history.record(fault.replica(), Event::FaultEnded { fault: fault.index });
+        });
     }
 
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {

@@ -202,7 +202,11 @@ impl Actor for ReplicaActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let backend = self.backend.take().expect("started once");
-        let store = StoreActor::new(self.id.clone(), backend, self.world.history.clone());
+        let in_memory = matches!(backend, Backend::Memory(_));
+        let mut store = StoreActor::new(self.id.clone(), backend, self.world.history.clone());
+        if let Some(link) = self.world.link(&self.name).filter(|_| in_memory) {
+            store = store.over(link.clone());
+        }
         self.store = Some(store.counted(self.world.census.token()).start());
         let webhook =
             WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());

@@ -13,6 +13,7 @@ use actix::prelude::*;
 
 use crate::Result;
 use crate::history::{Event, History, Seq};
+use crate::link::Link;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun,
@@ -26,6 +27,7 @@ pub struct StoreActor {
     replica: ReplicaId,
     store: Backend,
     history: History,
+    link: Option<Link>,
     _census: Option<Token>,
 }
 
@@ -33,7 +35,14 @@ impl StoreActor {
     /// The store actor of `replica`, owning `store` (its pool, or the memory model),
     /// logging its writes to `history`.
     pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
-        StoreActor { replica, store, history, _census: None }
+        StoreActor { replica, store, history, link: None, _census: None }
+    }
+
+    /// Passes every operation over `link` first (the memory store's stand-in for the
+    /// network between a replica and its database).
+    pub fn over(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
     }
 
     /// Counts this actor in a run's census while it lives.
@@ -106,9 +115,15 @@ macro_rules! store_messages {
                 let $store = self.store.clone();
                 let history = self.history.clone();
                 let replica = self.replica.clone();
+                let link = self.link.clone();
                 let $invoked = history.mark();
                 Box::pin(async move {
-                    let outcome = $call.await;
+                    let outcome = async {
+                        if let Some(link) = &link {
+                            link.pass().await?;
+                        }
+                        $call.await
+                    }.await;
                     let entries: Vec<Event> = match &outcome {
                         Ok($result) => {
                             let $lm = &$msg;

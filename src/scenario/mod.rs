@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Verdict;
+pub use crate::cluster::Target;
 use crate::cluster::{ClusterSpec, TimedAction};
 use crate::model::EventType;
 use crate::strategy::StrategyKind;
@@ -37,16 +38,6 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// Checks of the claim table during the run.
     pub claim_checks: Vec<ClaimCheck>,
-}
-
-/// Where webhooks go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Target {
-    /// hasim's own receiver (HTTP on localhost, or in process on the memory store).
-    Builtin,
-    /// An outside URL (the checker then sees no receiver log).
-    Url(String),
 }
 
 /// An event named in an expectation: a type and, optionally, an episode.

@@ -87,6 +87,22 @@ pub struct EndpointFault {
     pub scope: Scope,
 }
 
+impl EndpointFault {
+    /// One line for people: `503 (retry after 1s) for the next 2 requests`.
+    pub fn describe(&self) -> String {
+        let what = match self.behaviour {
+            Answer::Status { code, retry_after: Some(after) } => format!("{code} (retry after {after:?})"),
+            Answer::Status { code, retry_after: None } => code.to_string(),
+            Answer::Hang => "hang".to_owned(),
+            Answer::Reset => "reset".to_owned(),
+        };
+        match self.scope {
+            Scope::NextRequests(n) => format!("{what} for the next {n} requests"),
+            Scope::Window { .. } => what,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
