@@ -215,10 +215,9 @@ impl Director {
         self.pending += 1;
         ctx.run_later(until.saturating_sub(at), move |act, _| {
             act.pending -= 1;
-            if let Some(link) = fault.replica().and_then(|r| act.world.link(r)) {
-                if matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. }) {
-                    link.set_mode(LinkMode::Normal);
-                }
+            let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
+            if let Some(link) = fault.replica().and_then(|r| act.world.link(r)).filter(|_| heals) {
+                link.set_mode(LinkMode::Normal);
             }
             act.world.history.record(fault.replica(), Event::FaultEnded { fault: fault.index });
         });
