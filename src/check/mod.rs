@@ -157,9 +157,41 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict.
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Delivered,
+        Verdict::Lost,
+        Verdict::Duplicate,
+        Verdict::Retried,
+        Verdict::Unexpected,
+        Verdict::Late,
+        Verdict::Undeliverable,
+        Verdict::Ambiguous,
+    ];
+
     /// Whether this verdict fails the run: `lost`, `duplicate`, `unexpected`, `late`.
     pub fn is_violation(self) -> bool {
         matches!(self, Verdict::Lost | Verdict::Duplicate | Verdict::Unexpected | Verdict::Late)
+    }
+
+    /// The contract's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Delivered => "delivered",
+            Verdict::Lost => "lost",
+            Verdict::Duplicate => "duplicate",
+            Verdict::Retried => "retried",
+            Verdict::Unexpected => "unexpected",
+            Verdict::Late => "late",
+            Verdict::Undeliverable => "undeliverable",
+            Verdict::Ambiguous => "ambiguous",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

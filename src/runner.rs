@@ -1,0 +1,261 @@
+//! Running a scenario and judging it against what its file expects.
+//!
+//! [`run_scenario`] starts an actix system of its own (on a paused clock when the run
+//! does no real I/O, so the memory store replays exactly), runs the cluster, and
+//! checks every expectation that applies to the strategy it ran.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::Result;
+use crate::check::EventReport;
+use crate::cluster::{Database, RunResult, Setup, execute};
+use crate::model::{EventType, PlanId};
+use crate::scenario::{ClaimCheck, EventRef, Expectation, Scenario};
+use crate::strategy::StrategyKind;
+
+/// How to run scenarios, over what each file says.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The database.
+    pub database: Database,
+    /// Run under this strategy instead of the file's.
+    pub strategy: Option<StrategyKind>,
+    /// Run with this seed instead of the file's.
+    pub seed: Option<u64>,
+}
+
+/// One expectation of the file, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was expected, for people.
+    pub what: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// What was found instead, when it did not.
+    pub detail: String,
+}
+
+/// A scenario run and its judgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRun {
+    /// The scenario's name.
+    pub name: String,
+    /// The strategy it ran.
+    pub strategy: StrategyKind,
+    /// The seed it ran with.
+    pub seed: u64,
+    /// `memory` or `postgres`.
+    pub store: &'static str,
+    /// Wall-clock time the run took.
+    #[serde(with = "crate::history::micros")]
+    pub wall: Duration,
+    /// The expectations that applied, checked.
+    pub checks: Vec<Check>,
+    /// Whether every check held.
+    pub ok: bool,
+    /// The run itself: verdicts, history, receiver log, claim table.
+    pub result: RunResult,
+}
+
+/// Runs `scenario` as `options` say. Builds its own actix system: call it from a
+/// plain thread, not from inside one.
+pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<ScenarioRun> {
+    let mut spec = scenario.spec.clone();
+    spec.strategy = options.strategy.unwrap_or(spec.strategy);
+    spec.seed = options.seed.unwrap_or(spec.seed);
+    let (strategy, seed) = (spec.strategy, spec.seed);
+    let setup = Setup {
+        database: options.database.clone(),
+        target: scenario.target.clone(),
+        secret: scenario.secret.clone(),
+        default_status: scenario.default_status,
+    };
+    let system = if setup.is_virtual() {
+        actix::System::with_tokio_rt(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .expect("a current-thread runtime")
+        })
+    } else {
+        actix::System::new()
+    };
+    let started = Instant::now();
+    let result = system.block_on(execute(spec, &setup))?;
+    let checks = judge(scenario, strategy, &result);
+    Ok(ScenarioRun {
+        name: scenario.name.clone(),
+        strategy,
+        seed,
+        store: match options.database {
+            Database::Memory => "memory",
+            Database::Postgres { .. } => "postgres",
+        },
+        wall: started.elapsed(),
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+        result,
+    })
+}
+
+/// Checks every expectation and claim check of `scenario` that applies to `strategy`.
+pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) -> Vec<Check> {
+    let applies = |strategies: &[StrategyKind]| strategies.is_empty() || strategies.contains(&strategy);
+    let plans = PlanNames::new(scenario, result);
+    let mut checks = vec![Check::new("the cluster went quiet", result.quiesced, "stopped at max_duration")];
+    let expectations: Vec<&Expectation> =
+        scenario.expectations.iter().filter(|e| applies(&e.strategies)).collect();
+    let says_pass =
+        expectations.iter().any(|e| e.pass.is_some() || e.verdicts.iter().any(|(_, v)| v.is_violation()));
+    if !says_pass {
+        checks.push(pass_check(None, true, result));
+    }
+    for expectation in expectations {
+        if let Some(pass) = expectation.pass {
+            checks.push(pass_check(expectation.plan.map(|p| plans.name(p)), pass, result));
+        }
+        let Some(plan) = expectation.plan else { continue };
+        let id = plans.id(plan);
+        if let Some(expected) = &expectation.deliveries {
+            checks.push(deliveries_check(plans.name(plan), id, expected, result));
+        }
+        for (event, verdict) in &expectation.verdicts {
+            let found: Vec<&EventReport> = result
+                .report
+                .events
+                .iter()
+                .chain(&result.report.stray)
+                .filter(|e| Some(e.plan) == id && event.matches(e.event, e.episode))
+                .collect();
+            let ok = found.iter().any(|e| e.verdict == *verdict);
+            let seen: Vec<String> =
+                found.iter().map(|e| format!("{}#{} {}", e.event, e.episode, e.verdict)).collect();
+            let what = format!("{}: {} is {verdict}", plans.name(plan), event.describe());
+            checks.push(Check::new(what, ok, &format!("found {}", list_or_none(&seen))));
+        }
+    }
+    for claim in scenario.claim_checks.iter().filter(|c| applies(&c.strategies)) {
+        checks.push(claim_check(claim, &plans, result));
+    }
+    checks
+}
+
+fn pass_check(plan: Option<&str>, pass: bool, result: &RunResult) -> Check {
+    let violations: Vec<String> = result
+        .report
+        .violations()
+        .map(|e| format!("{} plan {} {}#{}", e.verdict, e.plan, e.event, e.episode))
+        .collect();
+    let what = match (plan, pass) {
+        (_, true) => "the run keeps the contract".to_owned(),
+        (Some(plan), false) => format!("the run breaks the contract (around {plan})"),
+        (None, false) => "the run breaks the contract".to_owned(),
+    };
+    Check::new(what, result.report.pass == pass, &format!("violations: {}", list_or_none(&violations)))
+}
+
+fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], result: &RunResult) -> Check {
+    let mut distinct: Vec<(EventType, u32)> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for request in result.requests.iter().filter(|r| r.answer.is_accepted()) {
+        let Some(payload) = request.payload.as_ref().filter(|p| Some(p.plan) == id) else { continue };
+        if ids.insert(request.webhook_id.clone()) {
+            distinct.push((payload.event, payload.episode));
+        }
+    }
+    let mut unmatched = distinct.clone();
+    let mut missing = Vec::new();
+    // Exact episodes first, so an "any episode" entry cannot take another's delivery.
+    let mut wanted: Vec<&EventRef> = expected.iter().collect();
+    wanted.sort_by_key(|e| e.episode.is_none());
+    for want in wanted {
+        match unmatched.iter().position(|&(event, episode)| want.matches(event, episode)) {
+            Some(i) => drop(unmatched.remove(i)),
+            None => missing.push(want.describe()),
+        }
+    }
+    let got: Vec<String> = distinct.iter().map(|(e, ep)| format!("{e}#{ep}")).collect();
+    let want: Vec<String> = expected.iter().map(EventRef::describe).collect();
+    let ok = missing.is_empty() && unmatched.is_empty();
+    Check::new(
+        &format!("{name} receives exactly [{}]", want.join(", ")),
+        ok,
+        &format!("got [{}]", got.join(", ")),
+    )
+}
+
+fn claim_check(claim: &ClaimCheck, plans: &PlanNames, result: &RunResult) -> Check {
+    let snapshot = result.claim_snapshots.iter().find(|(at, _)| *at == claim.at).map(|(_, rows)| rows);
+    let mut want: Vec<String> = claim.rows.iter().map(|(p, e)| format!("{} {e}", plans.name(*p))).collect();
+    want.sort();
+    let what = format!("claim rows at {:?} are [{}]", claim.at, want.join(", "));
+    let Some(rows) = snapshot else {
+        return Check::new(&what, false, "the table was not read at that moment");
+    };
+    let mut got: Vec<String> =
+        rows.iter().map(|r| format!("{} {}", plans.name_of(r.plan), r.event)).collect();
+    got.sort();
+    Check::new(&what, got == want, &format!("found [{}]", got.join(", ")))
+}
+
+/// Scenario plan indices, their names and the ids the run gave them.
+struct PlanNames<'a> {
+    names: Vec<&'a str>,
+    ids: HashMap<&'a str, PlanId>,
+}
+
+impl<'a> PlanNames<'a> {
+    fn new(scenario: &'a Scenario, result: &'a RunResult) -> Self {
+        let names = scenario.spec.plans.iter().map(|p| p.name.as_str()).collect();
+        let ids = result.final_state.iter().map(|(id, state)| (state.title.as_str(), *id)).collect();
+        PlanNames { names, ids }
+    }
+
+    fn name(&self, index: usize) -> &'a str {
+        self.names.get(index).copied().unwrap_or("?")
+    }
+
+    fn id(&self, index: usize) -> Option<PlanId> {
+        self.ids.get(self.name(index)).copied()
+    }
+
+    fn name_of(&self, id: PlanId) -> String {
+        self.ids
+            .iter()
+            .find(|(_, i)| **i == id)
+            .map_or_else(|| format!("plan {id}"), |(n, _)| (*n).to_owned())
+    }
+}
+
+impl Check {
+    fn new(what: impl AsRef<str>, ok: bool, detail: &str) -> Check {
+        Check {
+            what: what.as_ref().to_owned(),
+            ok,
+            detail: if ok { String::new() } else { detail.to_owned() },
+        }
+    }
+}
+
+impl EventRef {
+    /// Whether an event of type `event` in `episode` is this one.
+    pub fn matches(&self, event: EventType, episode: u32) -> bool {
+        self.event == event && self.episode.is_none_or(|e| e == episode)
+    }
+
+    /// `PIPELINE_FAILED#1`, or `PIPELINE_COMPLETED` for any episode.
+    pub fn describe(&self) -> String {
+        match self.episode {
+            Some(e) => format!("{}#{e}", self.event),
+            None => self.event.to_string(),
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+}
