@@ -182,7 +182,7 @@ fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], resul
     let want: Vec<String> = expected.iter().map(EventRef::describe).collect();
     let ok = missing.is_empty() && unmatched.is_empty();
     Check::new(
-        &format!("{name} receives exactly [{}]", want.join(", ")),
+        format!("{name} receives exactly [{}]", want.join(", ")),
         ok,
         &format!("got [{}]", got.join(", ")),
     )
