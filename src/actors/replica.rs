@@ -23,7 +23,9 @@ use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
-use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
+use crate::store::{
+    Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun, RunOutcome,
+};
 use crate::strategy::{Hook, ReplicaCtx, Strategy};
 use crate::world::{Token, World};
 
@@ -185,7 +187,7 @@ impl ReplicaActor {
         let strategy = self.strategy.clone();
         self.spawn_hook(
             Box::pin(async move {
-                let ended = r.store(FinishRun { run, replica: r.id.clone(), outcome }).await?;
+                let ended = finish_with_retries(&r, run, outcome).await?;
                 if let Some(ended) = ended {
                     r.crash_point(CrashPoint::AfterStatusWrite).await;
                     strategy.run_ended(r, ended).await?;
@@ -194,6 +196,25 @@ impl ReplicaActor {
             }),
             ctx,
         );
+    }
+}
+
+/// How often a replica tries to write a run's end before it gives up (each failure is
+/// in the history); a lost connection is retried on a fresh one.
+const FINISH_TRIES: u32 = 20;
+
+/// Writes a run's end, trying again a tick later when the write fails (the
+/// connection was reset, say), as a server does rather than leave the run RUNNING.
+async fn finish_with_retries(r: &ReplicaCtx, run: RunId, outcome: RunOutcome) -> Result<Option<EndedRun>> {
+    let mut tries = 1;
+    loop {
+        match r.store(FinishRun { run, replica: r.id.clone(), outcome: outcome.clone() }).await {
+            Err(e) if tries < FINISH_TRIES && !matches!(e, crate::Error::ActorGone(_)) => {
+                tries += 1;
+                tokio::time::sleep(r.world.config.tick).await;
+            }
+            result => return result,
+        }
     }
 }
 

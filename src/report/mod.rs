@@ -1,0 +1,3 @@
+//! Reports of runs for people and tools: the terminal table (`text`).
+
+pub mod text;
