@@ -5,7 +5,9 @@
 //! endpoint only through the replica's own actors ([`ReplicaCtx`]).
 
 mod ctx;
+mod in_memory;
 mod seed_claim;
+mod shipped_claim;
 
 use std::fmt;
 use std::rc::Rc;
@@ -15,7 +17,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use ctx::ReplicaCtx;
+pub use in_memory::InMemory;
 pub use seed_claim::SeedClaim;
+pub use shipped_claim::ShippedClaim;
 
 use crate::Result;
 use crate::model::{PlanId, TaskId};
@@ -52,26 +56,36 @@ pub trait Strategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
+    /// Before HA: each replica announces what it sees and remembers what it sent.
+    InMemory,
     /// The design plan as written: claim with INSERT ... ON CONFLICT DO NOTHING, then
     /// send; reset on BatchRunTasks; completion checks on an in-memory channel.
     SeedClaim,
+    /// The claim design as shipped after the skip fix: reset on run and skip, skip
+    /// checks completion, empty batches do nothing.
+    ShippedClaim,
 }
 
 impl StrategyKind {
     /// Every strategy.
-    pub const ALL: [StrategyKind; 1] = [StrategyKind::SeedClaim];
+    pub const ALL: [StrategyKind; 3] =
+        [StrategyKind::InMemory, StrategyKind::SeedClaim, StrategyKind::ShippedClaim];
 
     /// The name the CLI and scenario files use.
     pub fn as_str(self) -> &'static str {
         match self {
+            StrategyKind::InMemory => "in-memory",
             StrategyKind::SeedClaim => "seed-claim",
+            StrategyKind::ShippedClaim => "shipped-claim",
         }
     }
 
     /// A fresh instance, for a replica that just started.
     pub fn build(self) -> Rc<dyn Strategy> {
         match self {
+            StrategyKind::InMemory => Rc::new(InMemory::default()),
             StrategyKind::SeedClaim => Rc::new(SeedClaim),
+            StrategyKind::ShippedClaim => Rc::new(ShippedClaim),
         }
     }
 }
