@@ -63,4 +63,4 @@ CREATE TABLE plan_webhook_delivery (
     delivered_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
 );
 
--- Migration 0002 is reserved for the outbox table of the `outbox` strategy.
+-- Migration 0002 adds the outbox table of the `outbox` strategy.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::PgFixture;
 use hasim::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
-use hasim::store::{MemoryStore, NewPlan, RunOutcome, Store};
+use hasim::store::{MemoryStore, NewPlan, RaisedEvent, RunOutcome, Store};
 use proptest::prelude::*;
 
 /// One store operation, with ids drawn from a small range so that operations hit
@@ -28,6 +28,12 @@ enum Op {
     Heartbeat { replica: usize },
     Clean { stale: bool },
     Claims,
+    FinishRaising { run: i64, replica: usize, outcome: u8 },
+    CleanRaising { stale: bool },
+    SkipRaising { plan: i64, tasks: Vec<i64> },
+    Lease { replica: usize, limit: u32, expire_at_once: bool },
+    Mark { plan: i64, failed: bool, episode: u32 },
+    Outbox,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,7 +53,27 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..=3usize).prop_map(|replica| Op::Heartbeat { replica }),
         1 => any::<bool>().prop_map(|stale| Op::Clean { stale }),
         1 => Just(Op::Claims),
+        3 => (1..=12i64, 1..=3usize, 0..3u8).prop_map(|(run, replica, outcome)| Op::FinishRaising { run, replica, outcome }),
+        1 => any::<bool>().prop_map(|stale| Op::CleanRaising { stale }),
+        1 => (1..=4i64, prop::collection::vec(1..=10i64, 0..4)).prop_map(|(plan, tasks)| Op::SkipRaising { plan, tasks }),
+        2 => (1..=3usize, 0..3u32, any::<bool>()).prop_map(|(replica, limit, expire_at_once)| Op::Lease { replica, limit, expire_at_once }),
+        1 => (1..=4i64, any::<bool>(), 0..4u32).prop_map(|(plan, failed, episode)| Op::Mark { plan, failed, episode }),
+        1 => Just(Op::Outbox),
     ]
+}
+
+fn outcome_of(n: u8) -> RunOutcome {
+    match n {
+        0 => RunOutcome::Done,
+        1 => RunOutcome::Failed { error: "boom".into() },
+        _ => RunOutcome::Canceled,
+    }
+}
+
+/// The cleaner's bound: zero makes every heartbeat stale; an hour, none (a missing
+/// heartbeat is stale either way).
+fn bound(stale: bool) -> Duration {
+    if stale { Duration::ZERO } else { Duration::from_secs(3600) }
 }
 
 /// Applies `op` and renders the answer (or the error) for comparison.
@@ -72,14 +98,10 @@ async fn apply(db: &impl Store, op: &Op) -> String {
         Op::TakeRuns { replica, limit } => {
             db.claim_available_runs(&ReplicaId::nth(*replica), *limit).await.map(|x| format!("{x:?}"))
         }
-        Op::Finish { run, replica, outcome } => {
-            let outcome = match outcome {
-                0 => RunOutcome::Done,
-                1 => RunOutcome::Failed { error: "boom".into() },
-                _ => RunOutcome::Canceled,
-            };
-            db.finish_run(RunId(*run), &ReplicaId::nth(*replica), &outcome).await.map(|x| format!("{x:?}"))
-        }
+        Op::Finish { run, replica, outcome } => db
+            .finish_run(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome))
+            .await
+            .map(|x| format!("{x:?}")),
         Op::Cancel { plan, tasks } => {
             db.cancel_runs(PlanId(*plan), &ids(tasks)).await.map(|x| format!("{x:?}"))
         }
@@ -88,12 +110,29 @@ async fn apply(db: &impl Store, op: &Op) -> String {
         }
         Op::ReadPlan { plan } => db.plan_state(PlanId(*plan)).await.map(|x| format!("{x:?}")),
         Op::Heartbeat { replica } => db.heartbeat(&ReplicaId::nth(*replica)).await.map(|x| format!("{x:?}")),
-        Op::Clean { stale } => {
-            // Zero: every heartbeat is stale. An hour: none is (a missing one still is).
-            let bound = if *stale { Duration::ZERO } else { Duration::from_secs(3600) };
-            db.fail_abandoned_runs(bound).await.map(|x| format!("{x:?}"))
-        }
+        Op::Clean { stale } => db.fail_abandoned_runs(bound(*stale)).await.map(|x| format!("{x:?}")),
         Op::Claims => db.claims().await.map(|x| format!("{x:?}")),
+        Op::FinishRaising { run, replica, outcome } => db
+            .finish_run_raising(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome))
+            .await
+            .map(|x| format!("{x:?}")),
+        Op::CleanRaising { stale } => {
+            db.fail_abandoned_runs_raising(bound(*stale)).await.map(|x| format!("{x:?}"))
+        }
+        Op::SkipRaising { plan, tasks } => {
+            db.skip_tasks_raising(PlanId(*plan), &ids(tasks), "skip").await.map(|x| format!("{x:?}"))
+        }
+        Op::Lease { replica, limit, expire_at_once } => {
+            let lease = if *expire_at_once { Duration::ZERO } else { Duration::from_secs(3600) };
+            db.lease_events(&ReplicaId::nth(*replica), *limit, lease).await.map(|x| format!("{x:?}"))
+        }
+        Op::Mark { plan, failed, episode } => {
+            let event = if *failed { EventType::PipelineFailed } else { EventType::PipelineCompleted };
+            db.mark_delivered(RaisedEvent { plan: PlanId(*plan), event, episode: *episode })
+                .await
+                .map(|x| format!("{x:?}"))
+        }
+        Op::Outbox => db.outbox().await.map(|x| format!("{x:?}")),
     };
     answer.unwrap_or_else(|e| format!("error: {e}"))
 }

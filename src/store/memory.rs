@@ -12,8 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun,
-    PlanState, RunOutcome, RunRef, Store, TaskStatus, abandoned_error,
+    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
+    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
+    abandoned_error,
 };
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
@@ -25,12 +26,13 @@ pub struct MemoryStore {
 }
 
 #[derive(Debug, Default)]
-struct Tables {
+pub(super) struct Tables {
     plans: BTreeMap<PlanId, PlanRow>,
     tasks: BTreeMap<TaskId, TaskRow>,
     runs: BTreeMap<RunId, RunRow>,
     heartbeats: HashMap<ReplicaId, Instant>,
     claims: BTreeMap<PlanId, EventType>,
+    outbox: super::memory_outbox::Outbox,
     // Sequences, like BIGSERIAL: the last value handed out.
     last_plan: i64,
     last_task: i64,
@@ -88,6 +90,31 @@ impl Tables {
         self.tasks[&task].plan
     }
 
+    pub(super) fn episode_of(&self, plan: PlanId) -> Option<u32> {
+        self.plans.get(&plan).map(|p| p.episode)
+    }
+
+    /// Whether the plan has tasks and every one is skipped or its latest run is DONE.
+    pub(super) fn complete(&self, plan: PlanId) -> bool {
+        let mut tasks = self.tasks.iter().filter(|(_, t)| t.plan == plan).peekable();
+        tasks.peek().is_some()
+            && tasks.all(|(id, t)| {
+                t.skipped
+                    || self
+                        .runs_of(*id)
+                        .max_by_key(|(_, r)| r.attempt)
+                        .is_some_and(|(_, r)| r.status == RunStatus::Done)
+            })
+    }
+
+    pub(super) fn outbox_mut(&mut self) -> &mut super::memory_outbox::Outbox {
+        &mut self.outbox
+    }
+
+    pub(super) fn outbox_ref(&self) -> &super::memory_outbox::Outbox {
+        &self.outbox
+    }
+
     fn plan(&self, plan: PlanId) -> Result<&PlanRow> {
         self.plans.get(&plan).ok_or(Error::NoSuchPlan(plan))
     }
@@ -99,6 +126,66 @@ impl Tables {
             row.episode += 1;
         }
         Ok(Batch { changed, episode: row.episode })
+    }
+}
+
+impl Tables {
+    /// Ends a RUNNING run held by `replica` (`Store::finish_run`).
+    fn finish(&mut self, run: RunId, replica: &ReplicaId, outcome: &RunOutcome) -> Option<EndedRun> {
+        let row = self.runs.get_mut(&run)?;
+        if row.status != RunStatus::Running || row.replica.as_ref() != Some(replica) {
+            return None;
+        }
+        row.status = outcome.status();
+        row.error = outcome.error().map(str::to_owned);
+        let (task, attempt) = (row.task, row.attempt);
+        Some(EndedRun {
+            run,
+            task,
+            plan: self.plan_of(task),
+            attempt,
+            replica: replica.clone(),
+            status: outcome.status(),
+        })
+    }
+
+    /// Sets the skip flag on tasks not skipped yet (`Store::skip_tasks`).
+    fn skip(&mut self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<TaskId>> {
+        self.plan(plan)?;
+        let mut skipped = Vec::new();
+        for task in self.plan_tasks(plan, tasks) {
+            let row = self.tasks.get_mut(&task).expect("filtered to existing tasks");
+            if !row.skipped {
+                row.skipped = true;
+                skipped.push(task);
+            }
+        }
+        self.advance_episode(plan, skipped)
+    }
+
+    /// Fails RUNNING runs of replicas without a fresh heartbeat (`Store::fail_abandoned_runs`).
+    fn fail_abandoned(&mut self, stale_after: Duration) -> Vec<EndedRun> {
+        let now = Instant::now();
+        let Tables { runs, heartbeats, tasks, .. } = self;
+        let mut ended = Vec::new();
+        for (id, run) in runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Running) {
+            let replica = run.replica.clone().expect("a RUNNING run has a replica");
+            let fresh = heartbeats.get(&replica).is_some_and(|hb| now.duration_since(*hb) < stale_after);
+            if fresh {
+                continue;
+            }
+            run.status = RunStatus::Failed;
+            run.error = Some(abandoned_error(&replica));
+            ended.push(EndedRun {
+                run: *id,
+                task: run.task,
+                plan: tasks[&run.task].plan,
+                attempt: run.attempt,
+                replica,
+                status: RunStatus::Failed,
+            });
+        }
+        ended
     }
 }
 
@@ -190,22 +277,7 @@ impl Store for MemoryStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Option<EndedRun>> {
-        let mut t = self.lock();
-        let Some(row) = t.runs.get_mut(&run) else { return Ok(None) };
-        if row.status != RunStatus::Running || row.replica.as_ref() != Some(replica) {
-            return Ok(None);
-        }
-        row.status = outcome.status();
-        row.error = outcome.error().map(str::to_owned);
-        let (task, attempt) = (row.task, row.attempt);
-        Ok(Some(EndedRun {
-            run,
-            task,
-            plan: t.plan_of(task),
-            attempt,
-            replica: replica.clone(),
-            status: outcome.status(),
-        }))
+        Ok(self.lock().finish(run, replica, outcome))
     }
 
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
@@ -230,17 +302,7 @@ impl Store for MemoryStore {
     }
 
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Batch<TaskId>> {
-        let mut t = self.lock();
-        t.plan(plan)?;
-        let mut skipped = Vec::new();
-        for task in t.plan_tasks(plan, tasks) {
-            let row = t.tasks.get_mut(&task).expect("filtered to existing tasks");
-            if !row.skipped {
-                row.skipped = true;
-                skipped.push(task);
-            }
-        }
-        t.advance_episode(plan, skipped)
+        self.lock().skip(plan, tasks)
     }
 
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
@@ -270,31 +332,59 @@ impl Store for MemoryStore {
     }
 
     async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
-        let mut t = self.lock();
-        let now = Instant::now();
-        let Tables { runs, heartbeats, tasks, .. } = &mut *t;
-        let mut ended = Vec::new();
-        for (id, run) in runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Running) {
-            let replica = run.replica.clone().expect("a RUNNING run has a replica");
-            let fresh = heartbeats.get(&replica).is_some_and(|hb| now.duration_since(*hb) < stale_after);
-            if fresh {
-                continue;
-            }
-            run.status = RunStatus::Failed;
-            run.error = Some(abandoned_error(&replica));
-            ended.push(EndedRun {
-                run: *id,
-                task: run.task,
-                plan: tasks[&run.task].plan,
-                attempt: run.attempt,
-                replica,
-                status: RunStatus::Failed,
-            });
-        }
-        Ok(ended)
+        Ok(self.lock().fail_abandoned(stale_after))
     }
 
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
         Ok(self.lock().claims.iter().map(|(plan, event)| ClaimRow { plan: *plan, event: *event }).collect())
+    }
+
+    async fn finish_run_raising(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Raising<Option<EndedRun>>> {
+        let mut t = self.lock();
+        let ended = t.finish(run, replica, outcome);
+        let raised = ended.as_ref().and_then(|e| t.raise_for_end(e));
+        Ok(Raising { value: ended, raised: raised.into_iter().collect() })
+    }
+
+    async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
+        let mut t = self.lock();
+        let ended = t.fail_abandoned(stale_after);
+        let plans: BTreeSet<PlanId> = ended.iter().map(|e| e.plan).collect();
+        let raised = plans.into_iter().filter_map(|plan| t.raise_failed(plan)).collect();
+        Ok(Raising { value: ended, raised })
+    }
+
+    async fn skip_tasks_raising(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        _reason: &str,
+    ) -> Result<Raising<Batch<TaskId>>> {
+        let mut t = self.lock();
+        let batch = t.skip(plan, tasks)?;
+        let raised = if batch.changed.is_empty() { None } else { t.raise_if_complete(plan) };
+        Ok(Raising { value: batch, raised: raised.into_iter().collect() })
+    }
+
+    async fn lease_events(
+        &self,
+        replica: &ReplicaId,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<LeasedEvent>> {
+        Ok(self.lock().lease(replica, limit, lease))
+    }
+
+    async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
+        Ok(self.lock().mark_delivered(event))
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        Ok(self.lock().outbox_rows())
     }
 }

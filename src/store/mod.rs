@@ -9,7 +9,9 @@
 //! Every write returns what it changed, so callers can log it.
 
 mod memory;
+mod memory_outbox;
 mod postgres;
+mod postgres_outbox;
 mod schema;
 
 use std::future::Future;
@@ -212,6 +214,46 @@ pub struct ClaimRow {
     pub event: EventType,
 }
 
+/// An outbox row a write raised, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RaisedEvent {
+    /// The plan.
+    pub plan: PlanId,
+    /// The event type.
+    pub event: EventType,
+    /// The plan's episode when it was raised.
+    pub episode: u32,
+}
+
+/// What a write that may raise outbox events changed, and the events it raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raising<T> {
+    /// What the write itself returns.
+    pub value: T,
+    /// The outbox rows it inserted (a row already there is not raised twice).
+    pub raised: Vec<RaisedEvent>,
+}
+
+/// An outbox row a relay took under a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeasedEvent {
+    /// The event.
+    pub event: RaisedEvent,
+    /// Leases taken so far, this one included.
+    pub leases: u32,
+}
+
+/// A row of the outbox, for inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// The event.
+    pub event: RaisedEvent,
+    /// Leases taken so far.
+    pub leases: u32,
+    /// Whether a relay marked it delivered.
+    pub delivered: bool,
+}
+
 /// The operations of the rollout server on its shared database.
 ///
 /// Each operation is atomic (one statement or one transaction), so a connection lost
@@ -288,6 +330,46 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The whole claim table, by plan.
     fn claims(&self) -> impl Future<Output = Result<Vec<ClaimRow>>> + Send;
+
+    /// [`Store::finish_run`], raising in the same transaction (under the plan row's
+    /// lock, so concurrent ends of one plan see each other) PIPELINE_FAILED for the
+    /// plan's episode when the run failed, or PIPELINE_COMPLETED when it completed
+    /// the plan.
+    fn finish_run_raising(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> impl Future<Output = Result<Raising<Option<EndedRun>>>> + Send;
+
+    /// [`Store::fail_abandoned_runs`], raising PIPELINE_FAILED for each plan touched.
+    fn fail_abandoned_runs_raising(
+        &self,
+        stale_after: Duration,
+    ) -> impl Future<Output = Result<Raising<Vec<EndedRun>>>> + Send;
+
+    /// [`Store::skip_tasks`], raising PIPELINE_COMPLETED when the skip completed the plan.
+    fn skip_tasks_raising(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        reason: &str,
+    ) -> impl Future<Output = Result<Raising<Batch<TaskId>>>> + Send;
+
+    /// A relay takes up to `limit` undelivered outbox rows whose lease is free or
+    /// expired (`FOR UPDATE SKIP LOCKED`), leasing them to `replica` for `lease`.
+    fn lease_events(
+        &self,
+        replica: &ReplicaId,
+        limit: u32,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Vec<LeasedEvent>>> + Send;
+
+    /// Marks an outbox row delivered; false when it already was (or does not exist).
+    fn mark_delivered(&self, event: RaisedEvent) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The whole outbox, in key order.
+    fn outbox(&self) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
 }
 
 /// The error message the cleaner stores on a run it fails.
@@ -357,5 +439,38 @@ impl Store for Backend {
     }
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
         dispatch!(self, s => s.claims())
+    }
+    async fn finish_run_raising(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Raising<Option<EndedRun>>> {
+        dispatch!(self, s => s.finish_run_raising(run, replica, outcome))
+    }
+    async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
+        dispatch!(self, s => s.fail_abandoned_runs_raising(stale_after))
+    }
+    async fn skip_tasks_raising(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        reason: &str,
+    ) -> Result<Raising<Batch<TaskId>>> {
+        dispatch!(self, s => s.skip_tasks_raising(plan, tasks, reason))
+    }
+    async fn lease_events(
+        &self,
+        replica: &ReplicaId,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<LeasedEvent>> {
+        dispatch!(self, s => s.lease_events(replica, limit, lease))
+    }
+    async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
+        dispatch!(self, s => s.mark_delivered(event))
+    }
+    async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        dispatch!(self, s => s.outbox())
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
 use super::{
-    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, NewPlan, NewRun,
-    PlanState, RunOutcome, RunRef, Store, TaskStatus,
+    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
+    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
 };
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
@@ -33,14 +33,14 @@ impl PgStore {
         &self.pool
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+    pub(super) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
 }
 
 /// Commits on success; on failure rolls back at once, so the connection does not sit
 /// idle in a transaction holding locks until its next use.
-async fn finish<T>(tx: Transaction<'_, Postgres>, result: Result<T>) -> Result<T> {
+pub(super) async fn finish<T>(tx: Transaction<'_, Postgres>, result: Result<T>) -> Result<T> {
     match result {
         Ok(value) => {
             tx.commit().await?;
@@ -142,7 +142,7 @@ async fn create_pending_runs(
 /// Locks the plan row for a batch request and returns its episode. Every batch on a
 /// plan takes this lock first, so batches on one plan run one after another and each
 /// sees the runs and skips of the previous ones.
-async fn lock_plan(tx: &mut Transaction<'_, Postgres>, plan: PlanId) -> Result<u32> {
+pub(super) async fn lock_plan(tx: &mut Transaction<'_, Postgres>, plan: PlanId) -> Result<u32> {
     let row: Option<(i32,)> = sqlx::query_as("SELECT episode FROM plan WHERE id = $1 FOR UPDATE")
         .bind(plan.0)
         .fetch_optional(&mut **tx)
@@ -277,7 +277,7 @@ async fn cancel_runs(
     })
 }
 
-async fn skip_tasks(
+pub(super) async fn skip_tasks(
     tx: &mut Transaction<'_, Postgres>,
     plan: PlanId,
     tasks: &[TaskId],
@@ -357,7 +357,16 @@ pub async fn heartbeat(db: impl PgExecutor<'_>, replica: &ReplicaId) -> Result<(
 /// The cleaner: fails RUNNING runs of replicas with a stale (or no) heartbeat.
 /// The error text is the one [`super::abandoned_error`] spells.
 pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_after: Duration) -> Result<Vec<EndedRun>> {
-    let micros = i64::try_from(stale_after.as_micros()).unwrap_or(i64::MAX);
+    fail_abandoned_runs_of(db, stale_after, None).await
+}
+
+/// The cleaner, limited to the runs of `plans` when given.
+pub(super) async fn fail_abandoned_runs_of(
+    db: impl PgExecutor<'_>,
+    stale_after: Duration,
+    plans: Option<&[i64]>,
+) -> Result<Vec<EndedRun>> {
+    let micros = micros(stale_after);
     let mut rows: Vec<(i64, i64, i64, i32, String)> = sqlx::query_as(
         "UPDATE task_run r SET status = 'FAILED', \
              error = 'abandoned: replica ' || r.replica_id || ' stopped heartbeating', \
@@ -366,9 +375,11 @@ pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_after: Duration)
          WHERE t.id = r.task_id AND r.status = 'RUNNING' AND NOT EXISTS ( \
              SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \
              AND h.last_heartbeat > now() - make_interval(secs => $1::float8 / 1e6)) \
+           AND ($2::bigint[] IS NULL OR t.plan_id = ANY($2)) \
          RETURNING r.id, r.task_id, t.plan_id, r.attempt, r.replica_id",
     )
     .bind(micros)
+    .bind(plans)
     .fetch_all(db)
     .await?;
     rows.sort_unstable();
@@ -383,6 +394,11 @@ pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_after: Duration)
             status: RunStatus::Failed,
         })
         .collect())
+}
+
+/// A duration as whole microseconds, for `make_interval(secs => $n / 1e6)`.
+pub(super) fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The whole claim table.
@@ -446,5 +462,38 @@ impl Store for PgStore {
     }
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
         claims(&self.pool).await
+    }
+    async fn finish_run_raising(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Raising<Option<EndedRun>>> {
+        self.finish_run_raising_tx(run, replica, outcome).await
+    }
+    async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
+        self.fail_abandoned_runs_raising_tx(stale_after).await
+    }
+    async fn skip_tasks_raising(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        reason: &str,
+    ) -> Result<Raising<Batch<TaskId>>> {
+        self.skip_tasks_raising_tx(plan, tasks, reason).await
+    }
+    async fn lease_events(
+        &self,
+        replica: &ReplicaId,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<LeasedEvent>> {
+        super::postgres_outbox::lease_events(&self.pool, replica, limit, lease).await
+    }
+    async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
+        super::postgres_outbox::mark_delivered(&self.pool, event).await
+    }
+    async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+        super::postgres_outbox::outbox(&self.pool).await
     }
 }

@@ -1,0 +1,214 @@
+//! The Postgres side of the `outbox` strategy: writes that raise outbox rows in the
+//! same transaction as the status change that owes them, and the relay's leases.
+//!
+//! Every raising write locks the plan row first (like every batch request does), so
+//! the writes that can fail or complete one plan commit one after another: each
+//! sees the others' runs, the completion check has no write skew, and an event is
+//! raised in the episode its change committed in.
+
+use std::time::Duration;
+
+use sqlx::{PgExecutor, Postgres, Transaction};
+
+use super::postgres::{fail_abandoned_runs_of, finish, finish_run, lock_plan, micros, skip_tasks};
+use super::{Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome};
+use crate::Result;
+use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+
+type Tx<'a> = Transaction<'a, Postgres>;
+
+/// Inserts an outbox row unless the event (or, for PIPELINE_COMPLETED, any
+/// completion of the plan) is already there.
+async fn raise(tx: &mut Tx<'_>, plan: PlanId, event: EventType, episode: u32) -> Result<Option<RaisedEvent>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO plan_event_outbox (plan_id, event_type, episode) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING RETURNING plan_id",
+    )
+    .bind(plan.0)
+    .bind(event.as_str())
+    .bind(episode as i32)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|_| RaisedEvent { plan, event, episode }))
+}
+
+/// Whether every task of the plan is done (latest run DONE) or skipped.
+async fn complete(tx: &mut Tx<'_>, plan: PlanId) -> Result<bool> {
+    let (complete,): (bool,) = sqlx::query_as(
+        "SELECT count(*) > 0 AND count(*) FILTER (WHERE NOT (t.skipped OR coalesce(r.status, '') = 'DONE')) = 0 \
+         FROM task t LEFT JOIN LATERAL (SELECT status FROM task_run WHERE task_id = t.id \
+                                        ORDER BY attempt DESC LIMIT 1) r ON true \
+         WHERE t.plan_id = $1",
+    )
+    .bind(plan.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(complete)
+}
+
+async fn finish_run_raising(
+    tx: &mut Tx<'_>,
+    run: RunId,
+    replica: &ReplicaId,
+    outcome: &RunOutcome,
+) -> Result<Raising<Option<EndedRun>>> {
+    let plan: Option<(i64,)> =
+        sqlx::query_as("SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id WHERE r.id = $1")
+            .bind(run.0)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((plan,)) = plan else { return Ok(Raising { value: None, raised: vec![] }) };
+    let plan = PlanId(plan);
+    let episode = lock_plan(tx, plan).await?;
+    let ended = finish_run(&mut **tx, run, replica, outcome).await?;
+    let raised = match ended.as_ref().map(|e| e.status) {
+        Some(RunStatus::Failed) => raise(tx, plan, EventType::PipelineFailed, episode).await?,
+        Some(RunStatus::Done) if complete(tx, plan).await? => {
+            raise(tx, plan, EventType::PipelineCompleted, episode).await?
+        }
+        _ => None,
+    };
+    Ok(Raising { value: ended, raised: raised.into_iter().collect() })
+}
+
+async fn fail_abandoned_runs_raising(
+    tx: &mut Tx<'_>,
+    stale_after: Duration,
+) -> Result<Raising<Vec<EndedRun>>> {
+    // Lock the plans with abandoned runs, in id order (no deadlock with writers that
+    // lock one plan), then fail only their runs.
+    let plans: Vec<(i64, i32)> = sqlx::query_as(
+        "SELECT id, episode FROM plan WHERE id IN ( \
+             SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id \
+             WHERE r.status = 'RUNNING' AND NOT EXISTS ( \
+                 SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \
+                 AND h.last_heartbeat > now() - make_interval(secs => $1::float8 / 1e6))) \
+         ORDER BY id FOR UPDATE",
+    )
+    .bind(micros(stale_after))
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids: Vec<i64> = plans.iter().map(|&(id, _)| id).collect();
+    let ended = fail_abandoned_runs_of(&mut **tx, stale_after, Some(&ids)).await?;
+    let mut raised = Vec::new();
+    for (id, episode) in plans {
+        if ended.iter().any(|e| e.plan.0 == id) {
+            raised.extend(raise(tx, PlanId(id), EventType::PipelineFailed, episode as u32).await?);
+        }
+    }
+    Ok(Raising { value: ended, raised })
+}
+
+async fn skip_tasks_raising(
+    tx: &mut Tx<'_>,
+    plan: PlanId,
+    tasks: &[TaskId],
+    reason: &str,
+) -> Result<Raising<Batch<TaskId>>> {
+    let batch = skip_tasks(tx, plan, tasks, reason).await?;
+    let mut raised = Vec::new();
+    if !batch.changed.is_empty() && complete(tx, plan).await? {
+        raised.extend(raise(tx, plan, EventType::PipelineCompleted, batch.episode).await?);
+    }
+    Ok(Raising { value: batch, raised })
+}
+
+/// Leases up to `limit` undelivered rows whose lease is free or expired.
+pub async fn lease_events(
+    db: impl PgExecutor<'_>,
+    replica: &ReplicaId,
+    limit: u32,
+    lease: Duration,
+) -> Result<Vec<LeasedEvent>> {
+    let rows: Vec<(i64, String, i32, i32)> = sqlx::query_as(
+        "UPDATE plan_event_outbox SET leases = leases + 1, lease_owner = $1, \
+             lease_until = now() + make_interval(secs => $3::float8 / 1e6) \
+         WHERE (plan_id, event_type, episode) IN ( \
+             SELECT plan_id, event_type, episode FROM plan_event_outbox \
+             WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= now()) \
+             ORDER BY plan_id, episode, event_type LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING plan_id, event_type, episode, leases",
+    )
+    .bind(replica.as_str())
+    .bind(i64::from(limit))
+    .bind(micros(lease))
+    .fetch_all(db)
+    .await?;
+    let mut leased = rows
+        .into_iter()
+        .map(|(plan, event, episode, leases)| {
+            let event = RaisedEvent { plan: PlanId(plan), event: event.parse()?, episode: episode as u32 };
+            Ok(LeasedEvent { event, leases: leases as u32 })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    leased.sort_by_key(|l| key(&l.event));
+    Ok(leased)
+}
+
+/// The order relays take rows in: plan, episode, then event type as spelled.
+pub(super) fn key(e: &RaisedEvent) -> (PlanId, u32, &'static str) {
+    (e.plan, e.episode, e.event.as_str())
+}
+
+/// Marks a row delivered.
+pub async fn mark_delivered(db: impl PgExecutor<'_>, event: RaisedEvent) -> Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE plan_event_outbox SET delivered_at = now(), lease_owner = NULL, lease_until = NULL \
+         WHERE plan_id = $1 AND event_type = $2 AND episode = $3 AND delivered_at IS NULL RETURNING plan_id",
+    )
+    .bind(event.plan.0)
+    .bind(event.event.as_str())
+    .bind(event.episode as i32)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The whole outbox.
+pub async fn outbox(db: impl PgExecutor<'_>) -> Result<Vec<OutboxRow>> {
+    let rows: Vec<(i64, String, i32, i32, bool)> = sqlx::query_as(
+        "SELECT plan_id, event_type, episode, leases, delivered_at IS NOT NULL FROM plan_event_outbox \
+         ORDER BY plan_id, episode, event_type",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(plan, event, episode, leases, delivered)| {
+            let event = RaisedEvent { plan: PlanId(plan), event: event.parse()?, episode: episode as u32 };
+            Ok(OutboxRow { event, leases: leases as u32, delivered })
+        })
+        .collect()
+}
+
+impl PgStore {
+    pub(super) async fn finish_run_raising_tx(
+        &self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+    ) -> Result<Raising<Option<EndedRun>>> {
+        let mut tx = self.begin().await?;
+        let result = finish_run_raising(&mut tx, run, replica, outcome).await;
+        finish(tx, result).await
+    }
+
+    pub(super) async fn fail_abandoned_runs_raising_tx(
+        &self,
+        stale_after: Duration,
+    ) -> Result<Raising<Vec<EndedRun>>> {
+        let mut tx = self.begin().await?;
+        let result = fail_abandoned_runs_raising(&mut tx, stale_after).await;
+        finish(tx, result).await
+    }
+
+    pub(super) async fn skip_tasks_raising_tx(
+        &self,
+        plan: PlanId,
+        tasks: &[TaskId],
+        reason: &str,
+    ) -> Result<Raising<Batch<TaskId>>> {
+        let mut tx = self.begin().await?;
+        let result = skip_tasks_raising(&mut tx, plan, tasks, reason).await;
+        finish(tx, result).await
+    }
+}
