@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
-use crate::store::{Claim, NewRun, RunRef};
+use crate::store::{Claim, NewRun, RaisedEvent, RunRef};
 
 /// A position in the history. Entries are numbered 0, 1, 2, ... in the order they
 /// were appended.
@@ -151,6 +151,13 @@ pub enum Event {
         /// `invoked` of the write.
         invoked: Seq,
     },
+    /// A write raised outbox events in its transaction.
+    EventsRaised {
+        /// The events.
+        events: Vec<RaisedEvent>,
+        /// `invoked` of the write.
+        invoked: Seq,
+    },
     /// A completion check read the plan's tasks.
     CompletionChecked {
         /// The plan.
@@ -243,6 +250,7 @@ impl Event {
             | RunEnded { invoked, .. }
             | ClaimAttempted { invoked, .. }
             | ClaimReset { invoked, .. }
+            | EventsRaised { invoked, .. }
             | StoreFailed { invoked, .. } => Some(*invoked),
             _ => None,
         }

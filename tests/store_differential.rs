@@ -124,7 +124,7 @@ async fn apply(db: &impl Store, op: &Op) -> String {
         }
         Op::Lease { replica, limit, expire_at_once } => {
             let lease = if *expire_at_once { Duration::ZERO } else { Duration::from_secs(3600) };
-            db.lease_events(&ReplicaId::nth(*replica), *limit, lease).await.map(|x| format!("{x:?}"))
+            db.lease_events(&ReplicaId::nth(*replica), *limit, lease, 3).await.map(|x| format!("{x:?}"))
         }
         Op::Mark { plan, failed, episode } => {
             let event = if *failed { EventType::PipelineFailed } else { EventType::PipelineCompleted };

@@ -13,8 +13,7 @@ use actix::prelude::*;
 
 use super::director::ReplicaDown;
 use super::store::{
-    CancelRuns, ClaimAvailableRuns, CreatePlan, FailAbandonedRuns, FinishRun, Heartbeat, PromotePending,
-    StopStore, StoreActor,
+    CancelRuns, ClaimAvailableRuns, CreatePlan, Heartbeat, PromotePending, StopStore, StoreActor,
 };
 use super::task_run::{Abort, TaskRunActor};
 use super::webhook::{StopWebhook, WebhookActor};
@@ -23,9 +22,7 @@ use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
-use crate::store::{
-    Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun, RunOutcome,
-};
+use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
 use crate::strategy::{Hook, ReplicaCtx, Strategy};
 use crate::world::{Token, World};
 
@@ -43,7 +40,7 @@ pub struct ReplicaActor {
     /// Hooks and requests in flight (counted in the world's busy count).
     hooks: usize,
     /// Loops whose previous round is still waiting on the database.
-    looping: [bool; 3],
+    looping: [bool; 4],
     _census: Token,
 }
 
@@ -52,6 +49,7 @@ enum Loop {
     Scheduler = 0,
     Heartbeat = 1,
     Cleaner = 2,
+    Strategy = 3,
 }
 
 impl ReplicaActor {
@@ -77,7 +75,7 @@ impl ReplicaActor {
             webhook: None,
             running: HashMap::new(),
             hooks: 0,
-            looping: [false; 3],
+            looping: [false; 4],
         }
     }
 
@@ -170,15 +168,13 @@ impl ReplicaActor {
     fn clean(&mut self, ctx: &mut Context<Self>) {
         let r = self.ctx(ctx);
         let stale_after = self.world.config.abandon_after;
-        let strategy = self.strategy.clone();
-        let work: Hook = Box::pin(async move {
-            let runs = r.store(FailAbandonedRuns { stale_after }).await?;
-            if !runs.is_empty() {
-                strategy.runs_abandoned(r, runs).await?;
-            }
-            Ok(())
-        });
+        let work = self.strategy.clean(r, stale_after);
         self.round(Loop::Cleaner, ctx, work, |(), _, _| {});
+    }
+
+    fn relay(&mut self, ctx: &mut Context<Self>) {
+        let work = self.strategy.tick(self.ctx(ctx));
+        self.round(Loop::Strategy, ctx, work, |(), _, _| {});
     }
 
     /// Writes a run's end, then lets the strategy act on it.
@@ -187,7 +183,7 @@ impl ReplicaActor {
         let strategy = self.strategy.clone();
         self.spawn_hook(
             Box::pin(async move {
-                let ended = finish_with_retries(&r, run, outcome).await?;
+                let ended = strategy.finish_run(r.clone(), run, outcome).await?;
                 if let Some(ended) = ended {
                     r.crash_point(CrashPoint::AfterStatusWrite).await;
                     strategy.run_ended(r, ended).await?;
@@ -196,25 +192,6 @@ impl ReplicaActor {
             }),
             ctx,
         );
-    }
-}
-
-/// How often a replica tries to write a run's end before it gives up (each failure is
-/// in the history); a lost connection is retried on a fresh one.
-const FINISH_TRIES: u32 = 20;
-
-/// Writes a run's end, trying again a tick later when the write fails (the
-/// connection was reset, say), as a server does rather than leave the run RUNNING.
-async fn finish_with_retries(r: &ReplicaCtx, run: RunId, outcome: RunOutcome) -> Result<Option<EndedRun>> {
-    let mut tries = 1;
-    loop {
-        match r.store(FinishRun { run, replica: r.id.clone(), outcome: outcome.clone() }).await {
-            Err(e) if tries < FINISH_TRIES && !matches!(e, crate::Error::ActorGone(_)) => {
-                tries += 1;
-                tokio::time::sleep(r.world.config.tick).await;
-            }
-            result => return result,
-        }
     }
 }
 
@@ -235,7 +212,10 @@ impl Actor for ReplicaActor {
         let config = self.world.config.clone();
         self.heartbeat(ctx);
         ctx.run_interval(config.heartbeat, |act, ctx| act.heartbeat(ctx));
-        ctx.run_interval(config.tick, |act, ctx| act.schedule(ctx));
+        ctx.run_interval(config.tick, |act, ctx| {
+            act.schedule(ctx);
+            act.relay(ctx);
+        });
         ctx.run_interval(config.abandon_after / 2, |act, ctx| act.clean(ctx));
     }
 

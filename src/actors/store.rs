@@ -16,8 +16,8 @@ use crate::history::{Event, History, Seq};
 use crate::link::Link;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
-    Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, NewPlan, NewRun,
-    PlanState, RunOutcome, Store,
+    Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LeasedEvent, NewPlan,
+    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, Store,
 };
 use crate::world::Token;
 
@@ -213,4 +213,41 @@ store_messages! {
     Claims {} -> Vec<ClaimRow>
         => |s, _m| s.claims();
         log |_m, _r, _invoked| vec![];
+    /// [`Store::finish_run_raising`].
+    FinishRunRaising { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Raising<Option<EndedRun>>
+        => |s, m| s.finish_run_raising(m.run, &m.replica, &m.outcome);
+        log |m, r, invoked| r.value.iter()
+            .map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked))
+            .chain(raised(&r.raised, invoked))
+            .collect();
+    /// [`Store::fail_abandoned_runs_raising`].
+    FailAbandonedRunsRaising { stale_after: Duration } -> Raising<Vec<EndedRun>>
+        => |s, m| s.fail_abandoned_runs_raising(m.stale_after);
+        log |_m, r, invoked| r.value.iter()
+            .map(|e| ended(e, Some(crate::store::abandoned_error(&e.replica)), true, invoked))
+            .chain(raised(&r.raised, invoked))
+            .collect();
+    /// [`Store::skip_tasks_raising`].
+    SkipTasksRaising { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Raising<Batch<TaskId>>
+        => |s, m| s.skip_tasks_raising(m.plan, &m.tasks, &m.reason);
+        log |m, r, invoked| std::iter::once(Event::TasksSkipped {
+            plan: m.plan, tasks: r.value.changed.clone(), episode: r.value.episode, invoked,
+        }).chain(raised(&r.raised, invoked)).collect();
+    /// [`Store::lease_events`].
+    LeaseEvents { replica: ReplicaId, limit: u32, lease: Duration, max_leases: u32 } -> Vec<LeasedEvent>
+        => |s, m| s.lease_events(&m.replica, m.limit, m.lease, m.max_leases);
+        log |_m, _r, _invoked| vec![];
+    /// [`Store::mark_delivered`].
+    MarkDelivered { event: RaisedEvent } -> bool
+        => |s, m| s.mark_delivered(m.event);
+        log |_m, _r, _invoked| vec![];
+    /// [`Store::outbox`].
+    ReadOutbox {} -> Vec<OutboxRow>
+        => |s, _m| s.outbox();
+        log |_m, _r, _invoked| vec![];
+}
+
+/// The history entry for events a write raised, if it raised any.
+fn raised(events: &[RaisedEvent], invoked: Seq) -> Option<Event> {
+    (!events.is_empty()).then(|| Event::EventsRaised { events: events.to_vec(), invoked })
 }

@@ -44,10 +44,17 @@ impl Actor for WebhookActor {
     }
 }
 
-/// Send this event (in the background, with retries).
+/// Send this event with the run's retry policy; answers whether the endpoint
+/// accepted it. Tries are numbered from `first_attempt` (a redelivery of an event
+/// already tried continues its numbering).
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "()")]
-pub struct Announce(pub Payload);
+#[rtype(result = "bool")]
+pub struct Announce {
+    /// What to send.
+    pub payload: Payload,
+    /// The number of the first try.
+    pub first_attempt: u32,
+}
 
 /// Stop at once, dropping unsent events.
 #[derive(Message, Debug)]
@@ -63,9 +70,9 @@ impl Handler<StopWebhook> for WebhookActor {
 }
 
 impl Handler<Announce> for WebhookActor {
-    type Result = ();
+    type Result = ResponseActFuture<Self, bool>;
 
-    fn handle(&mut self, Announce(payload): Announce, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Announce, _: &mut Context<Self>) -> Self::Result {
         self.in_flight += 1;
         self.world.busy(1);
         let sender = Sender {
@@ -74,10 +81,13 @@ impl Handler<Announce> for WebhookActor {
             world: self.world.clone(),
             replica: self.replica.clone(),
         };
-        ctx.spawn(async move { sender.deliver(payload).await }.into_actor(self).map(|(), act, _| {
-            act.in_flight -= 1;
-            act.world.idle(1);
-        }));
+        Box::pin(async move { sender.deliver(msg.payload, msg.first_attempt).await }.into_actor(self).map(
+            |accepted, act, _| {
+                act.in_flight -= 1;
+                act.world.idle(1);
+                accepted
+            },
+        ))
     }
 }
 
@@ -90,14 +100,16 @@ struct Sender {
 }
 
 impl Sender {
-    async fn deliver(self, payload: Payload) {
+    /// Sends with the policy's tries, numbered from `first`; true once accepted.
+    async fn deliver(self, payload: Payload, first: u32) -> bool {
         let endpoint = &self.world.endpoint;
         let policy = &self.world.config.webhook;
         let history = &self.world.history;
         let request = OutgoingRequest::signed(&payload, &endpoint.secret, self.timestamp());
         let webhook_id = request.webhook_id.clone();
+        let tries = policy.attempts.max(1);
         let mut backoff = policy.backoff;
-        for attempt in 1..=policy.attempts.max(1) {
+        for attempt in first..first + tries {
             history.record(
                 Some(&self.id),
                 Event::SendStarted {
@@ -120,9 +132,9 @@ impl Sender {
                 },
             );
             if accepted {
-                return;
+                return true;
             }
-            if attempt < policy.attempts {
+            if attempt + 1 < first + tries {
                 let wait = match outcome {
                     SendOutcome::Refused { retry_after: Some(after), .. } => backoff.max(after),
                     _ => backoff,
@@ -131,11 +143,9 @@ impl Sender {
                 backoff *= 2;
             }
         }
-        let reason = format!("no 2xx after {} tries", policy.attempts.max(1));
-        history.record(
-            Some(&self.id),
-            Event::SendAbandoned { webhook_id, attempts: policy.attempts.max(1), reason },
-        );
+        let reason = format!("no 2xx after {tries} tries");
+        history.record(Some(&self.id), Event::SendAbandoned { webhook_id, attempts: tries, reason });
+        false
     }
 
     /// One try. When the scenario crashes this replica during a send, the request is

@@ -376,8 +376,9 @@ impl Store for MemoryStore {
         replica: &ReplicaId,
         limit: u32,
         lease: Duration,
+        max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        Ok(self.lock().lease(replica, limit, lease))
+        Ok(self.lock().lease(replica, limit, lease, max_leases))
     }
 
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {

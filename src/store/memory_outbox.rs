@@ -63,11 +63,17 @@ impl Tables {
     }
 
     /// Leases up to `limit` undelivered rows whose lease is free or expired.
-    pub(super) fn lease(&mut self, _replica: &ReplicaId, limit: u32, lease: Duration) -> Vec<LeasedEvent> {
+    pub(super) fn lease(
+        &mut self,
+        _replica: &ReplicaId,
+        limit: u32,
+        lease: Duration,
+        max: u32,
+    ) -> Vec<LeasedEvent> {
         let now = Instant::now();
         self.outbox_mut()
             .values_mut()
-            .filter(|e| !e.delivered && e.lease_until.is_none_or(|until| until <= now))
+            .filter(|e| !e.delivered && e.leases < max && e.lease_until.is_none_or(|until| until <= now))
             .take(limit as usize)
             .map(|e| {
                 e.leases += 1;

@@ -357,12 +357,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Raising<Batch<TaskId>>>> + Send;
 
     /// A relay takes up to `limit` undelivered outbox rows whose lease is free or
-    /// expired (`FOR UPDATE SKIP LOCKED`), leasing them to `replica` for `lease`.
+    /// expired and that were leased fewer than `max_leases` times (`FOR UPDATE SKIP
+    /// LOCKED`), leasing them to `replica` for `lease`.
     fn lease_events(
         &self,
         replica: &ReplicaId,
         limit: u32,
         lease: Duration,
+        max_leases: u32,
     ) -> impl Future<Output = Result<Vec<LeasedEvent>>> + Send;
 
     /// Marks an outbox row delivered; false when it already was (or does not exist).
@@ -464,8 +466,9 @@ impl Store for Backend {
         replica: &ReplicaId,
         limit: u32,
         lease: Duration,
+        max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        dispatch!(self, s => s.lease_events(replica, limit, lease))
+        dispatch!(self, s => s.lease_events(replica, limit, lease, max_leases))
     }
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
         dispatch!(self, s => s.mark_delivered(event))

@@ -487,8 +487,9 @@ impl Store for PgStore {
         replica: &ReplicaId,
         limit: u32,
         lease: Duration,
+        max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        super::postgres_outbox::lease_events(&self.pool, replica, limit, lease).await
+        super::postgres_outbox::lease_events(&self.pool, replica, limit, lease, max_leases).await
     }
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
         super::postgres_outbox::mark_delivered(&self.pool, event).await

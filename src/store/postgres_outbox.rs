@@ -119,19 +119,21 @@ pub async fn lease_events(
     replica: &ReplicaId,
     limit: u32,
     lease: Duration,
+    max_leases: u32,
 ) -> Result<Vec<LeasedEvent>> {
     let rows: Vec<(i64, String, i32, i32)> = sqlx::query_as(
         "UPDATE plan_event_outbox SET leases = leases + 1, lease_owner = $1, \
              lease_until = now() + make_interval(secs => $3::float8 / 1e6) \
          WHERE (plan_id, event_type, episode) IN ( \
              SELECT plan_id, event_type, episode FROM plan_event_outbox \
-             WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= now()) \
+             WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= now()) AND leases < $4 \
              ORDER BY plan_id, episode, event_type LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING plan_id, event_type, episode, leases",
     )
     .bind(replica.as_str())
     .bind(i64::from(limit))
     .bind(micros(lease))
+    .bind(max_leases as i32)
     .fetch_all(db)
     .await?;
     let mut leased = rows

@@ -12,10 +12,33 @@ use crate::actors::{
 use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::{EventType, PlanId, ReplicaId, RunStatus};
-use crate::store::{Claim, PlanState};
+use crate::store::{Claim, PlanState, RaisedEvent};
 use crate::webhook::{FailedTask, Payload};
 use crate::world::World;
 use crate::{Error, Result};
+
+/// The payload announcing `event` for `plan` in `episode`. A PIPELINE_FAILED payload
+/// names the tasks whose latest run failed.
+fn payload(plan: PlanId, event: EventType, episode: u32, state: &PlanState) -> Payload {
+    match event {
+        EventType::PipelineCompleted => Payload::completed(plan, &state.title, &state.project, episode),
+        EventType::PipelineFailed => {
+            let failed = state
+                .tasks
+                .iter()
+                .filter_map(|t| {
+                    let run = t.latest.as_ref().filter(|r| r.status == RunStatus::Failed)?;
+                    Some(FailedTask {
+                        task: t.task,
+                        name: t.name.clone(),
+                        error: run.error.clone().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            Payload::failed(plan, &state.title, &state.project, episode, failed)
+        }
+    }
+}
 
 /// A strategy's handle on its replica. Cheap to clone into a hook's future.
 #[derive(Clone)]
@@ -90,30 +113,17 @@ impl ReplicaCtx {
     }
 
     /// Hands the event to this replica's webhook actor, which sends it in the
-    /// background (with the policy's retries). A PIPELINE_FAILED payload names the
-    /// tasks whose latest run failed.
+    /// background (with the policy's retries).
     pub fn announce(&self, plan: PlanId, event: EventType, state: &PlanState) {
-        let payload = match event {
-            EventType::PipelineCompleted => {
-                Payload::completed(plan, &state.title, &state.project, state.episode)
-            }
-            EventType::PipelineFailed => {
-                let failed = state
-                    .tasks
-                    .iter()
-                    .filter_map(|t| {
-                        let run = t.latest.as_ref().filter(|r| r.status == RunStatus::Failed)?;
-                        Some(FailedTask {
-                            task: t.task,
-                            name: t.name.clone(),
-                            error: run.error.clone().unwrap_or_default(),
-                        })
-                    })
-                    .collect();
-                Payload::failed(plan, &state.title, &state.project, state.episode, failed)
-            }
-        };
-        self.webhook.do_send(Announce(payload));
+        let payload = payload(plan, event, state.episode, state);
+        self.webhook.do_send(Announce { payload, first_attempt: 1 });
+    }
+
+    /// Sends the event for `episode` and waits for the outcome: true once the endpoint
+    /// accepted it. Tries are numbered from `first_attempt`.
+    pub async fn deliver(&self, event: RaisedEvent, state: &PlanState, first_attempt: u32) -> Result<bool> {
+        let payload = payload(event.plan, event.event, event.episode, state);
+        self.webhook.send(Announce { payload, first_attempt }).await.map_err(|_| Error::ActorGone("webhook"))
     }
 
     /// Queues a completion check of `plan` on this replica's in-memory channel: lost

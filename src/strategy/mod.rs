@@ -21,9 +21,12 @@ pub use in_memory::InMemory;
 pub use seed_claim::SeedClaim;
 pub use shipped_claim::ShippedClaim;
 
+use std::time::Duration;
+
 use crate::Result;
-use crate::model::{PlanId, TaskId};
-use crate::store::{Batch, EndedRun, NewRun};
+use crate::actors::{FailAbandonedRuns, FinishRun};
+use crate::model::{PlanId, RunId, TaskId};
+use crate::store::{Batch, EndedRun, NewRun, RunOutcome};
 
 /// The future a hook returns; it runs on the replica's thread.
 pub type Hook<T = ()> = LocalBoxFuture<'static, Result<T>>;
@@ -46,9 +49,46 @@ pub trait Strategy {
     /// BatchSkipTasks, served by this replica.
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>>;
 
-    /// This replica's cleaner failed runs abandoned by dead replicas.
-    fn runs_abandoned(&self, _r: ReplicaCtx, _runs: Vec<EndedRun>) -> Hook {
+    /// Writes the end of a run this replica executed; `None` when it was no longer
+    /// RUNNING here. By default a plain status write, tried again on failure.
+    fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
+        Box::pin(async move {
+            retrying(&r, || r.store(FinishRun { run, replica: r.id.clone(), outcome: outcome.clone() })).await
+        })
+    }
+
+    /// The abandoned-run cleaner's round: by default it fails the runs of replicas
+    /// whose heartbeat is stale, and announces nothing.
+    fn clean(&self, r: ReplicaCtx, stale_after: Duration) -> Hook {
+        Box::pin(async move { r.store(FailAbandonedRuns { stale_after }).await.map(drop) })
+    }
+
+    /// Every scheduler tick (a relay, say). Nothing by default.
+    fn tick(&self, _r: ReplicaCtx) -> Hook {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// How often a replica tries a write that must not be dropped (a run's end) before
+/// giving up; each failure is in the history.
+const WRITE_TRIES: u32 = 20;
+
+/// Runs `write` until it succeeds, a tick apart, as a server does rather than leave a
+/// run RUNNING because one connection was reset.
+pub async fn retrying<T, F, Fut>(r: &ReplicaCtx, mut write: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match write().await {
+            Err(e) if tries < WRITE_TRIES && !matches!(e, crate::Error::ActorGone(_)) => {
+                tries += 1;
+                tokio::time::sleep(r.world.config.tick).await;
+            }
+            result => return result,
+        }
     }
 }
 
