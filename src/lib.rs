@@ -35,6 +35,7 @@ mod error;
 pub mod faults;
 pub mod history;
 pub mod model;
+pub mod proxy;
 pub mod scenario;
 pub mod script;
 pub mod store;
