@@ -36,6 +36,7 @@ pub mod faults;
 pub mod history;
 pub mod link;
 pub mod model;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

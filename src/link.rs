@@ -8,24 +8,14 @@
 //! reset fails the operations waiting on the link, as a killed connection fails the
 //! queries in flight on it.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use crate::proxy::LinkProxy;
 use crate::{Error, Result};
 
-/// What a link does to traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LinkMode {
-    /// Traffic flows.
-    #[default]
-    Normal,
-    /// Every message arrives this much later (each way).
-    Latency(Duration),
-    /// Nothing moves until the link heals.
-    Partition,
-}
+pub use crate::proxy::LinkMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct State {
@@ -38,15 +28,27 @@ struct State {
 #[derive(Debug, Clone)]
 pub struct Link {
     state: Arc<watch::Sender<State>>,
+    proxy: Arc<Mutex<Option<LinkProxy>>>,
 }
 
 impl Default for Link {
     fn default() -> Self {
-        Link { state: Arc::new(watch::Sender::new(State::default())) }
+        Link { state: Arc::new(watch::Sender::new(State::default())), proxy: Arc::default() }
     }
 }
 
 impl Link {
+    /// Routes this link's faults to a TCP proxy too (Postgres runs).
+    pub fn attach(&self, proxy: LinkProxy) {
+        proxy.set_mode(self.mode());
+        *self.proxy.lock().unwrap_or_else(|p| p.into_inner()) = Some(proxy);
+    }
+
+    /// The proxy, if one is attached.
+    pub fn proxy(&self) -> Option<LinkProxy> {
+        self.proxy.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// The current mode.
     pub fn mode(&self) -> LinkMode {
         self.state.borrow().mode
@@ -55,11 +57,17 @@ impl Link {
     /// Changes the mode, at once for traffic in flight.
     pub fn set_mode(&self, mode: LinkMode) {
         self.state.send_modify(|s| s.mode = mode);
+        if let Some(proxy) = self.proxy() {
+            proxy.set_mode(mode);
+        }
     }
 
     /// Kills the link's connections: what is in flight fails.
     pub fn reset(&self) {
         self.state.send_modify(|s| s.resets += 1);
+        if let Some(proxy) = self.proxy() {
+            proxy.reset();
+        }
     }
 
     /// Passes one operation over the link (memory store): waits out a partition, adds
@@ -97,6 +105,8 @@ impl Link {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn paused<F: std::future::Future>(f: F) -> F::Output {
