@@ -6,9 +6,15 @@
 //! impossible times and negative durations are rejected with the file, line and key.
 //! The format is documented in `docs/scenario-format.md`.
 
+mod duration;
+mod error;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use duration::{Humane, parse as parse_duration};
+pub use error::ScenarioError;
 
 use crate::check::Verdict;
 use crate::cluster::{ClusterSpec, TimedAction};
@@ -96,3 +102,4 @@ impl Scenario {
         self.spec.deadline
     }
 }
+
