@@ -82,13 +82,13 @@ impl fmt::Display for Humane {
         let nanos = self.0.as_nanos();
         // The largest unit that shows it as a whole number.
         for (name, unit) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000), ("s", 1_000_000_000)] {
-            if nanos >= unit && nanos % unit == 0 {
+            if nanos >= unit && nanos.is_multiple_of(unit) {
                 return write!(f, "{}{name}", nanos / unit);
             }
         }
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             write!(f, "{}ms", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             write!(f, "{}us", nanos / 1_000)
         } else {
             write!(f, "{nanos}ns")

@@ -73,12 +73,19 @@ impl<'a> Source<'a> {
     pub fn toml_error(&self, error: &toml::de::Error) -> ScenarioError {
         let span = error.span().unwrap_or(0..0);
         let (tree, _) = DeTable::parse_recoverable(self.text);
-        let mut key = locate(tree.get_ref(), &span).unwrap_or_default();
+        let mut key = locate(tree.get_ref(), &span);
         let mut message = humanize(error.message());
         if let Some(field) = missing_field(error.message()) {
-            key = join(&key, field);
+            key = Some(join(&key.unwrap_or_default(), field));
             message = format!("missing required key `{field}`");
         }
+        if error.message() == "duplicate key" {
+            // The recovered tree holds the first one only: name the second by its text.
+            let name = self.text.get(span.clone()).unwrap_or_default().trim_matches(['"', '\'']);
+            key = Some(join(&context(tree.get_ref(), span.start), name));
+            message = format!("duplicate key `{name}`: a key appears once per table");
+        }
+        let key = key.unwrap_or_else(|| context(tree.get_ref(), span.start));
         self.error(span, key, message)
     }
 }
@@ -185,6 +192,42 @@ fn walk_value(
     }
 }
 
+/// The table being written at byte `offset`: the one holding the last key before it,
+/// or the last table header before it, whichever comes later.
+fn context(table: &DeTable<'_>, offset: usize) -> String {
+    let mut last: Option<(usize, String)> = None;
+    context_in(table, "", offset, &mut last);
+    last.map(|(_, path)| path).unwrap_or_default()
+}
+
+fn context_in(table: &DeTable<'_>, path: &str, offset: usize, last: &mut Option<(usize, String)>) {
+    fn note(last: &mut Option<(usize, String)>, offset: usize, start: usize, path: &str) {
+        if start < offset && last.as_ref().is_none_or(|(s, _)| start >= *s) {
+            *last = Some((start, path.to_owned()));
+        }
+    }
+    for (key, value) in table.iter() {
+        let here = join(path, key.get_ref());
+        note(last, offset, key.span().start, path);
+        match value.get_ref() {
+            DeValue::Table(inner) => {
+                note(last, offset, value.span().start, &here);
+                context_in(inner, &here, offset, last);
+            }
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(inner) = item.get_ref() {
+                        let here = format!("{here}[{i}]");
+                        note(last, offset, item.span().start, &here);
+                        context_in(inner, &here, offset, last);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn depth(path: &str) -> usize {
     path.matches(['.', '[']).count()
 }
@@ -230,6 +273,27 @@ mod tests {
         assert_eq!(find("bogus").as_deref(), Some("plans[1].tasks[0].bogus"));
         assert_eq!(find("[[plans]]").as_deref(), Some("plans[0]"));
         assert_eq!(find("{ name = \"t\", bogus = 1 }").as_deref(), Some("plans[1].tasks[0]"));
+    }
+
+    #[test]
+    fn context_is_the_table_being_written() {
+        let text = "a = 1\n[cluster]\nreplicas = 1\n[[plans]]\nname = \"p\"\n[[plans]]\n";
+        let tree = DeTable::parse(text).unwrap();
+        let at = |needle: &str| context(tree.get_ref(), text.find(needle).unwrap() + needle.len());
+        assert_eq!(at("a = 1"), "");
+        assert_eq!(at("replicas = 1"), "cluster");
+        assert_eq!(at("name = \"p\""), "plans[0]");
+        assert_eq!(context(tree.get_ref(), text.len()), "plans[1]");
+        assert_eq!(context(tree.get_ref(), 0), "");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_in_its_table() {
+        let text = "[cluster]\nreplicas = 1\nreplicas = 2\n";
+        let error = toml::from_str::<toml::Table>(text).unwrap_err();
+        let e = source(text).toml_error(&error);
+        assert_eq!((e.line, e.key.as_str()), (3, "cluster.replicas"));
+        assert!(e.message.contains("duplicate key `replicas`"), "{}", e.message);
     }
 
     #[test]

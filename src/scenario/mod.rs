@@ -3,8 +3,9 @@
 //!
 //! A file is read into raw types that mirror it (`raw`), then validated into a
 //! [`Scenario`] before anything runs: unknown keys, unknown replicas or plans,
-//! impossible times and negative durations are rejected with the file, line and key.
-//! The format is documented in `docs/scenario-format.md`.
+//! impossible times and negative durations are rejected with the file, line and key
+//! ([`ScenarioError`]). [`load`] reads a file, [`parse`] a text. The format is
+//! documented in `docs/scenario-format.md`.
 
 mod duration;
 mod error;

@@ -146,9 +146,8 @@ impl<'a> Validator<'a> {
         let deadline = self.positive(raw.deadline.as_ref(), "deadline")?.unwrap_or(DEFAULT_DEADLINE);
         let max_duration =
             self.positive(raw.max_duration.as_ref(), "max_duration")?.unwrap_or(DEFAULT_MAX_DURATION);
-        let config = self.cluster(raw.cluster.as_ref())?;
+        let mut config = self.cluster(raw.cluster.as_ref())?;
         let replicas = config.replicas;
-        let mut config = config;
         let (target, secret, default_status) = match &raw.webhook {
             None => (Target::Builtin, None, DEFAULT_STATUS),
             Some(webhook) => self.webhook(webhook.get_ref(), &mut config.webhook)?,
@@ -212,7 +211,7 @@ impl<'a> Validator<'a> {
         let mut expectations = Vec::new();
         if let Some(expect) = &raw.expect {
             for (i, e) in expect.get_ref().iter().enumerate() {
-                expectations.push(self.expectation(i, e, &names)?);
+                expectations.push(self.expectation(i, e, &names, &target)?);
             }
         }
 
@@ -664,10 +663,10 @@ impl<'a> Validator<'a> {
                         &a.at,
                         format!("timeline[{i}].at"),
                         format!(
-                            "{verb} at {} comes before plan {plan_name:?} exists: its first run is at {}; \
-                             a {verb} must come after it",
-                            Humane(timeline[i].at),
-                            Humane(first)
+                            "a {verb} must come after the first run of plan {plan_name:?} (at {}), which \
+                             creates it; this one is at {}",
+                            Humane(first),
+                            Humane(timeline[i].at)
                         ),
                     ));
                 }
@@ -1012,6 +1011,7 @@ impl<'a> Validator<'a> {
         i: usize,
         e: &Spanned<RawExpect>,
         names: &HashMap<&str, PlanNames<'_>>,
+        target: &Target,
     ) -> Result<Expectation> {
         let key = format!("expect[{i}]");
         let raw = e.get_ref();
@@ -1036,6 +1036,14 @@ impl<'a> Validator<'a> {
         let pass = raw.pass.as_ref().map(|p| *p.get_ref());
         let deliveries = match &raw.deliveries {
             None => None,
+            Some(list) if *target != Target::Builtin => {
+                return Err(self.err(
+                    list,
+                    format!("{key}.deliveries"),
+                    "deliveries are read from the built-in receiver's log, and webhooks go to webhook.url: \
+                     expect verdicts instead",
+                ));
+            }
             Some(list) => {
                 let mut refs = Vec::new();
                 for (j, d) in list.get_ref().iter().enumerate() {
