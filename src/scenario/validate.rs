@@ -294,9 +294,10 @@ impl<'a> Validator<'a> {
         T::try_from(value).map_err(|_| self.err(n, key, format!("{value} is out of range: {what}")))
     }
 
-    fn cluster(&self, raw: Option<&Spanned<RawCluster>>) -> Result<ClusterConfig> {
+    fn cluster(&self, cluster: Option<&Spanned<RawCluster>>) -> Result<ClusterConfig> {
         let mut config = ClusterConfig::default();
-        let Some(raw) = raw.map(Spanned::get_ref) else { return Ok(config) };
+        let Some(cluster) = cluster else { return Ok(config) };
+        let raw = cluster.get_ref();
         if let Some(n) = &raw.replicas {
             config.replicas = self.int(
                 n,
@@ -327,7 +328,7 @@ impl<'a> Validator<'a> {
                     "cluster.heartbeat",
                     format!("{message} (abandon_after is the default)"),
                 ),
-                (None, None) => unreachable!("the defaults are consistent"),
+                (None, None) => self.err(cluster, "cluster", message),
             });
         }
         if let Some(n) = &raw.runs_per_tick {
@@ -899,7 +900,7 @@ impl<'a> Validator<'a> {
                 ));
             }
         }
-        let given: Vec<(&str, Range<usize>)> = [
+        let mut given: Vec<(&str, Range<usize>)> = [
             ("status", f.status.as_ref().map(Spanned::span)),
             ("hang", f.hang.as_ref().map(Spanned::span)),
             ("reset", f.reset.as_ref().map(Spanned::span)),
@@ -907,31 +908,28 @@ impl<'a> Validator<'a> {
         .into_iter()
         .filter_map(|(k, s)| s.map(|s| (k, s)))
         .collect();
-        let behaviour = match given.as_slice() {
-            [] => {
+        given.sort_by_key(|(_, span)| span.start);
+        if let [(first, _), (second, span), ..] = given.as_slice() {
+            return Err(self.err_span(
+                span.clone(),
+                key(second),
+                format!("give one of status, hang or reset: {first} and {second} cannot both happen"),
+            ));
+        }
+        let behaviour = match (&f.status, &f.hang, &f.reset) {
+            (Some(status), _, _) => {
+                let code = self.int(status, &key("status"), 100..600, "an HTTP status is 100 to 599")?;
+                Answer::Status { code, retry_after: f.retry_after.as_ref().map(|d| d.get_ref().0) }
+            }
+            (None, Some(_), _) => Answer::Hang,
+            (None, None, Some(_)) => Answer::Reset,
+            (None, None, None) => {
                 return Err(self.err(
                     fault,
                     key("status"),
                     "an endpoint fault needs what the endpoint does: status = 503, hang = true or reset = true",
                 ));
             }
-            [_, (second, span), ..] => {
-                return Err(self.err_span(
-                    span.clone(),
-                    key(second),
-                    format!(
-                        "give one of status, hang or reset: {} and {second} cannot both happen",
-                        given[0].0
-                    ),
-                ));
-            }
-            [("status", _)] => {
-                let status = f.status.as_ref().expect("given");
-                let code = self.int(status, &key("status"), 100..600, "an HTTP status is 100 to 599")?;
-                Answer::Status { code, retry_after: f.retry_after.as_ref().map(|d| d.get_ref().0) }
-            }
-            [("hang", _)] => Answer::Hang,
-            [_] => Answer::Reset,
         };
         if let (Some(after), false) = (&f.retry_after, matches!(behaviour, Answer::Status { .. })) {
             return Err(self.err(
