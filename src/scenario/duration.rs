@@ -19,7 +19,7 @@ const UNITS: [(&str, u128); 7] = [
 ];
 
 /// The units, as messages list them.
-const KNOWN: &str = "us, ms, s, m, h";
+const KNOWN: &str = "ns, us, ms, s, m, h";
 
 /// Parses a humane duration: a non-negative decimal number (`80`, `1.5`) directly
 /// followed by a unit (`ns`, `us`, `ms`, `s`, `m`, `h`); spaces around are ignored.
