@@ -3,12 +3,23 @@
 //!
 //! A file is read into raw types that mirror it (`raw`), then validated into a
 //! [`Scenario`] before anything runs: unknown keys, unknown replicas or plans,
-//! impossible times and negative durations are rejected with the file, line and key.
-//! The format is documented in `docs/scenario-format.md`.
+//! impossible times and negative durations are rejected with the file, line and key
+//! ([`ScenarioError`]). [`load`] reads a file, [`parse`] a text. The format is
+//! documented in `docs/scenario-format.md`.
 
+mod duration;
+mod error;
+mod raw;
+mod validate;
+
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use duration::{Humane, parse as parse_duration};
+pub use error::ScenarioError;
+use error::Source;
 
 use crate::check::Verdict;
 pub use crate::cluster::Target;
@@ -86,4 +97,24 @@ impl Scenario {
     pub fn deadline(&self) -> Duration {
         self.spec.deadline
     }
+}
+
+/// Reads and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(&name, &text)
+}
+
+/// Reads and validates a scenario from `text`; errors name `path_for_messages`.
+pub fn parse(path_for_messages: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let src = Source { file: path_for_messages, text };
+    let raw: raw::RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    validate::validate(src, raw)
 }

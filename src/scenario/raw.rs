@@ -1,0 +1,214 @@
+//! The scenario file as written: serde types that mirror it key for key. Unknown keys
+//! are refused everywhere; values keep their spans so that validation can point at
+//! them. Nothing here checks meaning; `validate` does.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration::{RawDuration, RawDurationRange};
+
+/// A spanned string.
+pub type Str = Spanned<String>;
+/// A spanned duration.
+pub type Dur = Spanned<RawDuration>;
+/// A spanned integer (TOML integers are i64; ranges are checked in validation).
+pub type Int = Spanned<i64>;
+/// A spanned list of spanned items.
+pub type List<T> = Spanned<Vec<Spanned<T>>>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Str,
+    pub description: Str,
+    pub seed: Option<Int>,
+    pub strategy: Option<Str>,
+    pub deadline: Option<Dur>,
+    pub max_duration: Option<Dur>,
+    pub cluster: Option<Spanned<RawCluster>>,
+    pub webhook: Option<Spanned<RawWebhook>>,
+    pub plans: Option<List<RawPlan>>,
+    pub timeline: Option<List<RawAction>>,
+    pub faults: Option<List<RawFault>>,
+    pub expect: Option<List<RawExpect>>,
+    pub claims: Option<List<RawClaim>>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub replicas: Option<Int>,
+    pub tick: Option<Dur>,
+    pub heartbeat: Option<Dur>,
+    pub abandon_after: Option<Dur>,
+    pub runs_per_tick: Option<Int>,
+}
+
+/// `[webhook]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub receiver: Option<Str>,
+    pub url: Option<Str>,
+    pub timeout: Option<Dur>,
+    pub attempts: Option<Int>,
+    pub backoff: Option<Dur>,
+    pub secret: Option<Str>,
+    pub status: Option<Int>,
+}
+
+/// `[[plans]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    pub name: Str,
+    pub project: Option<Str>,
+    pub tasks: Option<List<RawTask>>,
+}
+
+/// `[[plans.tasks]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub name: Str,
+    pub duration: Option<Spanned<RawDurationRange>>,
+    pub failure_probability: Option<Spanned<f64>>,
+    pub attempts: Option<List<RawAttempt>>,
+}
+
+/// One scripted attempt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttempt {
+    pub outcome: Str,
+    pub error: Option<Str>,
+    pub after: Dur,
+}
+
+/// `[[timeline]]`: a user action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    pub at: Dur,
+    pub plan: Str,
+    pub action: Str,
+    pub tasks: Option<List<String>>,
+    pub via: Option<Str>,
+}
+
+/// `[[faults]]`: every key any kind takes; which ones a kind allows is checked after.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub kind: Str,
+    pub at: Option<Dur>,
+    pub until: Option<Dur>,
+    pub when: Option<Spanned<RawWhen>>,
+    pub replica: Option<Str>,
+    pub restart_after: Option<Dur>,
+    pub latency: Option<Dur>,
+    pub status: Option<Int>,
+    pub retry_after: Option<Dur>,
+    pub hang: Option<Spanned<bool>>,
+    pub reset: Option<Spanned<bool>>,
+    pub requests: Option<Int>,
+}
+
+/// A fault's `when = { replica, point, nth }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhen {
+    pub replica: Str,
+    pub point: Str,
+    pub nth: Option<Int>,
+}
+
+/// `[[expect]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub strategy: Option<Str>,
+    pub strategies: Option<List<String>>,
+    pub plan: Option<Str>,
+    pub pass: Option<Spanned<bool>>,
+    pub deliveries: Option<List<RawEventRef>>,
+    pub verdicts: Option<List<RawVerdict>>,
+}
+
+/// `{ event, episode }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEventRef {
+    pub event: Str,
+    pub episode: Option<Int>,
+}
+
+/// `{ event, episode, verdict }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerdict {
+    pub event: Str,
+    pub episode: Option<Int>,
+    pub verdict: Str,
+}
+
+/// `[[claims]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaim {
+    pub at: Dur,
+    pub strategy: Option<Str>,
+    pub strategies: Option<List<String>>,
+    pub rows: List<RawRow>,
+}
+
+/// `{ plan, event }`: a claim row.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRow {
+    pub plan: Str,
+    pub event: Str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level() {
+        let base = "name = \"n\"\ndescription = \"d\"\n";
+        for extra in [
+            "bogus = 1",
+            "[cluster]\nbogus = 1",
+            "[webhook]\nbogus = 1",
+            "[[plans]]\nname = \"p\"\nbogus = 1",
+            "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nbogus = 1",
+            "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nattempts = [{ outcome = \"done\", after = \"1ms\", bogus = 1 }]",
+            "[[timeline]]\nat = \"0ms\"\nplan = \"p\"\naction = \"run\"\nbogus = 1",
+            "[[faults]]\nkind = \"crash\"\nbogus = 1",
+            "[[faults]]\nkind = \"crash\"\nwhen = { replica = \"r1\", point = \"after-claim\", bogus = 1 }",
+            "[[expect]]\nbogus = 1",
+            "[[expect]]\ndeliveries = [{ event = \"PIPELINE_FAILED\", bogus = 1 }]",
+            "[[expect]]\nverdicts = [{ event = \"PIPELINE_FAILED\", verdict = \"lost\", bogus = 1 }]",
+            "[[claims]]\nat = \"0ms\"\nrows = []\nbogus = 1",
+            "[[claims]]\nat = \"0ms\"\nrows = [{ plan = \"p\", event = \"PIPELINE_FAILED\", bogus = 1 }]",
+        ] {
+            let err = toml::from_str::<RawScenario>(&format!("{base}{extra}\n")).unwrap_err();
+            assert!(err.message().contains("unknown field `bogus`"), "{extra}: {}", err.message());
+        }
+    }
+
+    #[test]
+    fn a_minimal_file_reads() {
+        let raw: RawScenario = toml::from_str(
+            "name = \"n\"\ndescription = \"d\"\n[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\n",
+        )
+        .unwrap();
+        assert_eq!(raw.name.get_ref(), "n");
+        let plans = raw.plans.unwrap().into_inner();
+        assert_eq!(plans[0].get_ref().tasks.as_ref().unwrap().get_ref().len(), 1);
+        assert!(raw.timeline.is_none() && raw.faults.is_none());
+    }
+}
