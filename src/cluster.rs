@@ -2,6 +2,7 @@
 //! endpoint are ([`Stores`], [`Endpoint`]), and what it gives back ([`RunResult`]),
 //! judged by the checker.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::clock::Clock;
 use crate::faults::{CrashPoints, CrashTrigger, Fault, FaultKind, Trigger};
 use crate::history::{Entry, History};
 use crate::model::{PlanId, ReplicaId};
+use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
 use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, RunSchema, Store};
 use crate::strategy::StrategyKind;
@@ -64,22 +66,26 @@ pub struct ClusterSpec {
 pub enum Stores {
     /// The in-process model, shared by every replica.
     Memory(MemoryStore),
-    /// A Postgres run schema; each replica incarnation gets its own pool.
+    /// A Postgres run schema; each replica incarnation gets its own pool, through its
+    /// replica's link proxy when it has one.
     Postgres {
         /// The run's schema.
         schema: Box<RunSchema>,
         /// Connections per replica pool.
         connections: u32,
+        /// Each replica's link proxy, by scenario name.
+        proxies: BTreeMap<ReplicaId, LinkProxy>,
     },
 }
 
 impl Stores {
-    /// A backend for one replica incarnation (`label` names its connections).
-    pub async fn connect(&self, label: &str) -> Result<Backend> {
+    /// A backend for an incarnation of replica `name` (`label` names its connections).
+    pub async fn connect(&self, name: &ReplicaId, label: &str) -> Result<Backend> {
         Ok(match self {
             Stores::Memory(db) => Backend::Memory(db.clone()),
-            Stores::Postgres { schema, connections } => {
-                Backend::Postgres(PgStore::new(schema.pool(label, *connections, None).await?))
+            Stores::Postgres { schema, connections, proxies } => {
+                let via = proxies.get(name).map(LinkProxy::addr);
+                Backend::Postgres(PgStore::new(schema.pool(label, *connections, via).await?))
             }
         })
     }
@@ -160,8 +166,15 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let history = History::new(clock);
     let crash_points = CrashPoints::new(crash_triggers(&spec.faults));
     let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint);
+    if let Stores::Postgres { proxies, .. } = &stores {
+        for (name, proxy) in proxies {
+            if let Some(link) = world.link(name) {
+                link.attach(proxy.clone());
+            }
+        }
+    }
     let census = world.census.clone();
-    let observer = stores.connect("director").await?;
+    let observer = stores.connect(&ReplicaId("director".into()), "director").await?;
     let (done, result) = oneshot::channel();
     Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
     let mut result = result.await.map_err(|_| Error::ActorGone("director"))?;
@@ -257,7 +270,8 @@ impl Setup {
 pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
     let clock = Clock::start();
     let secret = setup.secret.clone().unwrap_or_else(|| secret_for(spec.seed));
-    let receiver = Receiver::new(clock, Some(secret.clone())).with_default_status(setup.default_status);
+    let receiver =
+        Receiver::new(clock.clone(), Some(secret.clone())).with_default_status(setup.default_status);
     let external = |url: &String| Endpoint {
         transport: Transport::http(url.clone()),
         receiver: None,
@@ -290,8 +304,18 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
                 (None, Target::Url(url)) => external(url),
                 (None, Target::Builtin) => unreachable!("a builtin target has a server"),
             };
-            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4 };
+            let upstream = schema.server_addr().await?;
+            let mut proxies = BTreeMap::new();
+            for n in 1..=spec.config.replicas {
+                let proxy = LinkProxy::start(upstream).await.map_err(Error::Listen)?;
+                proxies.insert(ReplicaId::nth(n), proxy);
+            }
+            let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
+            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
             let result = run(spec, stores, endpoint, clock).await;
+            for proxy in stops {
+                proxy.stop().await;
+            }
             if let Some(server) = server {
                 server.stop().await;
             }

@@ -275,8 +275,8 @@ impl History {
     }
 
     /// The run's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The sequence number the next entry will get: take it when invoking a store

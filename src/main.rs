@@ -1,9 +1,15 @@
 //! The `hasim` command line. Parsing and printing only: the work is in the library.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hasim::cluster::Database;
+use hasim::report::text;
+use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::scenario::Scenario;
+use hasim::strategy::StrategyKind;
 
 /// The default server: the local one, with trust auth.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -12,7 +18,11 @@ const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres"
 /// links break and endpoints fail?
 ///
 /// Replicas of a rollout server share one Postgres and must announce each failed
-/// or completed plan by webhook exactly once. hasim simulates them.
+/// or completed plan by webhook exactly once. hasim runs scripted scenarios of
+/// such a cluster, with faults, and judges every announcement against the
+/// notification contract.
+///
+/// Start with: hasim run scenarios/
 #[derive(Debug, Parser)]
 #[command(name = "hasim", version, propagate_version = true)]
 struct Cli {
@@ -22,22 +32,73 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run scenario files and report, per event, whether the delivery strategy kept
+    /// the notification contract, and whether each file's expectations hold.
+    ///
+    /// Exit status: 0 when every file's expectations hold, 1 when any does not,
+    /// 2 on bad input or a setup error (unreachable database, say).
+    Run(RunArgs),
+    /// Validate scenario files without running them (exit 2 on the first bad file).
+    Check {
+        /// Scenario files, or directories of them (their *.toml files).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
     /// run schema, race replicas for claims, drop the schema.
     Doctor {
-        /// The server [env: DATABASE_URL] [default: postgres://postgres@127.0.0.1:5432/postgres]
-        #[arg(long)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
         /// Replicas racing for each plan's claim.
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         replicas: u16,
         /// Plans to race for.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         plans: u32,
-        /// Leave the run schema in place for inspection instead of dropping it.
-        #[arg(long)]
-        keep_schema: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// The Postgres server [env: DATABASE_URL] [default: postgres://postgres@127.0.0.1:5432/postgres]
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Leave each run's schema (hasim_<run id>) in place for inspection.
+    #[arg(long)]
+    keep_schema: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Scenario files, or directories of them (their *.toml files, in name order).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Run every file under this strategy instead of its own.
+    #[arg(long, value_parser = clap::value_parser!(StrategyKind))]
+    strategy: Option<StrategyKind>,
+    /// Where the replicas' database is. Default: postgres when DATABASE_URL or
+    /// --database-url is set, else the memory store (fast and deterministic).
+    #[arg(long, value_enum)]
+    store: Option<StoreArg>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Run every file with this seed instead of its own.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the full results (verdicts, history, receiver log, timings) as JSON.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Print only scenarios whose expectations fail, and the summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreArg {
+    /// The in-process model of the database.
+    Memory,
+    /// A real Postgres server.
+    Postgres,
 }
 
 fn main() -> ExitCode {
@@ -45,8 +106,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match run(cli) {
+    match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -55,36 +115,114 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--database-url`, else `DATABASE_URL`, else the local default.
-fn database_url(flag: Option<String>) -> String {
-    flag.or_else(|| std::env::var("DATABASE_URL").ok()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
-}
-
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Doctor { database_url: url, replicas, plans, keep_schema } => {
-            let url = database_url(url);
-            let report = actix::System::new()
-                .block_on(hasim::doctor::doctor(&url, replicas.into(), plans as usize, keep_schema))
-                .context("the Postgres check failed")?;
-            println!("Postgres at {}: {}", report.url, report.server_version);
-            println!("schema {} created and migrated", report.schema);
-            println!(
-                "{} replicas raced for {} plans: {} winners, {} duplicates",
-                report.replicas,
-                report.plans,
-                report.winners,
-                report.winners.saturating_sub(report.plans)
-            );
-            if report.kept {
-                println!(
-                    "schema {} kept (drop it with: DROP SCHEMA {} CASCADE)",
-                    report.schema, report.schema
-                );
-            } else {
-                println!("schema dropped");
+        Command::Run(args) => run_files(args),
+        Command::Check { paths } => {
+            let scenarios = load_all(&paths)?;
+            for (path, scenario) in &scenarios {
+                println!("{}: ok ({})", path.display(), scenario.name);
             }
-            Ok(if report.winners == report.plans { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { db, replicas, plans } => doctor(db, replicas, plans),
+    }
+}
+
+fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = load_all(&args.paths)?;
+    let url = args.db.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
+    let database = match (args.store, url) {
+        (Some(StoreArg::Memory), _) => Database::Memory,
+        (None, None) => {
+            eprintln!(
+                "no DATABASE_URL or --database-url: running on the memory store (--store postgres for Postgres)"
+            );
+            Database::Memory
+        }
+        (Some(StoreArg::Postgres) | None, url) => Database::Postgres {
+            url: url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            keep_schema: args.db.keep_schema,
+        },
+    };
+    let options = RunOptions { database, strategy: args.strategy, seed: args.seed };
+    let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
+    for (i, (path, scenario)) in scenarios.iter().enumerate() {
+        if !args.quiet && scenarios.len() > 1 {
+            eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
+        }
+        let run = run_scenario(scenario, &options).with_context(|| format!("running {}", path.display()))?;
+        if !args.quiet || !run.ok {
+            println!("{}", text::scenario(&run));
+        }
+        runs.push(run);
+    }
+    println!("{}", text::summary(&runs));
+    if let Some(path) = &args.json {
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &runs)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Every scenario named, directories expanded to their *.toml files in name order;
+/// all are validated before any runs, and every bad one is reported.
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            if found.is_empty() {
+                bail!("{}: no *.toml scenario files in this directory", path.display());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
         }
     }
+    let mut scenarios = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for file in files {
+        match load(&file) {
+            Ok(scenario) => scenarios.push((file, scenario)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("\nerror: "));
+    }
+    Ok(scenarios)
+}
+
+fn load(path: &Path) -> anyhow::Result<Scenario> {
+    Ok(hasim::scenario::load(path)?)
+}
+
+fn doctor(db: DbArgs, replicas: u16, plans: u32) -> anyhow::Result<ExitCode> {
+    let url =
+        db.database_url.or_else(|| std::env::var("DATABASE_URL").ok()).unwrap_or(DEFAULT_DATABASE_URL.into());
+    let report = actix::System::new()
+        .block_on(hasim::doctor::doctor(&url, replicas.into(), plans as usize, db.keep_schema))
+        .context("the Postgres check failed")?;
+    println!("Postgres at {}: {}", report.url, report.server_version);
+    println!("schema {} created and migrated", report.schema);
+    println!(
+        "{} replicas raced for {} plans: {} winners, {} duplicates",
+        report.replicas,
+        report.plans,
+        report.winners,
+        report.winners.saturating_sub(report.plans)
+    );
+    if report.kept {
+        println!("schema {} kept (drop it with: DROP SCHEMA {} CASCADE)", report.schema, report.schema);
+    } else {
+        println!("schema dropped");
+    }
+    Ok(if report.winners == report.plans { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -84,7 +84,8 @@ impl Director {
         self.pending += 1;
         let stores = self.stores.clone();
         let label = id.clone();
-        ctx.spawn(async move { stores.connect(label.as_str()).await }.into_actor(self).map(
+        let slot_name = name.clone();
+        ctx.spawn(async move { stores.connect(&slot_name, label.as_str()).await }.into_actor(self).map(
             move |backend, act, ctx| {
                 act.pending -= 1;
                 let backend = match backend {
@@ -126,6 +127,7 @@ impl Director {
     /// clock: an entry due while the cluster was starting fires at once.
     fn begin(&mut self, ctx: &mut Context<Self>) {
         self.begun = true;
+        self.world.history.clock().restart();
         let now = self.world.history.clock().now();
         for (index, action) in self.spec.timeline.iter().enumerate() {
             self.pending += 1;

@@ -58,6 +58,17 @@ impl RunSchema {
         &self.name
     }
 
+    /// The server's TCP address, for a proxy to forward to.
+    pub async fn server_addr(&self) -> Result<SocketAddr> {
+        let (host, port) = (self.options.get_host(), self.options.get_port());
+        let bad = |reason: String| Error::BadUrl { url: self.url.clone(), reason };
+        tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| bad(format!("cannot resolve {host}: {e}")))?
+            .next()
+            .ok_or_else(|| bad(format!("{host} resolves to no address")))
+    }
+
     /// The server's URL, without any password.
     pub fn url(&self) -> &str {
         &self.url

@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn default_status_is_200_and_configurable() {
         let clock = Clock::start();
-        assert_eq!(send(&Receiver::new(clock, None)), Answer::status(200));
+        assert_eq!(send(&Receiver::new(clock.clone(), None)), Answer::status(200));
         let discord = Receiver::new(clock, None).with_default_status(204);
         assert_eq!(send(&discord), Answer::status(204));
     }
@@ -275,7 +275,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn window_faults_follow_the_run_clock() {
         let clock = Clock::start();
-        let receiver = Receiver::new(clock, None);
+        let receiver = Receiver::new(clock.clone(), None);
         receiver.inject(fault(Answer::Hang, Scope::Window { from: secs(10), until: Some(secs(20)) }));
         let mut seen = Vec::new();
         for at in [5, 10, 20] {
