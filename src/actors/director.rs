@@ -19,6 +19,14 @@ use crate::model::{PlanId, ReplicaId, RunId};
 use crate::store::{Backend, ClaimRow, Store};
 use crate::world::{Token, World};
 
+/// Work due at a moment of the timeline, in the order it is done at that moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cue {
+    Fault(usize),
+    ReadClaims,
+    Act(usize),
+}
+
 /// One replica name's slot: its live incarnation, if any.
 struct Slot {
     incarnation: u32,
@@ -128,34 +136,51 @@ impl Director {
     fn begin(&mut self, ctx: &mut Context<Self>) {
         self.begun = true;
         self.world.history.clock().restart();
-        let now = self.world.history.clock().now();
-        for (index, action) in self.spec.timeline.iter().enumerate() {
-            self.pending += 1;
-            ctx.run_later(action.at.saturating_sub(now), move |act, _| {
-                act.pending -= 1;
-                act.act(index);
-            });
-        }
+        // One timer per distinct moment, doing that moment's work in a fixed order
+        // (faults, then claim-table reads, then user actions, each in file order):
+        // timers due at the same instant may fire in any order.
+        let mut moments: BTreeMap<Duration, Vec<Cue>> = BTreeMap::new();
         for (index, fault) in self.spec.faults.iter().enumerate() {
             if let Trigger::At { at, .. } = fault.trigger {
-                self.pending += 1;
-                ctx.run_later(at.saturating_sub(now), move |act, ctx| {
-                    act.pending -= 1;
-                    act.strike(index, ctx);
-                });
+                moments.entry(at).or_default().push(Cue::Fault(index));
             }
         }
         for &at in &self.spec.claim_snapshots {
-            self.pending += 1;
-            let observer = self.observer.clone();
-            ctx.run_later(at.saturating_sub(now), move |act, ctx| {
-                ctx.spawn(async move { observer.claims().await.unwrap_or_default() }.into_actor(act).map(
+            moments.entry(at).or_default().push(Cue::ReadClaims);
+        }
+        for (index, action) in self.spec.timeline.iter().enumerate() {
+            moments.entry(action.at).or_default().push(Cue::Act(index));
+        }
+        for (at, mut cues) in moments {
+            cues.sort();
+            self.pending += cues.len();
+            ctx.run_later(at, move |act, ctx| {
+                for cue in cues {
+                    act.cue(cue, at, ctx);
+                }
+            });
+        }
+    }
+
+    fn cue(&mut self, cue: Cue, at: Duration, ctx: &mut Context<Self>) {
+        match cue {
+            Cue::Fault(index) => {
+                self.pending -= 1;
+                self.strike(index, ctx);
+            }
+            Cue::ReadClaims => {
+                let observer = self.observer.clone();
+                ctx.spawn(async move { observer.claims().await.unwrap_or_default() }.into_actor(self).map(
                     move |claims, act, _| {
                         act.pending -= 1;
                         act.claim_snapshots.push((at, claims));
                     },
                 ));
-            });
+            }
+            Cue::Act(index) => {
+                self.pending -= 1;
+                self.act(index);
+            }
         }
     }
 
