@@ -19,8 +19,16 @@ fn postgres() -> Database {
     Database::Postgres { url: common::database_url(), keep_schema: false }
 }
 
+/// Postgres runs are timed in real milliseconds: run them one at a time, so tests
+/// of this file do not starve each other's replicas of the machine's two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[track_caller]
 fn run_file(name: &str, database: Database) -> ScenarioRun {
+    let _turn = match database {
+        Database::Postgres { .. } => Some(ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())),
+        Database::Memory => None,
+    };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
     let scenario = hasim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     run_scenario(&scenario, &options(database)).unwrap_or_else(|e| panic!("{name}: {e}"))
