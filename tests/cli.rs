@@ -1,0 +1,84 @@
+//! The `hasim` binary as a user meets it: exit codes, positioned errors, help.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the hasim binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn every_malformed_file_is_a_positioned_error_with_exit_status_2() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 20);
+    for file in files {
+        let out = hasim(&["check", file.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(stderr.contains(&format!("{name}:")), "{}: the error names the file: {stderr}", file.display());
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+    }
+}
+
+#[test]
+fn check_accepts_the_shipped_scenarios() {
+    let out = hasim(&["check", "scenarios"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).lines().count() >= 12);
+}
+
+#[test]
+fn run_without_a_database_url_uses_the_memory_store_and_says_so() {
+    let out = hasim(&["run", "scenarios/happy-path.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("memory store"), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("PIPELINE_COMPLETED") && stdout.contains("delivered"), "{stdout}");
+    assert!(stdout.contains("1 scenario run: 1 as expected"), "{stdout}");
+}
+
+#[test]
+fn run_exits_1_when_an_expectation_does_not_hold() {
+    // Under in-memory, a file that expects the contract kept fails: two replicas
+    // announce the same failure.
+    let out = hasim(&["run", "scenarios/concurrent-failures.toml", "--strategy", "in-memory"]);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("duplicate"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn run_writes_complete_json() {
+    let path = std::env::temp_dir().join(format!("hasim-cli-{}.json", std::process::id()));
+    let out = hasim(&["run", "scenarios/fail-retry-complete.toml", "--json", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let run = &json[0];
+    for key in ["name", "strategy", "seed", "store", "checks", "ok", "result"] {
+        assert!(run.get(key).is_some(), "missing {key}");
+    }
+    for key in ["report", "history", "requests", "final_state", "claims"] {
+        assert!(run["result"].get(key).is_some(), "missing result.{key}");
+    }
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    assert_eq!(hasim(&["run"]).status.code(), Some(2));
+    assert_eq!(hasim(&["run", "scenarios", "--strategy", "nope"]).status.code(), Some(2));
+    let missing = hasim(&["run", "no/such/file.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no/such/file.toml"), "{}", text(&missing.stderr));
+}
