@@ -259,6 +259,10 @@ impl Director {
         let plans = created_plans(&self.world);
         ctx.spawn(
             async move {
+                let max = crate::strategy::outbox::MAX_LEASES;
+                if observer.outbox().await?.iter().any(|row| !row.delivered && row.leases < max) {
+                    return Ok(false);
+                }
                 for plan in plans {
                     let state = observer.plan_state(plan).await?;
                     if state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status.is_open())) {

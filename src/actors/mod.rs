@@ -16,7 +16,8 @@ pub use replica::{
 };
 pub use store::{
     CancelRuns, ClaimAvailableRuns, ClaimEvent, Claims, CreatePendingRuns, CreatePlan, FailAbandonedRuns,
-    FinishRun, Heartbeat, PromotePending, ReadPlanState, ResetClaim, SkipTasks, StopStore, StoreActor,
+    FailAbandonedRunsRaising, FinishRun, FinishRunRaising, Heartbeat, LeaseEvents, MarkDelivered, PromotePending,
+    ReadOutbox, ReadPlanState, ResetClaim, SkipTasks, SkipTasksRaising, StopStore, StoreActor,
 };
 pub use task_run::{Abort, TaskRunActor};
 pub use webhook::{Announce, StopWebhook, WebhookActor};

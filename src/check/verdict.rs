@@ -2,8 +2,11 @@
 //! history recorded for it.
 //!
 //! - `ambiguous`: the writes that owe it overlapped (decided in `owed`).
-//! - `duplicate`: two or more distinct accepted `webhook-id`s, or a send of an id
-//!   after the history recorded that id's success.
+//! - `duplicate`: two or more distinct accepted `webhook-id`s, or, after the
+//!   history recorded an id's success, a fresh announcement of it (a first try) or
+//!   another try by the sender that saw the success. A redelivery by a sender that
+//!   never saw it (it numbers its tries on from the last) is a retry: receivers
+//!   dedupe it on the id.
 //! - none accepted: `undeliverable` when it was sent, every answer was a refusal
 //!   (the last attempt's included) and the endpoint accepted nothing after the last
 //!   attempt; otherwise `lost`.
@@ -99,6 +102,11 @@ pub(super) fn webhook_id(entry: &Entry) -> Option<&str> {
     }
 }
 
+/// Whether a `SendStarted` entry is the first try of an announcement.
+fn first_try(entry: &Entry) -> bool {
+    matches!(entry.event, Event::SendStarted { attempt: 1, .. })
+}
+
 /// Whether a `SendFinished` entry says the endpoint accepted.
 pub(super) fn was_accepted(entry: &Entry) -> bool {
     matches!(entry.event, Event::SendFinished { accepted: true, .. })
@@ -142,9 +150,17 @@ pub(super) fn judge<'a>(
             accepted.push((id, r.at));
         }
     }
+    // After the id's recorded success, a send that starts a fresh announcement (its
+    // first try), or any send by the sender that saw the success, is a second
+    // delivery; a later try by another sender that never saw it (a redelivery, which
+    // continues the numbering) is the same delivery retried.
     let resend = ids.iter().find_map(|id| {
-        let success = sends.finished(id).iter().filter(|e| was_accepted(e)).map(|e| e.seq).min()?;
-        sends.with_id(id).iter().find(|e| e.seq > success).map(|e| (success, e.seq))
+        let success = sends.finished(id).iter().copied().filter(|e| was_accepted(e)).min_by_key(|e| e.seq)?;
+        sends
+            .with_id(id)
+            .iter()
+            .find(|e| e.seq > success.seq && (first_try(e) || e.by == success.by))
+            .map(|e| (success.seq, e.seq))
     });
     let excused = m.owed.caused_at.is_some_and(|cause| {
         let window = cause..=cause.saturating_add(deadline);

@@ -6,6 +6,7 @@
 
 mod ctx;
 mod in_memory;
+pub mod outbox;
 mod seed_claim;
 mod shipped_claim;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use ctx::ReplicaCtx;
 pub use in_memory::InMemory;
+pub use outbox::Outbox;
 pub use seed_claim::SeedClaim;
 pub use shipped_claim::ShippedClaim;
 
@@ -104,12 +106,15 @@ pub enum StrategyKind {
     /// The claim design as shipped after the skip fix: reset on run and skip, skip
     /// checks completion, empty batches do nothing.
     ShippedClaim,
+    /// hasim's design: events written with the change that owes them, delivered by
+    /// leased relays on every replica.
+    Outbox,
 }
 
 impl StrategyKind {
     /// Every strategy.
-    pub const ALL: [StrategyKind; 3] =
-        [StrategyKind::InMemory, StrategyKind::SeedClaim, StrategyKind::ShippedClaim];
+    pub const ALL: [StrategyKind; 4] =
+        [StrategyKind::InMemory, StrategyKind::SeedClaim, StrategyKind::ShippedClaim, StrategyKind::Outbox];
 
     /// The name the CLI and scenario files use.
     pub fn as_str(self) -> &'static str {
@@ -117,6 +122,7 @@ impl StrategyKind {
             StrategyKind::InMemory => "in-memory",
             StrategyKind::SeedClaim => "seed-claim",
             StrategyKind::ShippedClaim => "shipped-claim",
+            StrategyKind::Outbox => "outbox",
         }
     }
 
@@ -126,6 +132,7 @@ impl StrategyKind {
             StrategyKind::InMemory => Rc::new(InMemory::default()),
             StrategyKind::SeedClaim => Rc::new(SeedClaim),
             StrategyKind::ShippedClaim => Rc::new(ShippedClaim),
+            StrategyKind::Outbox => Rc::new(Outbox),
         }
     }
 }

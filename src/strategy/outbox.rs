@@ -1,0 +1,126 @@
+//! `outbox`: hasim's own design, which keeps the whole contract under every fault a
+//! scenario can express (short of an endpoint that refuses for the whole run).
+//!
+//! - The event row is written in the same transaction as the change that owes it:
+//!   a run's FAILED (by its replica or by the abandoned-run cleaner), or the DONE or
+//!   skip that completes the plan. That transaction holds the plan row's lock, so
+//!   writes to one plan commit one at a time: the completion check sees every other
+//!   run (no write skew) and the event lands in the episode its change committed in.
+//!   No crash point falls between the change and its event.
+//! - The row's key is (plan, event type, episode), and a plan has at most one
+//!   PIPELINE_COMPLETED row, so a second writer cannot add a twin.
+//! - A relay on every replica leases pending rows (`FOR UPDATE SKIP LOCKED`), sends
+//!   each with its stable `webhook-id` and the run's retry policy, and marks it
+//!   delivered. A lease that expires (its relay crashed, was cut off, or ran out of
+//!   tries) is taken again by any relay, which numbers its tries on from the last:
+//!   the receiver dedupes on the id, so the event is delivered effectively once.
+//! - A relay stops taking a row after [`MAX_LEASES`] leases: the endpoint refused
+//!   every try for that long (`undeliverable`).
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use crate::actors::{
+    CreatePendingRuns, FailAbandonedRunsRaising, FinishRunRaising, LeaseEvents, MarkDelivered, SkipTasksRaising,
+};
+use crate::faults::CrashPoint;
+use crate::model::{PlanId, RunId, TaskId};
+use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome};
+use crate::world::WebhookPolicy;
+
+use super::{Hook, ReplicaCtx, Strategy, retrying};
+
+/// Leases a relay may take of one row before it stops trying to deliver it.
+pub const MAX_LEASES: u32 = 20;
+
+/// Rows a relay leases per tick.
+const BATCH: u32 = 8;
+
+/// The transactional outbox with leased relays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outbox;
+
+/// How long a relay holds a row: enough for all of the policy's tries and backoffs,
+/// plus a few ticks.
+fn lease_for(policy: &WebhookPolicy, tick: Duration) -> Duration {
+    let tries = policy.attempts.max(1);
+    let backoffs = policy.backoff * (2u32.saturating_pow(tries - 1).saturating_sub(1));
+    policy.timeout * tries + backoffs + tick * 4
+}
+
+/// Sends one leased row and marks it delivered once the endpoint accepted it.
+async fn relay_one(r: ReplicaCtx, leased: LeasedEvent) -> crate::Result<()> {
+    let state = r.plan_state(leased.event.plan).await?;
+    let first_attempt = (leased.leases - 1) * r.world.config.webhook.attempts.max(1) + 1;
+    if r.deliver(leased.event, &state, first_attempt).await? {
+        retrying(&r, || r.store(MarkDelivered { event: leased.event })).await?;
+    }
+    Ok(())
+}
+
+impl Strategy for Outbox {
+    fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
+        Box::pin(async move {
+            let write = || r.store(FinishRunRaising { run, replica: r.id.clone(), outcome: outcome.clone() });
+            Ok(retrying(&r, write).await?.value)
+        })
+    }
+
+    fn run_ended(&self, _r: ReplicaCtx, _run: EndedRun) -> Hook {
+        // The event, if any, is in the outbox already: it committed with the status.
+        Box::pin(async { Ok(()) })
+    }
+
+    fn check_completion(&self, _r: ReplicaCtx, _plan: PlanId) -> Hook {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn batch_run(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<NewRun>> {
+        Box::pin(async move { r.store(CreatePendingRuns { plan, tasks }).await })
+    }
+
+    fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>> {
+        Box::pin(async move {
+            let skip = SkipTasksRaising { plan, tasks, reason: "skipped by the user".into() };
+            Ok(r.store(skip).await?.value)
+        })
+    }
+
+    fn clean(&self, r: ReplicaCtx, stale_after: Duration) -> Hook {
+        Box::pin(async move { r.store(FailAbandonedRunsRaising { stale_after }).await.map(drop) })
+    }
+
+    fn tick(&self, r: ReplicaCtx) -> Hook {
+        Box::pin(async move {
+            let lease = lease_for(&r.world.config.webhook, r.world.config.tick);
+            let take = LeaseEvents { replica: r.id.clone(), limit: BATCH, lease, max_leases: MAX_LEASES };
+            let leased = r.store(take).await?;
+            if leased.is_empty() {
+                return Ok(());
+            }
+            // The lease is this design's claim.
+            r.crash_point(CrashPoint::AfterClaim).await;
+            for result in join_all(leased.into_iter().map(|l| relay_one(r.clone(), l))).await {
+                result?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_every_try_and_backoff_of_the_policy() {
+        let policy = WebhookPolicy {
+            timeout: Duration::from_millis(100),
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+        };
+        // 3 tries of 100 ms, backoffs of 50 and 100 ms, and 4 ticks of 50 ms.
+        assert_eq!(lease_for(&policy, Duration::from_millis(50)), Duration::from_millis(650));
+    }
+}
