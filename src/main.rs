@@ -38,6 +38,19 @@ enum Command {
     /// Exit status: 0 when every file's expectations hold, 1 when any does not,
     /// 2 on bad input or a setup error (unreachable database, say).
     Run(RunArgs),
+    /// Run every scenario under several strategies (same seed) and print a matrix:
+    /// a row per scenario, a column per strategy, each cell the violations the
+    /// checker found (`lost 1`, `dup 2`) or `ok`, then totals per strategy.
+    ///
+    /// Exit status: 0 when every file's expectations hold for every strategy
+    /// (a file may expect a weak design to fail), 1 otherwise, 2 on bad input.
+    Compare {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The strategies to compare, in column order [default: all]
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(StrategyKind))]
+        strategies: Vec<StrategyKind>,
+    },
     /// Validate scenario files without running them (exit 2 on the first bad file).
     Check {
         /// Scenario files, or directories of them (their *.toml files).
@@ -73,7 +86,7 @@ struct RunArgs {
     /// Scenario files, or directories of them (their *.toml files, in name order).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Run every file under this strategy instead of its own.
+    /// Run every file under this strategy instead of its own (`run` only).
     #[arg(long, value_parser = clap::value_parser!(StrategyKind))]
     strategy: Option<StrategyKind>,
     /// Where the replicas' database is. Default: postgres when DATABASE_URL or
@@ -118,6 +131,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_files(args),
+        Command::Compare { run, strategies } => compare(run, strategies),
         Command::Check { paths } => {
             let scenarios = load_all(&paths)?;
             for (path, scenario) in &scenarios {
@@ -129,10 +143,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = load_all(&args.paths)?;
+/// The database `args` ask for, saying so when it falls back to the memory store.
+fn database(args: &RunArgs) -> Database {
     let url = args.db.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
-    let database = match (args.store, url) {
+    match (args.store, url) {
         (Some(StoreArg::Memory), _) => Database::Memory,
         (None, None) => {
             eprintln!(
@@ -144,8 +158,12 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
             url: url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             keep_schema: args.db.keep_schema,
         },
-    };
-    let options = RunOptions { database, strategy: args.strategy, seed: args.seed };
+    }
+}
+
+fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = load_all(&args.paths)?;
+    let options = RunOptions { database: database(&args), strategy: args.strategy, seed: args.seed };
     let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
     for (i, (path, scenario)) in scenarios.iter().enumerate() {
         if !args.quiet && scenarios.len() > 1 {
@@ -158,12 +176,44 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
         runs.push(run);
     }
     println!("{}", text::summary(&runs));
-    if let Some(path) = &args.json {
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &runs)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_json(args.json.as_deref(), &runs)?;
     Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitCode> {
+    if args.strategy.is_some() {
+        bail!("compare runs several strategies: use --strategies a,b,c instead of --strategy");
+    }
+    let strategies = if strategies.is_empty() { StrategyKind::ALL.to_vec() } else { strategies };
+    let scenarios = load_all(&args.paths)?;
+    let database = database(&args);
+    let mut rows = Vec::with_capacity(scenarios.len());
+    for (i, (path, scenario)) in scenarios.iter().enumerate() {
+        if !args.quiet {
+            eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
+        }
+        let mut runs = Vec::with_capacity(strategies.len());
+        for &strategy in &strategies {
+            let options = RunOptions { database: database.clone(), strategy: Some(strategy), seed: args.seed };
+            let run = run_scenario(scenario, &options)
+                .with_context(|| format!("running {} under {strategy}", path.display()))?;
+            if !run.ok && !args.quiet {
+                println!("{}", text::scenario(&run));
+            }
+            runs.push(run);
+        }
+        rows.push((scenario.name.clone(), runs));
+    }
+    print!("{}", text::matrix(&rows));
+    let all: Vec<&ScenarioRun> = rows.iter().flat_map(|(_, runs)| runs).collect();
+    write_json(args.json.as_deref(), &all)?;
+    Ok(if all.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    serde_json::to_writer_pretty(std::io::BufWriter::new(file), value).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Every scenario named, directories expanded to their *.toml files in name order;

@@ -82,3 +82,59 @@ fn millis(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     }
 }
+
+/// One cell of the compare matrix: the run's violations (`lost 1, dup 2`) or `ok`,
+/// with `!` when the file's expectations for that strategy did not hold.
+pub fn cell(run: &ScenarioRun) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for e in run.result.report.violations() {
+        let word = match e.verdict {
+            Verdict::Duplicate => "dup",
+            Verdict::Unexpected => "unexp",
+            other => other.as_str(),
+        };
+        match counts.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((word, 1)),
+        }
+    }
+    let text = if counts.is_empty() {
+        "ok".to_owned()
+    } else {
+        counts.iter().map(|(w, n)| format!("{w} {n}")).collect::<Vec<_>>().join(", ")
+    };
+    if run.ok { text } else { format!("{text} !") }
+}
+
+/// The compare matrix: a row per scenario, a column per strategy, then totals.
+pub fn matrix(rows: &[(String, Vec<ScenarioRun>)]) -> String {
+    let Some((_, first)) = rows.first() else { return String::new() };
+    let strategies: Vec<String> = first.iter().map(|r| r.strategy.to_string()).collect();
+    let name_width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(8).max(8);
+    let cells: Vec<Vec<String>> = rows.iter().map(|(_, runs)| runs.iter().map(cell).collect()).collect();
+    let width = |i: usize| {
+        cells.iter().map(|row| row[i].len()).chain([strategies[i].len()]).max().unwrap_or(4)
+    };
+    let widths: Vec<usize> = (0..strategies.len()).map(width).collect();
+    let mut out = String::new();
+    let _ = write!(out, "{:<name_width$}", "scenario");
+    for (s, w) in strategies.iter().zip(&widths) {
+        let _ = write!(out, "  {s:<w$}");
+    }
+    out.push('\n');
+    for ((name, _), row) in rows.iter().zip(&cells) {
+        let _ = write!(out, "{name:<name_width$}");
+        for (c, w) in row.iter().zip(&widths) {
+            let _ = write!(out, "  {c:<w$}");
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "{:<name_width$}", "violations");
+    for (i, w) in widths.iter().enumerate() {
+        let total: usize = rows.iter().map(|(_, runs)| runs[i].result.report.violations().count()).sum();
+        let _ = write!(out, "  {total:<w$}");
+    }
+    out.push('\n');
+    out.push_str("(! marks a run whose file expected otherwise)\n");
+    out
+}
