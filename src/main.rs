@@ -194,7 +194,8 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
         }
         let mut runs = Vec::with_capacity(strategies.len());
         for &strategy in &strategies {
-            let options = RunOptions { database: database.clone(), strategy: Some(strategy), seed: args.seed };
+            let options =
+                RunOptions { database: database.clone(), strategy: Some(strategy), seed: args.seed };
             let run = run_scenario(scenario, &options)
                 .with_context(|| format!("running {} under {strategy}", path.display()))?;
             if !run.ok && !args.quiet {
@@ -213,7 +214,8 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
 fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    serde_json::to_writer_pretty(std::io::BufWriter::new(file), value).with_context(|| format!("writing {}", path.display()))
+    serde_json::to_writer_pretty(std::io::BufWriter::new(file), value)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Every scenario named, directories expanded to their *.toml files in name order;

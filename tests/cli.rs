@@ -27,7 +27,11 @@ fn every_malformed_file_is_a_positioned_error_with_exit_status_2() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(stderr.contains(&format!("{name}:")), "{}: the error names the file: {stderr}", file.display());
+        assert!(
+            stderr.contains(&format!("{name}:")),
+            "{}: the error names the file: {stderr}",
+            file.display()
+        );
         assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
     }
 }
@@ -61,7 +65,8 @@ fn run_exits_1_when_an_expectation_does_not_hold() {
 #[test]
 fn run_writes_complete_json() {
     let path = std::env::temp_dir().join(format!("hasim-cli-{}.json", std::process::id()));
-    let out = hasim(&["run", "scenarios/fail-retry-complete.toml", "--json", path.to_str().unwrap(), "--quiet"]);
+    let out =
+        hasim(&["run", "scenarios/fail-retry-complete.toml", "--json", path.to_str().unwrap(), "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let run = &json[0];

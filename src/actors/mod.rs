@@ -16,8 +16,9 @@ pub use replica::{
 };
 pub use store::{
     CancelRuns, ClaimAvailableRuns, ClaimEvent, Claims, CreatePendingRuns, CreatePlan, FailAbandonedRuns,
-    FailAbandonedRunsRaising, FinishRun, FinishRunRaising, Heartbeat, LeaseEvents, MarkDelivered, PromotePending,
-    ReadOutbox, ReadPlanState, ResetClaim, SkipTasks, SkipTasksRaising, StopStore, StoreActor,
+    FailAbandonedRunsRaising, FinishRun, FinishRunRaising, Heartbeat, LeaseEvents, MarkDelivered,
+    PromotePending, ReadOutbox, ReadPlanState, ResetClaim, SkipTasks, SkipTasksRaising, StopStore,
+    StoreActor,
 };
 pub use task_run::{Abort, TaskRunActor};
 pub use webhook::{Announce, StopWebhook, WebhookActor};

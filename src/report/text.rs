@@ -112,9 +112,8 @@ pub fn matrix(rows: &[(String, Vec<ScenarioRun>)]) -> String {
     let strategies: Vec<String> = first.iter().map(|r| r.strategy.to_string()).collect();
     let name_width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(8).max(8);
     let cells: Vec<Vec<String>> = rows.iter().map(|(_, runs)| runs.iter().map(cell).collect()).collect();
-    let width = |i: usize| {
-        cells.iter().map(|row| row[i].len()).chain([strategies[i].len()]).max().unwrap_or(4)
-    };
+    let width =
+        |i: usize| cells.iter().map(|row| row[i].len()).chain([strategies[i].len()]).max().unwrap_or(4);
     let widths: Vec<usize> = (0..strategies.len()).map(width).collect();
     let mut out = String::new();
     let _ = write!(out, "{:<name_width$}", "scenario");

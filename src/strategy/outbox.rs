@@ -22,7 +22,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::actors::{
-    CreatePendingRuns, FailAbandonedRunsRaising, FinishRunRaising, LeaseEvents, MarkDelivered, SkipTasksRaising,
+    CreatePendingRuns, FailAbandonedRunsRaising, FinishRunRaising, LeaseEvents, MarkDelivered,
+    SkipTasksRaising,
 };
 use crate::faults::CrashPoint;
 use crate::model::{PlanId, RunId, TaskId};
