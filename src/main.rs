@@ -104,6 +104,10 @@ struct RunArgs {
     /// Print only scenarios whose expectations fail, and the summary.
     #[arg(long)]
     quiet: bool,
+    /// Instead of judging, run each file twice on the memory store with the same
+    /// seed and check that the histories are identical (`run` only).
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +167,9 @@ fn database(args: &RunArgs) -> Database {
 
 fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = load_all(&args.paths)?;
+    if args.check_determinism {
+        return determinism(&scenarios, &args);
+    }
     let options = RunOptions { database: database(&args), strategy: args.strategy, seed: args.seed };
     let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
     for (i, (path, scenario)) in scenarios.iter().enumerate() {
@@ -178,6 +185,21 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("{}", text::summary(&runs));
     write_json(args.json.as_deref(), &runs)?;
     Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn determinism(scenarios: &[(PathBuf, Scenario)], args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let options = RunOptions { database: Database::Memory, strategy: args.strategy, seed: args.seed };
+    let mut differ = 0;
+    for (path, scenario) in scenarios {
+        match hasim::runner::check_determinism(scenario, &options)? {
+            None => println!("{}: deterministic", path.display()),
+            Some(difference) => {
+                differ += 1;
+                println!("{}: NOT deterministic: {difference}", path.display());
+            }
+        }
+    }
+    Ok(if differ == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitCode> {

@@ -270,3 +270,24 @@ impl EventRef {
 fn list_or_none(items: &[String]) -> String {
     if items.is_empty() { "none".to_owned() } else { items.join(", ") }
 }
+
+/// Runs `scenario` twice on the memory store with the same seed and compares the
+/// histories and receiver logs; `Some` describes the first difference.
+pub fn check_determinism(scenario: &Scenario, options: &RunOptions) -> Result<Option<String>> {
+    let options = RunOptions { database: Database::Memory, ..options.clone() };
+    let (a, b) = (run_scenario(scenario, &options)?, run_scenario(scenario, &options)?);
+    let (ha, hb) = (&a.result.history, &b.result.history);
+    if let Some(i) = (0..ha.len().min(hb.len())).find(|&i| ha[i] != hb[i]) {
+        return Ok(Some(format!(
+            "history entry #{i} differs:\n  first:  {:?}\n  second: {:?}",
+            ha[i], hb[i]
+        )));
+    }
+    if ha.len() != hb.len() {
+        return Ok(Some(format!("the histories have {} and {} entries", ha.len(), hb.len())));
+    }
+    if a.result.requests != b.result.requests {
+        return Ok(Some("the receiver logs differ".to_owned()));
+    }
+    Ok(None)
+}

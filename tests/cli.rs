@@ -55,11 +55,25 @@ fn run_without_a_database_url_uses_the_memory_store_and_says_so() {
 
 #[test]
 fn run_exits_1_when_an_expectation_does_not_hold() {
-    // Under in-memory, a file that expects the contract kept fails: two replicas
-    // announce the same failure.
-    let out = hasim(&["run", "scenarios/concurrent-failures.toml", "--strategy", "in-memory"]);
+    // A file that wrongly expects the happy path to announce nothing.
+    let text_of =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/happy-path.toml"));
+    let wrong = text_of
+        .unwrap()
+        .replace("deliveries = [{ event = \"PIPELINE_COMPLETED\", episode = 1 }]", "deliveries = []");
+    let path = std::env::temp_dir().join(format!("hasim-cli-wrong-{}.toml", std::process::id()));
+    std::fs::write(&path, wrong).unwrap();
+    let out = hasim(&["run", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).ok();
     assert_eq!(out.status.code(), Some(1), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("duplicate"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("expected: add-index receives exactly []"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn the_determinism_check_passes_for_a_shipped_scenario() {
+    let out = hasim(&["run", "--check-determinism", "scenarios/many-plans-under-load.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("deterministic"));
 }
 
 #[test]

@@ -34,20 +34,9 @@ fn run_file(name: &str, database: Database) -> ScenarioRun {
     run_scenario(&scenario, &options(database)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn shipped() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".toml"))
-        .collect();
-    names.sort();
-    names
-}
-
 #[track_caller]
 fn assert_expectations_hold(database: Database) {
-    let names = shipped();
+    let names = common::shipped_scenarios();
     assert!(names.len() >= 12, "at least twelve shipped scenarios");
     let failed: Vec<String> = names
         .iter()
@@ -70,7 +59,7 @@ fn every_shipped_scenario_holds_its_expectations_on_the_memory_store() {
 
 #[test]
 fn the_memory_store_replays_every_scenario_exactly() {
-    for name in shipped() {
+    for name in common::shipped_scenarios() {
         let (a, b) = (run_file(&name, Database::Memory), run_file(&name, Database::Memory));
         assert_eq!(a.result.history, b.result.history, "{name}: histories differ");
         assert_eq!(hasim::report::text::scenario(&a), hasim::report::text::scenario(&b), "{name}");

@@ -98,14 +98,7 @@ fn in_memory_duplicates_with_two_replicas() {
 
 #[track_caller]
 fn assert_outbox_keeps_the_contract(database: Database) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".toml"))
-        .collect();
-    names.sort();
-    for name in names {
+    for name in common::shipped_scenarios() {
         let run = run(&name, StrategyKind::Outbox, database.clone());
         assert!(run.result.report.pass && run.ok, "{}", hasim::report::text::scenario(&run));
     }

@@ -46,18 +46,6 @@ pub const DEFAULT_SEED: u64 = 1;
 /// The fault kinds, as files name them.
 const FAULT_KINDS: &str = "crash, db-partition, db-latency, db-reset, endpoint";
 
-/// Every verdict, with the name files use (the checker's serde name).
-const VERDICTS: [Verdict; 8] = [
-    Verdict::Delivered,
-    Verdict::Lost,
-    Verdict::Duplicate,
-    Verdict::Retried,
-    Verdict::Unexpected,
-    Verdict::Late,
-    Verdict::Undeliverable,
-    Verdict::Ambiguous,
-];
-
 /// Validates `raw`, read from `src`.
 pub(crate) fn validate(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
     Validator { src }.scenario(raw)
@@ -1069,7 +1057,7 @@ impl<'a> Validator<'a> {
                 let event = self.event(&raw_v.event, format!("{key}.verdicts[{j}].event"))?;
                 let episode = self.episode(raw_v.episode.as_ref(), format!("{key}.verdicts[{j}].episode"))?;
                 let verdict = parse_verdict(raw_v.verdict.get_ref()).ok_or_else(|| {
-                    let known: Vec<&str> = VERDICTS.iter().map(|&v| verdict_name(v)).collect();
+                    let known: Vec<&str> = Verdict::ALL.iter().map(|v| v.as_str()).collect();
                     self.err(
                         &raw_v.verdict,
                         format!("{key}.verdicts[{j}].verdict"),
@@ -1157,20 +1145,6 @@ fn stray_key_message(kind: Kind, key: &str) -> String {
     }
 }
 
-/// The name files use for `verdict`; exhaustive, so a new verdict must be named here.
-fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Delivered => "delivered",
-        Verdict::Lost => "lost",
-        Verdict::Duplicate => "duplicate",
-        Verdict::Retried => "retried",
-        Verdict::Unexpected => "unexpected",
-        Verdict::Late => "late",
-        Verdict::Undeliverable => "undeliverable",
-        Verdict::Ambiguous => "ambiguous",
-    }
-}
-
 /// The verdict a file names, through the checker's own serde names.
 fn parse_verdict(name: &str) -> Option<Verdict> {
     let deserializer: StrDeserializer<'_, ValueError> = name.into_deserializer();
@@ -1183,11 +1157,11 @@ mod tests {
 
     #[test]
     fn verdict_names_are_the_checkers() {
-        let names: std::collections::HashSet<&str> = VERDICTS.iter().map(|&v| verdict_name(v)).collect();
-        assert_eq!(names.len(), VERDICTS.len());
-        for v in VERDICTS {
-            assert_eq!(parse_verdict(verdict_name(v)), Some(v));
-            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{}\"", verdict_name(v)));
+        let names: std::collections::HashSet<&str> = Verdict::ALL.iter().map(|v| v.as_str()).collect();
+        assert_eq!(names.len(), Verdict::ALL.len());
+        for v in Verdict::ALL {
+            assert_eq!(parse_verdict(v.as_str()), Some(v));
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{}\"", v.as_str()));
         }
         assert_eq!(parse_verdict("Lost"), None);
     }

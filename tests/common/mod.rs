@@ -48,3 +48,15 @@ impl Drop for PgFixture {
         .join();
     }
 }
+
+/// The shipped scenario files, by name, in name order.
+pub fn shipped_scenarios() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the scenarios directory")
+        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
+}
