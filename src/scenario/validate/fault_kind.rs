@@ -1,0 +1,96 @@
+//! The fault kinds a file may name, the keys each takes, and what to say when a
+//! fault carries a key that belongs to another kind.
+
+/// The fault kinds, as files name them.
+pub(super) const FAULT_KINDS: &str = "crash, db-partition, db-latency, db-reset, endpoint";
+
+/// A fault kind, once its name is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Crash,
+    DbPartition,
+    DbLatency,
+    DbReset,
+    Endpoint,
+}
+
+impl Kind {
+    pub(super) fn parse(name: &str) -> Option<Kind> {
+        Some(match name {
+            "crash" => Kind::Crash,
+            "db-partition" => Kind::DbPartition,
+            "db-latency" => Kind::DbLatency,
+            "db-reset" => Kind::DbReset,
+            "endpoint" => Kind::Endpoint,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::Crash => "crash",
+            Kind::DbPartition => "db-partition",
+            Kind::DbLatency => "db-latency",
+            Kind::DbReset => "db-reset",
+            Kind::Endpoint => "endpoint",
+        }
+    }
+
+    /// The keys a fault of this kind takes, besides `kind`.
+    pub(super) fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Crash => &["at", "when", "replica", "restart_after"],
+            Kind::DbPartition => &["at", "until", "replica"],
+            Kind::DbLatency => &["at", "until", "replica", "latency"],
+            Kind::DbReset => &["at", "replica"],
+            Kind::Endpoint => &["at", "until", "status", "retry_after", "hang", "reset", "requests"],
+        }
+    }
+}
+
+/// Why `key` does not belong on a fault of `kind`.
+pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
+    let allowed = kind.keys().join(", ");
+    match (kind, key) {
+        (_, "when") => format!(
+            "when (a crash point) triggers crash faults only; a {} fault starts at a time: use at",
+            kind.name()
+        ),
+        (Kind::Crash, "until") => {
+            "a crash is an instant: until does not apply (restart_after brings the replica back)".into()
+        }
+        (Kind::DbReset, "until") => {
+            "a db-reset is an instant (it kills the replica's connections once): until does not apply".into()
+        }
+        _ => {
+            let owners: Vec<&str> =
+                [Kind::Crash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint]
+                    .into_iter()
+                    .filter(|k| k.keys().contains(&key))
+                    .map(Kind::name)
+                    .collect();
+            format!(
+                "{key} does not apply to a {} fault (it is for {}); a {} fault takes: kind, {allowed}",
+                kind.name(),
+                owners.join(", "),
+                kind.name()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_takes_at_and_names_its_own_keys() {
+        for kind in [Kind::Crash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint] {
+            assert_eq!(Kind::parse(kind.name()), Some(kind));
+            assert!(kind.keys().contains(&"at"));
+            assert!(FAULT_KINDS.contains(kind.name()));
+        }
+        assert!(stray_key_message(Kind::Crash, "latency").contains("it is for db-latency"));
+        assert!(stray_key_message(Kind::DbLatency, "when").contains("crash faults only"));
+    }
+}

@@ -1,0 +1,225 @@
+//! From the file as written ([`RawScenario`]) to a [`Scenario`] ready to run: names
+//! resolved to indices, defaults filled in, and everything that cannot make sense
+//! refused with the key and position of the offending value.
+
+mod cluster;
+mod endpoint;
+mod expect;
+mod fault_kind;
+mod faults;
+mod plans;
+mod timeline;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::duration::Humane;
+use super::error::{ScenarioError, Source};
+use super::raw::*;
+use super::{ClaimCheck, Scenario, Target};
+use crate::cluster::ClusterSpec;
+use crate::strategy::StrategyKind;
+use plans::PlanNames;
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Most replicas a scenario may ask for.
+pub const MAX_REPLICAS: i64 = 32;
+/// `deadline` when the file gives none.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
+/// `max_duration` when the file gives none.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(30);
+/// A task's duration when the file gives none.
+pub const DEFAULT_TASK_DURATION: Duration = Duration::from_millis(40);
+/// A plan's project when the file gives none.
+pub const DEFAULT_PROJECT: &str = "demo";
+/// The built-in receiver's answer when the file gives none.
+pub const DEFAULT_STATUS: u16 = 200;
+/// The seed when the file gives none.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// Validates `raw`, read from `src`.
+pub(crate) fn validate(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
+    Validator { src }.scenario(raw)
+}
+
+struct Validator<'a> {
+    src: Source<'a>,
+}
+
+impl Validator<'_> {
+    fn err<T>(&self, at: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        self.src.error(at.span(), key, message)
+    }
+
+    fn err_span(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        self.src.error(span, key, message)
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
+        let name = self.non_empty(&raw.name, "name")?;
+        let description = self.non_empty(&raw.description, "description")?;
+        let seed = match &raw.seed {
+            None => DEFAULT_SEED,
+            Some(seed) => u64::try_from(*seed.get_ref())
+                .map_err(|_| self.err(seed, "seed", "must be 0 or more (it seeds every random choice)"))?,
+        };
+        let strategy = match &raw.strategy {
+            None => StrategyKind::SeedClaim,
+            Some(s) => self.strategy(s, "strategy")?,
+        };
+        let deadline = self.positive(raw.deadline.as_ref(), "deadline")?.unwrap_or(DEFAULT_DEADLINE);
+        let max_duration =
+            self.positive(raw.max_duration.as_ref(), "max_duration")?.unwrap_or(DEFAULT_MAX_DURATION);
+        let mut config = self.cluster(raw.cluster.as_ref())?;
+        let replicas = config.replicas;
+        let (target, secret, default_status) = match &raw.webhook {
+            None => (Target::Builtin, None, DEFAULT_STATUS),
+            Some(webhook) => self.webhook(webhook.get_ref(), &mut config.webhook)?,
+        };
+
+        let plans_raw = match &raw.plans {
+            Some(plans) if !plans.get_ref().is_empty() => plans.get_ref(),
+            Some(plans) => {
+                return Err(self.err(plans, "plans", "at least one plan is required: add a [[plans]] table"));
+            }
+            None => {
+                return Err(self.err_span(
+                    0..0,
+                    "plans",
+                    "at least one plan is required: add a [[plans]] table",
+                ));
+            }
+        };
+        let mut names: HashMap<&str, PlanNames<'_>> = HashMap::new();
+        let mut plans = Vec::new();
+        for (i, plan) in plans_raw.iter().enumerate() {
+            let (script, tasks) = self.plan(i, plan)?;
+            let name = plan.get_ref().name.get_ref().as_str();
+            if names.insert(name, PlanNames { index: i, tasks }).is_some() {
+                return Err(self.err(
+                    &plan.get_ref().name,
+                    format!("plans[{i}].name"),
+                    format!("duplicate plan name {name:?}: plan names must be unique"),
+                ));
+            }
+            plans.push(script);
+        }
+
+        let timeline = match &raw.timeline {
+            Some(timeline) if !timeline.get_ref().is_empty() => {
+                self.timeline(timeline.get_ref(), &names, replicas, max_duration)?
+            }
+            Some(timeline) => {
+                return Err(self.err(
+                    timeline,
+                    "timeline",
+                    "at least one user action is required: add a [[timeline]] table that runs a plan",
+                ));
+            }
+            None => {
+                return Err(self.err_span(
+                    0..0,
+                    "timeline",
+                    "at least one user action is required: add a [[timeline]] table that runs a plan",
+                ));
+            }
+        };
+
+        let mut faults = Vec::new();
+        if let Some(raw_faults) = &raw.faults {
+            for (i, fault) in raw_faults.get_ref().iter().enumerate() {
+                faults.push(self.fault(i, fault, replicas, max_duration, &target)?);
+            }
+        }
+
+        let mut expectations = Vec::new();
+        if let Some(expect) = &raw.expect {
+            for (i, e) in expect.get_ref().iter().enumerate() {
+                expectations.push(self.expectation(i, e, &names, &target)?);
+            }
+        }
+
+        let mut claim_checks = Vec::new();
+        if let Some(claims) = &raw.claims {
+            for (i, c) in claims.get_ref().iter().enumerate() {
+                claim_checks.push(self.claim_check(i, c, &names, max_duration)?);
+            }
+        }
+        let mut claim_snapshots: Vec<Duration> = claim_checks.iter().map(|c: &ClaimCheck| c.at).collect();
+        claim_snapshots.sort();
+        claim_snapshots.dedup();
+
+        Ok(Scenario {
+            name,
+            description,
+            spec: ClusterSpec {
+                seed,
+                config,
+                strategy,
+                plans,
+                timeline,
+                faults,
+                claim_snapshots,
+                deadline,
+                max_duration,
+            },
+            target,
+            secret,
+            default_status,
+            expectations,
+            claim_checks,
+        })
+    }
+
+    fn non_empty(&self, s: &Str, key: impl Into<String>) -> Result<String> {
+        if s.get_ref().trim().is_empty() {
+            return Err(self.err(s, key, "must not be empty"));
+        }
+        Ok(s.get_ref().clone())
+    }
+
+    /// A duration that must be more than zero.
+    fn positive(&self, d: Option<&Dur>, key: &str) -> Result<Option<Duration>> {
+        match d {
+            Some(d) if d.get_ref().0.is_zero() => Err(self.err(d, key, "must be more than 0")),
+            Some(d) => Ok(Some(d.get_ref().0)),
+            None => Ok(None),
+        }
+    }
+
+    /// A moment of the run: it must come before `max_duration`.
+    fn moment(&self, d: &Dur, key: &str, max_duration: Duration) -> Result<Duration> {
+        let at = d.get_ref().0;
+        if at >= max_duration {
+            return Err(self.err(
+                d,
+                key,
+                format!(
+                    "{} is not before max_duration ({}): the run has stopped by then; \
+                     move it earlier or raise max_duration",
+                    Humane(at),
+                    Humane(max_duration)
+                ),
+            ));
+        }
+        Ok(at)
+    }
+
+    /// An integer in `range`, converted.
+    fn int<T: TryFrom<i64>>(&self, n: &Int, key: &str, range: Range<i64>, what: &str) -> Result<T> {
+        let value = *n.get_ref();
+        if !range.contains(&value) {
+            return Err(self.err(n, key, format!("{value} is out of range: {what}")));
+        }
+        T::try_from(value).map_err(|_| self.err(n, key, format!("{value} is out of range: {what}")))
+    }
+}

@@ -1,0 +1,133 @@
+//! `[[timeline]]`: the user actions, each at a moment of the run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::actors::ActionKind;
+use crate::cluster::TimedAction;
+use crate::scenario::duration::Humane;
+use crate::scenario::raw::*;
+
+use super::plans::PlanNames;
+use super::{Result, Validator};
+
+impl Validator<'_> {
+    pub(super) fn timeline(
+        &self,
+        raw: &[Spanned<RawAction>],
+        names: &HashMap<&str, PlanNames<'_>>,
+        replicas: usize,
+        max_duration: Duration,
+    ) -> Result<Vec<TimedAction>> {
+        let mut timeline = Vec::new();
+        for (i, entry) in raw.iter().enumerate() {
+            let key = |k: &str| format!("timeline[{i}].{k}");
+            let a = entry.get_ref();
+            let at = self.moment(&a.at, &key("at"), max_duration)?;
+            let plan_name = a.plan.get_ref().as_str();
+            let plan = self.plan_index(&a.plan, key("plan"), names)?;
+            let action = match a.action.get_ref().as_str() {
+                "run" | "retry" => ActionKind::Run,
+                "skip" => ActionKind::Skip,
+                "cancel" => ActionKind::Cancel,
+                other => {
+                    return Err(self.err(
+                        &a.action,
+                        key("action"),
+                        format!("unknown action {other:?} (known: run, retry, skip, cancel)"),
+                    ));
+                }
+            };
+            let tasks = match &a.tasks {
+                None => None,
+                Some(list) if list.get_ref().is_empty() => {
+                    return Err(self.err(
+                        list,
+                        key("tasks"),
+                        "empty task list: leave tasks out to act on every task",
+                    ));
+                }
+                Some(list) => {
+                    let known = &names[plan_name].tasks;
+                    let mut positions = Vec::new();
+                    for (j, task) in list.get_ref().iter().enumerate() {
+                        let Some(&position) = known.get(task.get_ref().as_str()) else {
+                            let mut names: Vec<(&usize, &&str)> = known.iter().map(|(n, p)| (p, n)).collect();
+                            names.sort();
+                            let names: Vec<String> =
+                                names.into_iter().map(|(_, n)| format!("{n:?}")).collect();
+                            return Err(self.err(
+                                task,
+                                format!("timeline[{i}].tasks[{j}]"),
+                                format!(
+                                    "unknown task {:?} in plan {plan_name:?} (tasks: {})",
+                                    task.get_ref(),
+                                    names.join(", ")
+                                ),
+                            ));
+                        };
+                        if positions.contains(&position) {
+                            return Err(self.err(
+                                task,
+                                format!("timeline[{i}].tasks[{j}]"),
+                                format!("task {:?} is listed twice", task.get_ref()),
+                            ));
+                        }
+                        positions.push(position);
+                    }
+                    Some(positions)
+                }
+            };
+            let via = match &a.via {
+                None => None,
+                Some(via) => Some(self.replica(via, key("via"), replicas)?),
+            };
+            timeline.push(TimedAction { at, plan, action, tasks, via });
+        }
+        // A plan exists once its first `run` created it: every other action on it must
+        // come strictly after that.
+        for (i, entry) in raw.iter().enumerate() {
+            let a = entry.get_ref();
+            if a.action.get_ref() == "run" {
+                continue;
+            }
+            let plan = timeline[i].plan;
+            let first_run = raw
+                .iter()
+                .zip(&timeline)
+                .filter(|(r, t)| t.plan == plan && r.get_ref().action.get_ref() == "run")
+                .map(|(_, t)| t.at)
+                .min();
+            let verb = a.action.get_ref();
+            let plan_name = a.plan.get_ref();
+            match first_run {
+                None => {
+                    return Err(self.err(
+                        &a.action,
+                        format!("timeline[{i}].action"),
+                        format!(
+                            "{verb} of plan {plan_name:?}, which never runs: the plan is created by its \
+                             first action = \"run\"; add one before this"
+                        ),
+                    ));
+                }
+                Some(first) if first >= timeline[i].at => {
+                    return Err(self.err(
+                        &a.at,
+                        format!("timeline[{i}].at"),
+                        format!(
+                            "a {verb} must come after the first run of plan {plan_name:?} (at {}), which \
+                             creates it; this one is at {}",
+                            Humane(first),
+                            Humane(timeline[i].at)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(timeline)
+    }
+}
