@@ -51,7 +51,8 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(StrategyKind))]
         strategies: Vec<StrategyKind>,
     },
-    /// Validate scenario files without running them (exit 2 on the first bad file).
+    /// Validate scenario files without running them; every bad file is reported with
+    /// its line, column and key, and the exit status is 2.
     Check {
         /// Scenario files, or directories of them (their *.toml files).
         #[arg(required = true)]
