@@ -27,6 +27,7 @@
 //! ```
 
 pub mod actors;
+pub mod bench;
 pub mod clock;
 mod error;
 pub mod history;
