@@ -74,7 +74,8 @@ fn spread_keeps_one_row_per_won_plan_and_cycle_wins_every_claim_on_its_own_plan(
             let stop = Stop::ClaimsPerReplica(150);
 
             // 600 claims on 200 plans: many collide, each plan is won at most once.
-            let spread = env.run(&replicas, &RunSpec::new(Workload::Spread, mechanism, 200, stop)).await.unwrap();
+            let spread =
+                env.run(&replicas, &RunSpec::new(Workload::Spread, mechanism, 200, stop)).await.unwrap();
             assert_clean(&spread);
             assert_eq!(spread.claims, 600);
             assert_eq!(spread.rows_left, spread.wins, "{mechanism}: each win is one row");
@@ -87,7 +88,8 @@ fn spread_keeps_one_row_per_won_plan_and_cycle_wins_every_claim_on_its_own_plan(
             assert_eq!((cycle.claims, cycle.wins, cycle.resets_found, cycle.rows_left), (600, 600, 600, 0));
 
             // Two replicas per plan: they race, and still never both win a plan-round.
-            let shared = env.run(&replicas, &RunSpec::new(Workload::Cycle, mechanism, 2, stop)).await.unwrap();
+            let shared =
+                env.run(&replicas, &RunSpec::new(Workload::Cycle, mechanism, 2, stop)).await.unwrap();
             assert_clean(&shared);
             assert_eq!(shared.resets_found, shared.wins);
             replicas.close().await;
@@ -103,7 +105,8 @@ fn every_claim_path_gives_the_same_answers() {
         for path in [ClaimPath::Actor, ClaimPath::Pool, ClaimPath::Connection] {
             for mechanism in [Mechanism::OnConflict, Mechanism::ForUpdate] {
                 let replicas = env.start_replicas(4, mechanism).await.unwrap();
-                let spec = RunSpec { path, ..RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40)) };
+                let spec =
+                    RunSpec { path, ..RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40)) };
                 let hot = env.run(&replicas, &spec).await.unwrap();
                 assert_hot_rounds(&hot);
                 assert_eq!((hot.rounds, hot.path), (Some(40), path));
@@ -226,7 +229,8 @@ fn usage_error(line: &[&str], database: Option<&str>) -> String {
 #[test]
 fn impossible_runs_fail_before_measuring_with_clear_errors_that_exit_2() {
     let db = database_url();
-    let unreachable = usage_error(&["hot", "--replicas", "1"], Some("postgres://postgres@127.0.0.1:1/postgres"));
+    let unreachable =
+        usage_error(&["hot", "--replicas", "1"], Some("postgres://postgres@127.0.0.1:1/postgres"));
     assert!(unreachable.contains("cannot connect to Postgres at postgres://postgres@127.0.0.1:1/postgres"));
 
     let missing = usage_error(

@@ -197,14 +197,13 @@ fn tick_step(max: f64) -> f64 {
     nice * mag
 }
 
-fn fmt_tick(v: f64) -> String {
-    if v >= 10_000.0 {
-        format!("{}k", v / 1000.0)
-    } else if v >= 100.0 || v == v.trunc() {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
+/// A tick label with as many decimals as the step needs.
+fn fmt_tick(v: f64, step: f64) -> String {
+    if step >= 1000.0 && v >= 1000.0 {
+        return format!("{}k", v / 1000.0);
     }
+    let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()) as usize };
+    format!("{v:.decimals$}")
 }
 
 struct Series<'a> {
@@ -252,7 +251,7 @@ fn panel(out: &mut String, x0: f64, title: &str, y_label: &str, xs: &[usize], se
             py(y),
             x0 + LEFT - 6.0,
             py(y) + 4.0,
-            fmt_tick(y)
+            fmt_tick(y, step)
         );
         y += step;
     }
@@ -389,7 +388,9 @@ mod tests {
         assert_eq!(tick_step(45_000.0), 10_000.0);
         assert_eq!(tick_step(8.0), 2.0);
         assert_eq!(tick_step(0.0), 1.0);
-        assert_eq!(fmt_tick(20_000.0), "20k");
-        assert_eq!(fmt_tick(0.25), "0.25");
+        assert_eq!(fmt_tick(20_000.0, 10_000.0), "20k");
+        assert_eq!(fmt_tick(0.25, 0.05), "0.25");
+        assert_eq!(fmt_tick(0.005, 0.005), "0.005");
+        assert_eq!(fmt_tick(500.0, 100.0), "500");
     }
 }
