@@ -99,6 +99,30 @@ fn spread_keeps_one_row_per_won_plan_and_cycle_wins_every_claim_on_its_own_plan(
 }
 
 #[test]
+fn advisory_claims_of_runs_sharing_a_server_do_not_take_each_others_locks() {
+    run(async {
+        let a = BenchEnv::create(&postgres(), 4, 4, 1).await.unwrap();
+        let b = BenchEnv::create(&postgres(), 4, 4, 1).await.unwrap();
+        // Both schemas number their plans from 1: both runs claim the same ids at once.
+        assert_eq!(a.plans(), b.plans());
+        let (ra, rb) = (
+            a.start_replicas(4, Mechanism::Advisory).await.unwrap(),
+            b.start_replicas(4, Mechanism::Advisory).await.unwrap(),
+        );
+        let spec = RunSpec::new(Workload::Cycle, Mechanism::Advisory, 4, Stop::ClaimsPerReplica(300));
+        let (pa, pb) = tokio::join!(a.run(&ra, &spec), b.run(&rb, &spec));
+        for p in [pa.unwrap(), pb.unwrap()] {
+            assert_clean(&p);
+            assert_eq!(p.wins, p.claims, "every claim on a replica's own plan wins");
+        }
+        ra.close().await;
+        rb.close().await;
+        a.close().await.unwrap();
+        b.close().await.unwrap();
+    });
+}
+
+#[test]
 fn every_claim_path_gives_the_same_answers() {
     run(async {
         let env = BenchEnv::create(&postgres(), 4, 4, 2).await.unwrap();

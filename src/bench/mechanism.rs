@@ -5,7 +5,7 @@
 //! - `on-conflict`, the design's: one statement, `INSERT ... ON CONFLICT (plan_id) DO
 //!   NOTHING RETURNING plan_id`, sent through [`crate::actors::StoreActor`]'s
 //!   `ClaimEvent` (the store's own statement).
-//! - `advisory`: in a transaction, `pg_try_advisory_xact_lock(plan_id)`; the holder
+//! - `advisory`: in a transaction, `pg_try_advisory_xact_lock(run, plan_id)`; the holder
 //!   inserts the row unless one is already there. A replica that does not get the lock
 //!   loses at once, without waiting.
 //! - `for-update`: in a transaction, `SELECT ... FROM plan WHERE id = $1 FOR UPDATE`,
@@ -28,7 +28,7 @@ use crate::store::Claim;
 pub enum Mechanism {
     /// `INSERT ... ON CONFLICT (plan_id) DO NOTHING RETURNING plan_id` (the design's).
     OnConflict,
-    /// `pg_try_advisory_xact_lock(plan_id)` in a transaction, then the insert.
+    /// `pg_try_advisory_xact_lock` on the plan in a transaction, then the insert.
     Advisory,
     /// `SELECT ... FROM plan WHERE id = $1 FOR UPDATE`, then check and insert.
     ForUpdate,
@@ -59,8 +59,11 @@ pub const ON_CONFLICT_CLAIM: &str = "INSERT INTO plan_webhook_delivery (plan_id,
      ON CONFLICT (plan_id) DO NOTHING RETURNING plan_id";
 /// The store's reset (`store::postgres::reset_claim`), spelled the same.
 pub const RESET: &str = "DELETE FROM plan_webhook_delivery WHERE plan_id = $1 RETURNING event_type";
-/// The advisory lock, as 0/1 so pgbench can test it.
-pub const ADVISORY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)::int AS got";
+/// The advisory lock on the plan, as 0/1 so pgbench can test it. Advisory locks belong
+/// to the database, not to a schema, so the key is (the run schema's hash, plan id):
+/// runs sharing a server never take each other's locks. Plan ids must fit in an int.
+pub const ADVISORY_LOCK: &str =
+    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), $1::int)::int AS got";
 /// The plan row lock.
 pub const PLAN_LOCK: &str = "SELECT id FROM plan WHERE id = $1 FOR UPDATE";
 /// Insert unless a row is there; run while holding a lock that serializes claimers of

@@ -277,7 +277,9 @@ tps = 44241.378459 (without initial connection time)
         let spread =
             scripts(Workload::Spread, Mechanism::Advisory, PlanRange { first: 10, count: 100 }, 2).unwrap();
         assert!(spread[0].text.contains("\\set p random(10, 109)"));
-        assert!(spread[0].text.contains("SELECT pg_try_advisory_xact_lock(:p)::int AS got \\gset"));
+        assert!(spread[0].text.contains(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), :p::int)::int AS got \\gset"
+        ));
         assert!(spread[0].text.contains("WHERE plan_id = :p::bigint) RETURNING plan_id \\aset won_"));
 
         let cycle =
