@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::actors::{ClaimEvent, StoreActor};
-use crate::clock::Clock;
 use crate::history::History;
 use crate::model::{EventType, ReplicaId};
 use crate::store::{Backend, Claim, NewPlan, PgStore, RunSchema, Store};
@@ -60,7 +59,7 @@ async fn race(schema: &RunSchema, replicas: usize, plans: usize) -> Result<(Stri
         let plan = NewPlan { project: "doctor".into(), title: format!("plan {n}"), tasks: vec!["t".into()] };
         ids.push(store.create_plan(&plan).await?.plan);
     }
-    let history = History::new(Clock::start());
+    let history = History::discard();
     let mut claimers = Vec::with_capacity(replicas);
     for r in 1..=replicas {
         let replica = ReplicaId::nth(r);

@@ -261,17 +261,24 @@ impl Event {
 #[derive(Debug, Clone)]
 pub struct History {
     clock: Clock,
-    entries: Arc<Mutex<Vec<Entry>>>,
+    /// `None` for a history that keeps nothing ([`History::discard`]).
+    entries: Option<Arc<Mutex<Vec<Entry>>>>,
 }
 
 impl History {
     /// An empty history on `clock`.
     pub fn new(clock: Clock) -> Self {
-        History { clock, entries: Arc::default() }
+        History { clock, entries: Some(Arc::default()) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A history that keeps nothing, for work that is measured rather than judged
+    /// (benchmarks, `hasim doctor`): appending costs nothing and memory stays flat.
+    pub fn discard() -> Self {
+        History { clock: Clock::start(), entries: None }
+    }
+
+    fn lock(&self) -> Option<MutexGuard<'_, Vec<Entry>>> {
+        self.entries.as_ref().map(|e| e.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// The run's clock.
@@ -282,14 +289,14 @@ impl History {
     /// The sequence number the next entry will get: take it when invoking a store
     /// write and pass it back as the write's `invoked`.
     pub fn mark(&self) -> Seq {
-        self.lock().len() as Seq
+        self.lock().map_or(0, |entries| entries.len() as Seq)
     }
 
     /// Appends an entry and returns its sequence number.
     pub fn record(&self, by: Option<&ReplicaId>, event: Event) -> Seq {
+        let Some(mut entries) = self.lock() else { return 0 };
         // Whole microseconds, as the JSON form keeps them.
         let at = Duration::from_micros(self.clock.now().as_micros() as u64);
-        let mut entries = self.lock();
         let seq = entries.len() as Seq;
         tracing::trace!(seq, ?by, ?event, "history");
         entries.push(Entry { seq, at, by: by.cloned(), event });
@@ -298,7 +305,7 @@ impl History {
 
     /// A copy of every entry so far.
     pub fn entries(&self) -> Vec<Entry> {
-        self.lock().clone()
+        self.lock().map(|entries| entries.clone()).unwrap_or_default()
     }
 
     /// Writes the history as JSON lines, one entry a line.

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod actors;
+pub mod bench;
 pub mod check;
 pub mod clock;
 pub mod cluster;

@@ -58,6 +58,12 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Measure what the webhook claim costs when replicas race for it, through the
+    /// store actors, side by side with pgbench running the same statements.
+    ///
+    /// Exit status: 0 on success (duplicate winners are reported and make it 1),
+    /// 2 on bad arguments, an unreachable server or a missing pgbench.
+    Bench(hasim::bench::cli::BenchArgs),
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
     /// run schema, race replicas for claims, drop the schema.
     Doctor {
@@ -145,6 +151,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { db, replicas, plans } => doctor(db, replicas, plans),
+        Command::Bench(args) => match hasim::bench::cli::run(args) {
+            Ok(table) => {
+                print!("{table}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Ok(ExitCode::from(hasim::bench::cli::exit_code(&e)))
+            }
+        },
     }
 }
 

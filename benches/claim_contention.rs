@@ -1,0 +1,78 @@
+//! Claim contention through the store actors: `hot`, `spread` and `cycle` at a few
+//! replica counts, on Postgres (`DATABASE_URL`, required) and on the memory model (the
+//! model's own cost). One iteration is one claim per replica; throughput is in claims.
+//!
+//! Full run: `cargo bench --bench claim_contention`. Smoke run, as CI can afford:
+//! `cargo bench --bench claim_contention -- --test` (each benchmark once).
+//! `hasim bench` measures the same workloads over time, with pgbench beside them.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hasim::bench::{BenchEnv, Mechanism, RunSpec, Stop, Target, Workload};
+
+const REPLICAS: [usize; 3] = [1, 4, 16];
+/// P for `spread`: far more plans than a run claims, so most claims insert a row.
+const SPREAD_PLANS: u32 = 100_000;
+
+fn database_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "the claim_contention benches need Postgres: set DATABASE_URL, e.g. \
+             DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres"
+        ),
+    }
+}
+
+fn plans_for(workload: Workload, replicas: usize) -> u32 {
+    match workload {
+        Workload::Spread => SPREAD_PLANS,
+        other => other.default_plans(replicas),
+    }
+}
+
+fn contention(c: &mut Criterion, backend: &str, target: Target) {
+    let system = actix::System::new();
+    let max = *REPLICAS.iter().max().unwrap();
+    let env = system
+        .block_on(BenchEnv::create(&target, SPREAD_PLANS, max, 2))
+        .unwrap_or_else(|e| panic!("cannot set up the {backend} bench: {e}"));
+    for workload in [Workload::Hot, Workload::Spread, Workload::Cycle] {
+        let mut group = c.benchmark_group(format!("{backend}/{workload}"));
+        group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+        for replicas in REPLICAS {
+            let running =
+                system.block_on(env.start_replicas(replicas, Mechanism::OnConflict)).expect("replicas");
+            group.throughput(Throughput::Elements(replicas as u64));
+            group.bench_function(BenchmarkId::from_parameter(replicas), |b| {
+                b.iter_custom(|iters| {
+                    let spec = RunSpec::new(
+                        workload,
+                        Mechanism::OnConflict,
+                        plans_for(workload, replicas),
+                        Stop::ClaimsPerReplica(iters.max(1)),
+                    );
+                    let point = system.block_on(env.run(&running, &spec)).expect("bench run");
+                    assert_eq!(point.duplicates, 0, "duplicate winners: {point:?}");
+                    assert_eq!(point.errors, 0, "claims failed: {:?}", point.first_error);
+                    Duration::from_secs_f64(point.elapsed_s)
+                })
+            });
+            system.block_on(running.close());
+        }
+        group.finish();
+    }
+    system.block_on(env.close()).expect("drop the bench schema");
+}
+
+fn postgres(c: &mut Criterion) {
+    contention(c, "postgres", Target::Postgres { url: database_url() });
+}
+
+fn memory(c: &mut Criterion) {
+    contention(c, "memory", Target::Memory);
+}
+
+criterion_group!(benches, postgres, memory);
+criterion_main!(benches);

@@ -1,0 +1,262 @@
+//! `hasim bench`: the arguments and what the command does, for the binary to call.
+//!
+//! ```text
+//! hasim bench [WORKLOAD] --replicas 1,2,4,8,16,32 [--plans N] [--duration 5s]
+//!     [--mechanism M] [--database-url U] [--json PATH] [--csv PATH] [--svg PATH] [--pgbench]
+//! ```
+//!
+//! The binary parses [`BenchArgs`] (clap exits 2 on a malformed command line), calls
+//! [`run`], prints the table it returns, and on error prints it and exits with
+//! [`exit_code`] (2 for the user's errors: 0 replicas, unknown workload, unreachable
+//! server, missing pgbench).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{
+    BenchConfig, BenchError, BenchReport, ClaimPath, Mechanism, PgbenchOptions, PoolSettings, Stop, Target,
+    Workload, report, sweep,
+};
+
+/// The server when neither `--database-url` nor `DATABASE_URL` names one.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Measure what the webhook claim costs when replicas race for it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// What the replicas do: hot (rounds: all claim one plan at once, one wins and resets),
+    /// spread (claims on plans drawn at random from --plans, keeping what is won), cycle (claim, send, reset on
+    /// the replica's plan), outbox (not available yet).
+    #[arg(value_enum, default_value_t = Workload::Hot)]
+    pub workload: Workload,
+
+    /// Replica counts to sweep, comma-separated, each from 1 to 256.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = parse_replicas)]
+    pub replicas: Vec<usize>,
+
+    /// Plans claimed (P). Default: 1 for hot, 1000000 for spread, one per replica for cycle.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub plans: Option<u32>,
+
+    /// How long each replica count runs: 500ms, 5s, 1m, 1.5s.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// How a replica claims: on-conflict (the design's INSERT ... ON CONFLICT DO NOTHING),
+    /// advisory (pg_try_advisory_xact_lock, then insert), for-update (lock the plan row,
+    /// then check and insert).
+    #[arg(long, value_enum, default_value_t = Mechanism::OnConflict)]
+    pub mechanism: Mechanism,
+
+    /// The Postgres server. Default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Run against the in-process memory model instead of Postgres (on-conflict only).
+    #[arg(long, conflicts_with_all = ["database_url", "pgbench"])]
+    pub memory: bool,
+
+    /// Write every measurement as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Write one CSV row per replica count to this file.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+
+    /// Draw throughput and p99 latency against replicas as SVG to this file.
+    #[arg(long, value_name = "PATH")]
+    pub svg: Option<PathBuf>,
+
+    /// Also run pgbench (-c R -j 2 -M prepared) on the same statements at each replica
+    /// count, on the same schema, and report the ratio hasim/pgbench.
+    #[arg(long)]
+    pub pgbench: bool,
+
+    /// The pgbench program to run for --pgbench.
+    #[arg(long, value_name = "PATH", default_value = "pgbench")]
+    pub pgbench_bin: PathBuf,
+
+    /// Client threads the replicas are spread over; pgbench gets the same -j.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+
+    /// Seed of the random plan choices (spread), given to pgbench too.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Runs per replica count, hasim and pgbench alternating; the table shows medians.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub repeat: u16,
+
+    /// Give replicas pools that skip sqlx's liveness ping (a round trip) before each use
+    /// of a connection; the pools replicas normally get ping.
+    #[arg(long)]
+    pub no_acquire_ping: bool,
+
+    /// Connections in each replica's pool. sqlx pings a connection when it goes back to
+    /// the pool; with 2, a replica's next claim need not wait for that round trip.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub connections: u32,
+
+    /// How claims reach the database: actor (what replicas do), pool (the same store
+    /// call without the actors), connection (the same SQL on one held connection, no
+    /// pool). The differences are what each layer costs.
+    #[arg(long, value_enum, default_value_t = ClaimPath::Actor)]
+    pub path: ClaimPath,
+
+    /// Do not sample the server's wait events (pg_stat_activity) during the runs.
+    #[arg(long)]
+    pub no_wait_sampling: bool,
+}
+
+/// Parses a replica count: 1 to [`super::MAX_REPLICAS`].
+pub fn parse_replicas(s: &str) -> Result<usize, String> {
+    let n: usize = s.trim().parse().map_err(|_| format!("`{s}` is not a replica count"))?;
+    if n == 0 {
+        return Err("a sweep needs at least 1 replica (got 0)".into());
+    }
+    if n > super::MAX_REPLICAS {
+        return Err(format!("at most {} replicas (got {n})", super::MAX_REPLICAS));
+    }
+    Ok(n)
+}
+
+/// Parses a humane duration: a number (decimals allowed) and a unit, `ms`, `s`, `m` or
+/// `h`: `500ms`, `5s`, `1.5s`, `1m`. It must be positive.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration: write a number and a unit, like 500ms, 5s or 1m");
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(bad()),
+    };
+    if seconds.is_nan() || seconds <= 0.0 || seconds > 86_400.0 {
+        return Err(format!("`{s}`: a duration must be positive and at most a day"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+impl BenchArgs {
+    /// The database URL: `--database-url`, else `DATABASE_URL`, else the local default.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into())
+    }
+
+    /// The sweep these arguments ask for.
+    pub fn config(&self) -> BenchConfig {
+        let target = if self.memory { Target::Memory } else { Target::Postgres { url: self.database_url() } };
+        let mut cfg = BenchConfig::new(self.workload, self.mechanism, target, self.replicas.clone());
+        cfg.plans = self.plans;
+        cfg.stop = Stop::Duration(self.duration);
+        cfg.threads = usize::from(self.threads);
+        cfg.seed = self.seed;
+        cfg.pgbench = self.pgbench.then(|| PgbenchOptions {
+            program: self.pgbench_bin.clone(),
+            threads: usize::from(self.threads),
+        });
+        cfg.repeat = usize::from(self.repeat);
+        cfg.sample_waits = !self.no_wait_sampling;
+        cfg.path = self.path;
+        cfg.pool = PoolSettings { ping_on_acquire: !self.no_acquire_ping, connections: self.connections };
+        cfg
+    }
+}
+
+/// Runs `hasim bench` inside a fresh actix `System` on this thread (call it from a
+/// plain `main`, not from inside a runtime) and returns the table to print. Writes
+/// `--json`, `--csv` and `--svg`.
+pub fn run(args: BenchArgs) -> anyhow::Result<String> {
+    actix::System::new().block_on(run_async(args))
+}
+
+/// [`run`] for a caller already inside an actix `System`.
+pub async fn run_async(args: BenchArgs) -> anyhow::Result<String> {
+    let cfg = args.config();
+    cfg.validate()?;
+    // Fail on an unwritable output before spending minutes measuring.
+    for path in [&args.json, &args.csv, &args.svg].into_iter().flatten() {
+        check_writable(path)?;
+    }
+    let report = sweep(&cfg).await?;
+    let mut out = report::table(&report);
+    write_outputs(&args, &report, &mut out)?;
+    Ok(out)
+}
+
+fn check_writable(path: &Path) -> Result<(), BenchError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(BenchError::Invalid(format!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write_outputs(args: &BenchArgs, report: &BenchReport, out: &mut String) -> Result<(), BenchError> {
+    let write = |path: &Path, text: String, out: &mut String| {
+        std::fs::write(path, text)
+            .map_err(|source| BenchError::Io { what: format!("writing {}", path.display()), source })?;
+        out.push_str(&format!("wrote {}\n", path.display()));
+        Ok::<(), BenchError>(())
+    };
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(report).expect("a report serializes");
+        write(path, json + "\n", out)?;
+    }
+    if let Some(path) = &args.csv {
+        write(path, report::csv(report), out)?;
+    }
+    if let Some(path) = &args.svg {
+        write(path, report::svg(report), out)?;
+    }
+    Ok(())
+}
+
+/// The exit status for an error of [`run`]: 2 for the user's errors (bad arguments,
+/// unreachable server, missing pgbench), 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<BenchError>() {
+        Some(e) if e.is_usage() => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "5", "s", "5 parsecs", "0s", "-1s", "1.2.3s", "2d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn replica_counts_start_at_one() {
+        assert_eq!(parse_replicas("32"), Ok(32));
+        assert!(parse_replicas("0").unwrap_err().contains("at least 1"));
+        assert!(parse_replicas("x").is_err());
+        assert!(parse_replicas("100000").is_err());
+    }
+}

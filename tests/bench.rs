@@ -1,0 +1,270 @@
+//! The claim-contention benchmarks (`hasim::bench`, `hasim bench`): short sweeps on
+//! Postgres that must find exactly one winner per plan-round, the CLI's outputs, and
+//! its argument errors.
+
+mod common;
+
+use std::time::Duration;
+
+use clap::Parser;
+use common::{database_url, run};
+use hasim::bench::cli::{self, BenchArgs};
+use hasim::bench::{
+    BenchConfig, BenchEnv, BenchReport, ClaimPath, Mechanism, PointResult, RunSpec, Stop, Target, Workload,
+    sweep,
+};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+fn args(line: &[&str]) -> Result<BenchArgs, clap::Error> {
+    Cli::try_parse_from(std::iter::once("hasim-bench").chain(line.iter().copied())).map(|c| c.args)
+}
+
+fn postgres() -> Target {
+    Target::Postgres { url: database_url() }
+}
+
+#[track_caller]
+fn assert_clean(p: &PointResult) {
+    assert_eq!(p.duplicates, 0, "duplicate winners at {} replicas: {p:?}", p.replicas);
+    assert_eq!(p.errors, 0, "errors at {} replicas: {:?}", p.replicas, p.first_error);
+    assert!(p.claims > 0 && p.claims_per_s > 0.0, "no claims at {} replicas", p.replicas);
+    assert_eq!(p.latency.samples, p.claims, "every claim timed");
+    assert!(p.latency.p50_us <= p.latency.p95_us && p.latency.p95_us <= p.latency.p99_us);
+    assert!(p.latency.p99_us <= p.latency.max_us * 1.0001);
+}
+
+#[track_caller]
+fn assert_hot_rounds(p: &PointResult) {
+    assert_clean(p);
+    let rounds = p.rounds.expect("hot counts rounds");
+    assert_eq!(p.wins, rounds, "hot: exactly one winner per round at {} replicas", p.replicas);
+    assert_eq!(p.empty_rounds, 0);
+    assert_eq!(p.claims, rounds * p.replicas as u64, "every replica claims in every round");
+    assert_eq!(p.resets_found, rounds, "every winner's reset found its row");
+    assert_eq!(p.rows_left, 0);
+}
+
+#[test]
+fn hot_rounds_have_exactly_one_winner_each_for_every_mechanism_on_postgres() {
+    run(async {
+        for mechanism in Mechanism::ALL {
+            let mut cfg = BenchConfig::new(Workload::Hot, mechanism, postgres(), vec![1, 4, 8]);
+            cfg.stop = Stop::Duration(Duration::from_millis(700));
+            let report = sweep(&cfg).await.unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+            assert_eq!(report.points.len(), 3);
+            for p in &report.points {
+                assert_hot_rounds(p);
+            }
+            assert_eq!(report.duplicates(), 0);
+        }
+    });
+}
+
+#[test]
+fn spread_keeps_one_row_per_won_plan_and_cycle_wins_every_claim_on_its_own_plan() {
+    run(async {
+        let env = BenchEnv::create(&postgres(), 200, 4, 2).await.expect("bench environment");
+        for mechanism in Mechanism::ALL {
+            let replicas = env.start_replicas(4, mechanism).await.unwrap();
+            let stop = Stop::ClaimsPerReplica(150);
+
+            // 600 claims on 200 plans: many collide, each plan is won at most once.
+            let spread =
+                env.run(&replicas, &RunSpec::new(Workload::Spread, mechanism, 200, stop)).await.unwrap();
+            assert_clean(&spread);
+            assert_eq!(spread.claims, 600);
+            assert_eq!(spread.rows_left, spread.wins, "{mechanism}: each win is one row");
+            assert!(spread.wins <= 200 && spread.wins > 50, "{mechanism}: {} wins", spread.wins);
+            assert!(spread.wins < spread.claims, "{mechanism}: claims collided");
+
+            // A plan each: every claim wins and its reset finds the row.
+            let cycle = env.run(&replicas, &RunSpec::new(Workload::Cycle, mechanism, 4, stop)).await.unwrap();
+            assert_clean(&cycle);
+            assert_eq!((cycle.claims, cycle.wins, cycle.resets_found, cycle.rows_left), (600, 600, 600, 0));
+
+            // Two replicas per plan: they race, and still never both win a plan-round.
+            let shared =
+                env.run(&replicas, &RunSpec::new(Workload::Cycle, mechanism, 2, stop)).await.unwrap();
+            assert_clean(&shared);
+            assert_eq!(shared.resets_found, shared.wins);
+            replicas.close().await;
+        }
+        env.close().await.expect("drop the schema");
+    });
+}
+
+#[test]
+fn advisory_claims_of_runs_sharing_a_server_do_not_take_each_others_locks() {
+    run(async {
+        let a = BenchEnv::create(&postgres(), 4, 4, 1).await.unwrap();
+        let b = BenchEnv::create(&postgres(), 4, 4, 1).await.unwrap();
+        // Both schemas number their plans from 1: both runs claim the same ids at once.
+        assert_eq!(a.plans(), b.plans());
+        let (ra, rb) = (
+            a.start_replicas(4, Mechanism::Advisory).await.unwrap(),
+            b.start_replicas(4, Mechanism::Advisory).await.unwrap(),
+        );
+        let spec = RunSpec::new(Workload::Cycle, Mechanism::Advisory, 4, Stop::ClaimsPerReplica(300));
+        let (pa, pb) = tokio::join!(a.run(&ra, &spec), b.run(&rb, &spec));
+        for p in [pa.unwrap(), pb.unwrap()] {
+            assert_clean(&p);
+            assert_eq!(p.wins, p.claims, "every claim on a replica's own plan wins");
+        }
+        ra.close().await;
+        rb.close().await;
+        a.close().await.unwrap();
+        b.close().await.unwrap();
+    });
+}
+
+#[test]
+fn every_claim_path_gives_the_same_answers() {
+    run(async {
+        let env = BenchEnv::create(&postgres(), 4, 4, 2).await.unwrap();
+        for path in [ClaimPath::Actor, ClaimPath::Pool, ClaimPath::Connection] {
+            for mechanism in [Mechanism::OnConflict, Mechanism::ForUpdate] {
+                let replicas = env.start_replicas(4, mechanism).await.unwrap();
+                let spec =
+                    RunSpec { path, ..RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40)) };
+                let hot = env.run(&replicas, &spec).await.unwrap();
+                assert_hot_rounds(&hot);
+                assert_eq!((hot.rounds, hot.path), (Some(40), path));
+                replicas.close().await;
+            }
+        }
+        env.close().await.unwrap();
+    });
+}
+
+#[test]
+fn the_memory_model_runs_every_workload_without_duplicates() {
+    run(async {
+        for workload in [Workload::Hot, Workload::Spread, Workload::Cycle] {
+            let mut cfg = BenchConfig::new(workload, Mechanism::OnConflict, Target::Memory, vec![1, 8]);
+            cfg.plans = Some(50);
+            cfg.stop = Stop::ClaimsPerReplica(2_000);
+            let report = sweep(&cfg).await.unwrap();
+            for p in &report.points {
+                assert_clean(p);
+                assert_eq!(p.claims, 2_000 * p.replicas as u64);
+                if workload == Workload::Hot {
+                    assert_hot_rounds(p);
+                }
+            }
+            assert!(report.server_version.is_none() && report.schema.is_none());
+        }
+    });
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("hasim-bench-test-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and_svg() {
+    let (json, csv, svg) = (temp_path("out.json"), temp_path("out.csv"), temp_path("out.svg"));
+    let line = [
+        "hot",
+        "--replicas",
+        "1,4",
+        "--duration",
+        "1s",
+        "--pgbench",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ];
+    let mut parsed = args(&line).expect("valid arguments");
+    parsed.database_url = Some(database_url());
+    let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
+    assert!(table.contains("pgbench tps") && table.contains("ratio"), "{table}");
+    assert!(table.contains("0 duplicate winners"), "{table}");
+
+    let text = std::fs::read_to_string(&json).expect("json written");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    for key in ["workload", "mechanism", "backend", "server_version", "schema", "stop", "nproc", "points"] {
+        assert!(!value[key].is_null(), "JSON lacks {key}: {text}");
+    }
+    let report: BenchReport = serde_json::from_value(value).expect("JSON reads back as a report");
+    assert_eq!((report.workload, report.mechanism), (Workload::Hot, Mechanism::OnConflict));
+    assert_eq!(report.points.iter().map(|p| p.replicas).collect::<Vec<_>>(), [1, 4]);
+    for p in &report.points {
+        assert_hot_rounds(p);
+        let pg = p.pgbench.as_ref().expect("pgbench ran at every replica count");
+        assert!(pg.tps > 0.0 && pg.transactions > 0, "{pg:?}");
+        assert!(pg.command.contains(&format!("-c {} ", p.replicas)) && pg.command.contains("-M prepared"));
+        let ratio = p.ratio.expect("a ratio");
+        assert!((ratio - p.claims_per_s / pg.tps).abs() < 1e-9);
+    }
+
+    let csv_text = std::fs::read_to_string(&csv).expect("csv written");
+    let rows: Vec<&str> = csv_text.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv_text}");
+    assert!(rows[0].starts_with("workload,mechanism,backend,replicas"));
+    assert_eq!(rows[1].split(',').count(), rows[0].split(',').count());
+
+    let svg_text = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(svg_text.starts_with("<svg") && svg_text.trim_end().ends_with("</svg>"));
+    assert_eq!(svg_text.matches("<polyline").count(), 5, "claims, winners, pgbench, p99, p50");
+    for f in [json, csv, svg] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[test]
+fn malformed_command_lines_are_usage_errors_that_exit_2() {
+    for line in [
+        &["hot", "--replicas", "0"][..],
+        &["hot", "--replicas", "1,0,4"],
+        &["lukewarm"],
+        &["hot", "--duration", "5"],
+        &["hot", "--duration", "0s"],
+        &["hot", "--mechanism", "mutex"],
+        &["hot", "--plans", "0"],
+        &["hot", "--memory", "--pgbench"],
+    ] {
+        let err = args(line).err().unwrap_or_else(|| panic!("{line:?} should not parse"));
+        assert_eq!(err.exit_code(), 2, "{line:?}: {err}");
+    }
+    let err = args(&["--replicas", "0"]).err().unwrap().to_string();
+    assert!(err.contains("at least 1 replica"), "{err}");
+    let parsed = args(&["spread", "--replicas", "2,8", "--duration", "1.5s", "--plans", "10"]).unwrap();
+    assert_eq!(parsed.replicas, [2, 8]);
+    assert_eq!(parsed.duration, Duration::from_millis(1500));
+}
+
+#[track_caller]
+fn usage_error(line: &[&str], database: Option<&str>) -> String {
+    let mut parsed = args(line).expect("parses");
+    parsed.database_url = database.map(str::to_owned).or(parsed.database_url);
+    let err = cli::run(parsed).expect_err("must fail");
+    assert_eq!(cli::exit_code(&err), 2, "{line:?}: {err:#}");
+    format!("{err:#}")
+}
+
+#[test]
+fn impossible_runs_fail_before_measuring_with_clear_errors_that_exit_2() {
+    let db = database_url();
+    let unreachable =
+        usage_error(&["hot", "--replicas", "1"], Some("postgres://postgres@127.0.0.1:1/postgres"));
+    assert!(unreachable.contains("cannot connect to Postgres at postgres://postgres@127.0.0.1:1/postgres"));
+
+    let missing = usage_error(
+        &["hot", "--replicas", "1", "--pgbench", "--pgbench-bin", "/nonexistent/pgbench"],
+        Some(&db),
+    );
+    assert!(missing.contains("pgbench") && missing.contains("/nonexistent/pgbench"), "{missing}");
+
+    assert!(usage_error(&["outbox", "--replicas", "1"], Some(&db)).contains("outbox table"));
+    assert!(usage_error(&["hot", "--memory", "--mechanism", "advisory"], None).contains("needs Postgres"));
+    let nowhere = usage_error(&["hot", "--json", "/nonexistent/dir/out.json"], Some(&db));
+    assert!(nowhere.contains("does not exist"), "{nowhere}");
+}
