@@ -61,8 +61,9 @@ enum Command {
     /// Measure what the webhook claim costs when replicas race for it, through the
     /// store actors, side by side with pgbench running the same statements.
     ///
-    /// Exit status: 0 on success (duplicate winners are reported and make it 1),
-    /// 2 on bad arguments, an unreachable server or a missing pgbench.
+    /// Every table row reports duplicate winners (always 0 for a sound claim).
+    /// Exit status: 0 on success, 2 on bad arguments, an unreachable server or a
+    /// missing pgbench, 1 on other failures.
     Bench(hasim::bench::cli::BenchArgs),
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
     /// run schema, race replicas for claims, drop the schema.
