@@ -127,12 +127,16 @@ enum EnvBackend {
 
 /// A bench environment: a migrated schema (or a memory model) with the plans, and the
 /// client threads replicas run on. Must be created inside an actix `System`.
+///
+/// [`BenchEnv::close`] drops the schema; an environment dropped without it (a panic,
+/// an early return) drops its schema on a thread of its own, so no run is left behind.
 pub struct BenchEnv {
     backend: EnvBackend,
     plans: PlanRange,
     warm: PlanRange,
     arbiters: Vec<Arbiter>,
     pool: PoolSettings,
+    closed: bool,
 }
 
 impl std::fmt::Debug for BenchEnv {
@@ -188,6 +192,7 @@ impl BenchEnv {
             warm: PlanRange { first: first + i64::from(plans), count: max_replicas as u32 },
             arbiters,
             pool: PoolSettings::default(),
+            closed: false,
         })
     }
 
@@ -506,22 +511,44 @@ impl BenchEnv {
     }
 
     /// Stops the client threads and drops the schema.
-    pub async fn close(self) -> Result<(), BenchError> {
-        for arbiter in &self.arbiters {
+    pub async fn close(mut self) -> Result<(), BenchError> {
+        let arbiters = std::mem::take(&mut self.arbiters);
+        for arbiter in &arbiters {
             arbiter.stop();
         }
-        let arbiters = self.arbiters;
         let _ = tokio::task::spawn_blocking(move || {
             for arbiter in arbiters {
                 let _ = arbiter.join();
             }
         })
         .await;
-        if let EnvBackend::Postgres { schema, admin, .. } = self.backend {
+        self.closed = true;
+        if let EnvBackend::Postgres { schema, admin, .. } = &self.backend {
             admin.close().await;
             schema.drop_schema().await?;
         }
         Ok(())
+    }
+}
+
+impl Drop for BenchEnv {
+    fn drop(&mut self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        if self.closed {
+            return;
+        }
+        if let EnvBackend::Postgres { schema, .. } = &self.backend {
+            // This may run during a panic or inside a busy actix system: drop the schema
+            // on a runtime of its own.
+            let schema = schema.clone();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(schema.drop_schema()).ok()
+            })
+            .join();
+        }
     }
 }
 
