@@ -72,41 +72,14 @@ pub const INSERT_IF_ABSENT: &str = "INSERT INTO plan_webhook_delivery (plan_id, 
      SELECT $1::bigint, $2::text WHERE NOT EXISTS \
      (SELECT 1 FROM plan_webhook_delivery WHERE plan_id = $1::bigint) RETURNING plan_id";
 
-/// Claims `plan` with `mechanism` on `pool`: the transactional mechanisms take a
-/// connection for the transaction (`pool.begin()`), as a store would.
+/// Claims `plan` with `mechanism` on `pool`: a connection is taken for the claim
+/// (its statement, or its transaction), as a store would.
 ///
 /// `on-conflict` is the store's own claim and normally runs through the store actor;
 /// asked here, it runs the same statement on `pool`.
 pub async fn claim(pool: &PgPool, mechanism: Mechanism, plan: PlanId, event: EventType) -> Result<Claim> {
-    let inserted = match mechanism {
-        Mechanism::OnConflict => sqlx::query_as::<_, (i64,)>(ON_CONFLICT_CLAIM)
-            .bind(plan.0)
-            .bind(event.as_str())
-            .fetch_optional(pool)
-            .await?
-            .is_some(),
-        Mechanism::Advisory => {
-            let mut tx = pool.begin().await?;
-            let (got,): (i32,) = sqlx::query_as(ADVISORY_LOCK).bind(plan.0).fetch_one(&mut *tx).await?;
-            let inserted = got == 1 && insert_if_absent(&mut tx, plan, event).await?;
-            tx.commit().await?;
-            inserted
-        }
-        Mechanism::ForUpdate => {
-            let mut tx = pool.begin().await?;
-            let locked: Option<(i64,)> =
-                sqlx::query_as(PLAN_LOCK).bind(plan.0).fetch_optional(&mut *tx).await?;
-            if locked.is_none() {
-                return Err(crate::Error::NoSuchPlan(plan));
-            }
-            let inserted = insert_if_absent(&mut tx, plan, event).await?;
-            tx.commit().await?;
-            inserted
-        }
-    };
-    // An error above drops the transaction, which rolls back before the connection's
-    // next use.
-    Ok(if inserted { Claim::Won } else { Claim::Lost })
+    let mut conn = pool.acquire().await?;
+    claim_on(&mut conn, mechanism, plan, event).await
 }
 
 /// Claims `plan` with `mechanism` on a connection the caller holds (no pool between
