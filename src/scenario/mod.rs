@@ -22,8 +22,8 @@ pub use error::ScenarioError;
 use error::Source;
 
 use crate::check::Verdict;
+use crate::cluster::ClusterSpec;
 pub use crate::cluster::Target;
-use crate::cluster::{ClusterSpec, TimedAction};
 use crate::model::EventType;
 use crate::strategy::StrategyKind;
 use crate::webhook::Secret;
@@ -85,18 +85,6 @@ pub struct ClaimCheck {
     /// The rows that must be there: (plan index, event type). Plans not listed must
     /// hold no row.
     pub rows: Vec<(usize, EventType)>,
-}
-
-impl Scenario {
-    /// The user actions of the run.
-    pub fn timeline(&self) -> &[TimedAction] {
-        &self.spec.timeline
-    }
-
-    /// The deadline for each delivery.
-    pub fn deadline(&self) -> Duration {
-        self.spec.deadline
-    }
 }
 
 /// Reads and validates the scenario file at `path`.
