@@ -42,6 +42,9 @@ pub enum Error {
     /// A webhook signing secret that cannot be used. The message never repeats the secret.
     #[error("invalid webhook secret: {0} (expected whsec_ followed by base64)")]
     BadSecret(&'static str),
+    /// The exploration could not run a case (a generator bug, not a finding).
+    #[error("explore: {0}")]
+    Explore(String),
     /// The HTTP webhook receiver could not start listening.
     #[error("cannot start the webhook receiver: {0}")]
     Listen(#[source] std::io::Error),

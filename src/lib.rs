@@ -33,6 +33,7 @@ pub mod clock;
 pub mod cluster;
 pub mod doctor;
 mod error;
+pub mod explore;
 pub mod faults;
 pub mod history;
 pub mod link;

@@ -65,6 +65,15 @@ enum Command {
     /// Exit status: 0 on success, 2 on bad arguments, an unreachable server or a
     /// missing pgbench, 1 on other failures.
     Bench(hasim::bench::cli::BenchArgs),
+    /// Search for scenarios that break the notification contract under a strategy:
+    /// generate random HA scenarios (replicas, plans, retries, skips, cancels, crashes,
+    /// DB link faults, endpoint faults), run each, and shrink every failing one to the
+    /// smallest scenario that fails the same way.
+    ///
+    /// Each counterexample is written to --out as a scenario file that replays with
+    /// `hasim run FILE` (its seed, and an expectation of the violation, inside).
+    /// Exit status: 0 when no counterexample was found, 1 when one was, 2 on bad input.
+    Explore(hasim::explore::cli::ExploreArgs),
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
     /// run schema, race replicas for claims, drop the schema.
     Doctor {
@@ -152,6 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { db, replicas, plans } => doctor(db, replicas, plans),
+        Command::Explore(args) => explore(&args),
         Command::Bench(args) => match hasim::bench::cli::run(args) {
             Ok(table) => {
                 print!("{table}");
@@ -294,6 +304,55 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
 
 fn load(path: &Path) -> anyhow::Result<Scenario> {
     Ok(hasim::scenario::load(path)?)
+}
+
+fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> {
+    use hasim::explore::cli;
+    use std::io::IsTerminal;
+    let clock_seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    let search = args.search(clock_seed % 1_000_000_000, &url);
+    eprintln!(
+        "exploring {} on the {} store, seed {} (--seed {} repeats this search)",
+        search.strategy,
+        if matches!(search.database, Database::Memory) { "memory" } else { "postgres" },
+        search.seed,
+        search.seed
+    );
+    let terminal = std::io::stderr().is_terminal();
+    let mut shown = std::time::Instant::now();
+    let outcome = hasim::explore::explore(&search, |p| {
+        let step = (p.of / 10).max(1);
+        if terminal && shown.elapsed().as_millis() >= 100 {
+            eprint!("\r{}\x1b[K", cli::progress_line(p));
+            shown = std::time::Instant::now();
+        } else if !terminal && p.shrinking.is_none() && p.cases % step == 0 {
+            eprintln!("{}", cli::progress_line(p));
+        }
+    })
+    .context("the search stopped")?;
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
+    if !outcome.counterexamples.is_empty() {
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    }
+    for c in &outcome.counterexamples {
+        let path = cli::file_path(&args.out, c);
+        std::fs::write(&path, &c.file).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "counterexample: case {} shrunk in {} runs to {} (a scenario of {} lines){}",
+            c.case_number,
+            c.shrink_runs,
+            path.display(),
+            c.file.lines().count(),
+            if c.replays { "" } else { "; it did NOT replay to the same violation (timing-dependent)" }
+        );
+        println!("{}", text::scenario(&c.run));
+    }
+    println!("{}", cli::summary(&search, &outcome));
+    Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn doctor(db: DbArgs, replicas: u16, plans: u32) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,205 @@
+//! A generated scenario, in the terms that shrinking works on.
+//!
+//! A [`Case`] is valid by construction, whatever shrinking does to it: references to
+//! replicas and tasks are taken modulo what exists (a fault of replica 4 in a
+//! two-replica case is a fault of `r1`), a plan's later actions live inside the plan
+//! (removing the plan removes them) and come strictly after its first run, and every
+//! time is a small count of milliseconds. [`Case::to_toml`] renders it as a normal
+//! scenario file, so what a search runs is exactly what it writes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::CrashPoint;
+
+/// One generated scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// The run's seed (drawn task outcomes past the scripted ones, the secret).
+    pub seed: u64,
+    /// Replicas, `r1` ... `rN`.
+    pub replicas: u8,
+    /// The plans, each with its tasks and its user's actions.
+    pub plans: Vec<PlanCase>,
+    /// The faults, in file order.
+    pub faults: Vec<FaultCase>,
+}
+
+/// A plan: created and run at `start`, then acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCase {
+    /// When the user creates and runs it, in ms.
+    pub start: u16,
+    /// The replica serving the first run (modulo the replicas); `None`: round-robin.
+    pub via: Option<u8>,
+    /// Its tasks, at least one.
+    pub tasks: Vec<TaskCase>,
+    /// What the user does afterwards.
+    pub actions: Vec<ActionCase>,
+}
+
+/// A task: its scripted attempts; attempts past them are done after 40 ms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCase {
+    /// The scripted attempts, in order.
+    pub attempts: Vec<AttemptCase>,
+}
+
+/// One scripted attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptCase {
+    /// Whether it fails (else it is done).
+    pub failed: bool,
+    /// How long it runs, in ms (at least 1).
+    pub after: u16,
+}
+
+/// A user action after the plan's first run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionCase {
+    /// How long after the plan's start, in ms (at least 1).
+    pub after: u16,
+    /// What the user does.
+    pub kind: ActionCaseKind,
+    /// Which tasks, by position modulo the plan's tasks (repeats dropped); empty: all.
+    pub tasks: Vec<u8>,
+    /// The replica serving it (modulo the replicas); `None`: round-robin.
+    pub via: Option<u8>,
+}
+
+/// The actions a user takes on a running plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionCaseKind {
+    /// BatchRunTasks again.
+    Retry,
+    /// BatchSkipTasks.
+    Skip,
+    /// BatchCancelTaskRuns.
+    Cancel,
+}
+
+/// A fault. Replicas are taken modulo the case's replicas. Windows are short and
+/// crashes of `r1` always restart, so some replica can always reach the database
+/// and the endpoint again: a violation is the design's, not the cluster's death.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FaultCase {
+    /// The replica crashes at a time or a crash point.
+    Crash {
+        /// Whose process.
+        replica: u8,
+        /// When.
+        when: CrashWhen,
+        /// Restart this long after, in ms.
+        restart_after: u16,
+        /// Stay down instead (ignored for `r1`, which always comes back).
+        stays_down: bool,
+    },
+    /// The replica's DB link blackholes for `len` ms from `at`.
+    DbPartition {
+        /// Whose link.
+        replica: u8,
+        /// From, in ms.
+        at: u16,
+        /// For how long, in ms (at least 1).
+        len: u16,
+    },
+    /// The replica's DB link adds `latency` ms each way for `len` ms from `at`.
+    DbLatency {
+        /// Whose link.
+        replica: u8,
+        /// From, in ms.
+        at: u16,
+        /// For how long, in ms (at least 1).
+        len: u16,
+        /// Added one-way delay, in ms.
+        latency: u16,
+    },
+    /// The replica's DB connections are reset at `at`.
+    DbReset {
+        /// Whose link.
+        replica: u8,
+        /// When, in ms.
+        at: u16,
+    },
+    /// The endpoint misbehaves.
+    Endpoint {
+        /// How.
+        behaviour: EndpointCase,
+        /// For which requests.
+        span: SpanCase,
+    },
+}
+
+/// When a crash strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrashWhen {
+    /// At a time, in ms.
+    At(u16),
+    /// The `nth` (from 1) time the replica passes the point.
+    Point(CrashPoint, u8),
+}
+
+/// What the endpoint does wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndpointCase {
+    /// Answers this status.
+    Status(u16),
+    /// Answers this status with a `Retry-After` of so many ms.
+    RetryAfter(u16, u16),
+    /// Never answers.
+    Hang,
+    /// Closes the connection without an answer.
+    Reset,
+}
+
+/// Which requests an endpoint fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpanCase {
+    /// The next N requests from the start (at least 1).
+    Requests(u8),
+    /// Requests from `at` for `len` ms.
+    Window {
+        /// From, in ms.
+        at: u16,
+        /// For how long, in ms (at least 1).
+        len: u16,
+    },
+}
+
+impl Case {
+    /// How many faults, actions, plans and tasks it has: a rough size for reports.
+    pub fn size(&self) -> usize {
+        let plans: usize = self.plans.iter().map(|p| 1 + p.tasks.len() + p.actions.len()).sum();
+        plans + self.faults.len() + usize::from(self.replicas)
+    }
+
+    /// The replica name for a generated reference.
+    pub(crate) fn replica(&self, r: u8) -> String {
+        format!("r{}", r % self.replicas.max(1) + 1)
+    }
+}
+
+impl PlanCase {
+    /// The plan's task positions an action names: modulo the tasks, in order, no
+    /// repeats; `None` (every task) when it names none.
+    pub(crate) fn task_positions(&self, refs: &[u8]) -> Option<Vec<usize>> {
+        let mut positions: Vec<usize> = Vec::new();
+        for &r in refs {
+            let p = usize::from(r) % self.tasks.len().max(1);
+            if !positions.contains(&p) {
+                positions.push(p);
+            }
+        }
+        (!positions.is_empty()).then_some(positions)
+    }
+}
+
+impl ActionCaseKind {
+    /// The action's name in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionCaseKind::Retry => "retry",
+            ActionCaseKind::Skip => "skip",
+            ActionCaseKind::Cancel => "cancel",
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! `hasim explore`: the arguments, and the words the command prints, for the binary.
+//!
+//! ```text
+//! hasim explore --strategy S [--cases N] [--seed N] [--store memory|postgres] [--out DIR]
+//! ```
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use crate::cluster::Database;
+use crate::strategy::StrategyKind;
+
+use super::{Bounds, Counterexample, Outcome, Progress, Search};
+
+/// Search for scenarios that break the notification contract under a strategy.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExploreArgs {
+    /// The delivery design to search: in-memory, seed-claim, shipped-claim, outbox.
+    #[arg(long, value_parser = clap::value_parser!(StrategyKind))]
+    pub strategy: StrategyKind,
+
+    /// Generated cases to run (shrinking runs come on top).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cases: u32,
+
+    /// Drives the generation: the same seed searches the same cases. Default: drawn
+    /// from the clock, and printed so the search can be repeated.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Where the runs' database is: memory (virtual time, exactly replayable, fast)
+    /// or postgres (real time: about a second per case).
+    #[arg(long, value_enum, default_value = "memory")]
+    pub store: ExploreStore,
+
+    /// The Postgres server for --store postgres. Default: $DATABASE_URL, else
+    /// postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Write each counterexample here as a scenario file (the directory is created).
+    #[arg(long, value_name = "DIR", default_value = "counterexamples")]
+    pub out: PathBuf,
+
+    /// Stop after this many distinct counterexamples.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_counterexamples: u32,
+
+    /// Runs spent shrinking each counterexample, at most.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub shrink_runs: u32,
+
+    /// Replicas per case: N or A-B, within 1-32.
+    #[arg(long, value_name = "RANGE", default_value = "1-5", value_parser = range::<1, 32>)]
+    pub replicas: RangeInclusive<usize>,
+
+    /// Plans per case: N or A-B, within 1-20.
+    #[arg(long, value_name = "RANGE", default_value = "1-4", value_parser = range::<1, 20>)]
+    pub plans: RangeInclusive<usize>,
+
+    /// Tasks per plan: N or A-B, within 1-20.
+    #[arg(long, value_name = "RANGE", default_value = "1-6", value_parser = range::<1, 20>)]
+    pub tasks: RangeInclusive<usize>,
+
+    /// Faults per case: N or A-B, within 0-20.
+    #[arg(long, value_name = "RANGE", default_value = "0-4", value_parser = range::<0, 20>)]
+    pub faults: RangeInclusive<usize>,
+}
+
+/// Where explored runs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExploreStore {
+    /// The in-process model, in virtual time.
+    Memory,
+    /// A real Postgres server.
+    Postgres,
+}
+
+impl ExploreArgs {
+    /// The search these arguments ask for, with `seed` when none was given.
+    pub fn search(&self, seed: u64, default_url: &str) -> Search {
+        let database = match self.store {
+            ExploreStore::Memory => Database::Memory,
+            ExploreStore::Postgres => Database::Postgres {
+                url: self.database_url.clone().unwrap_or_else(|| default_url.to_owned()),
+                keep_schema: false,
+            },
+        };
+        let as_u8 = |r: &RangeInclusive<usize>| (*r.start() as u8)..=(*r.end() as u8);
+        Search {
+            strategy: self.strategy,
+            database,
+            cases: self.cases,
+            seed: self.seed.unwrap_or(seed),
+            bounds: Bounds {
+                replicas: as_u8(&self.replicas),
+                plans: self.plans.clone(),
+                tasks: self.tasks.clone(),
+                actions: Bounds::default().actions,
+                faults: self.faults.clone(),
+            },
+            max_counterexamples: self.max_counterexamples as usize,
+            max_shrink_runs: self.shrink_runs,
+        }
+    }
+}
+
+/// `N` or `A-B` with `MIN <= A <= B <= MAX`.
+fn range<const MIN: usize, const MAX: usize>(text: &str) -> Result<RangeInclusive<usize>, String> {
+    let number = |s: &str| s.trim().parse::<usize>().map_err(|_| format!("`{s}` is not a whole number"));
+    let (low, high) = match text.split_once('-') {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => {
+            let n = number(text)?;
+            (n, n)
+        }
+    };
+    if low > high {
+        return Err(format!("{low}-{high} is backwards: write the smaller bound first"));
+    }
+    if low < MIN || high > MAX {
+        return Err(format!("must be within {MIN}-{MAX}"));
+    }
+    Ok(low..=high)
+}
+
+/// The progress line: `412/2000 cases, 1 counterexample (shrinking: 37 runs)`.
+pub fn progress_line(p: &Progress) -> String {
+    let shrinking = p.shrinking.map(|n| format!(" (shrinking: {n} runs)")).unwrap_or_default();
+    format!("{}/{} cases, {} counterexample{}{shrinking}", p.cases, p.of, p.found, plural(p.found))
+}
+
+/// Where a counterexample's file goes in `dir`.
+pub fn file_path(dir: &Path, c: &Counterexample) -> PathBuf {
+    dir.join(format!("{}.toml", c.name))
+}
+
+/// The closing summary: cases, rate, what was found.
+pub fn summary(search: &Search, outcome: &Outcome) -> String {
+    let secs = outcome.elapsed.as_secs_f64().max(1e-9);
+    let mut text = format!(
+        "explored {} case{} of {} (seed {}) in {:.2}s: {:.0} cases/s, {} runs with shrinking; {} counterexample{}",
+        outcome.cases,
+        plural(outcome.cases as usize),
+        search.strategy,
+        search.seed,
+        secs,
+        f64::from(outcome.cases) / secs,
+        outcome.runs,
+        outcome.counterexamples.len(),
+        plural(outcome.counterexamples.len()),
+    );
+    if outcome.not_quiet > 0 {
+        text.push_str(&format!("; {} case(s) never went quiet before max_duration", outcome.not_quiet));
+    }
+    text
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_read_as_one_number_or_two() {
+        assert_eq!(range::<1, 5>("3"), Ok(3..=3));
+        assert_eq!(range::<1, 5>("1-5"), Ok(1..=5));
+        assert_eq!(range::<0, 5>(" 0 - 2 "), Ok(0..=2));
+    }
+
+    #[test]
+    fn bad_ranges_say_what_is_wrong() {
+        assert_eq!(range::<1, 5>("6"), Err("must be within 1-5".to_owned()));
+        assert_eq!(range::<1, 5>("0-2"), Err("must be within 1-5".to_owned()));
+        assert!(range::<1, 5>("4-2").unwrap_err().contains("backwards"));
+        assert!(range::<1, 5>("three").unwrap_err().contains("`three` is not a whole number"));
+    }
+}
