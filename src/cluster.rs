@@ -99,7 +99,7 @@ pub struct RunResult {
     /// Run time at the end.
     #[serde(with = "crate::history::micros")]
     pub elapsed: Duration,
-    /// The plans the run created, by scenario index.
+    /// The plans the run created, in the order they were created.
     pub plans: Vec<PlanId>,
     /// The claim table at the end.
     pub claims: Vec<ClaimRow>,

@@ -347,9 +347,9 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
             c.shrink_runs,
             path.display(),
             c.file.lines().count(),
-            if c.replays { "" } else { "; it did NOT replay to the same violation (timing-dependent)" }
+            if c.replays() { "" } else { "; it did NOT replay to the same violation (timing-dependent)" }
         );
-        println!("{}", text::scenario(&c.run));
+        println!("{}", text::scenario(&c.replay));
     }
     println!("{}", cli::summary(&search, &outcome));
     Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -172,6 +172,12 @@ impl Case {
         plans + self.faults.len() + usize::from(self.replicas)
     }
 
+    /// Whether `other` is this case but for its seed (which only draws what the
+    /// case does not script): two such counterexamples are one.
+    pub fn same_but_seed(&self, other: &Case) -> bool {
+        Case { seed: other.seed, ..self.clone() } == *other
+    }
+
     /// The replica name for a generated reference.
     pub(crate) fn replica(&self, r: u8) -> String {
         format!("r{}", r % self.replicas.max(1) + 1)

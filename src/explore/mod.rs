@@ -28,6 +28,7 @@
 mod case;
 pub mod cli;
 mod generate;
+mod minimize;
 mod render;
 mod search;
 
@@ -36,5 +37,6 @@ pub use case::{
     TaskCase,
 };
 pub use generate::{Bounds, action, case, fault, plan, task};
+pub use minimize::simpler;
 pub use render::{Annotations, DEADLINE, ExpectedVerdict};
 pub use search::{Counterexample, Outcome, Progress, Search, explore, run_case};

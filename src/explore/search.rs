@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 use super::case::Case;
 use super::generate::{Bounds, case};
+use super::minimize::simpler;
 use super::render::{Annotations, ExpectedVerdict};
 
 /// What to search.
@@ -84,15 +85,20 @@ pub struct Counterexample {
     pub shrink_runs: u32,
     /// The violation the shrunk case shows.
     pub violation: EventReport,
-    /// The shrunk case's run.
-    pub run: ScenarioRun,
+    /// The written file's run, judged against the file's own expectations.
+    pub replay: ScenarioRun,
     /// The file's scenario name (`explore-<strategy>-seed<S>-case<N>`).
     pub name: String,
     /// The shrunk case as a scenario file that expects the violation.
     pub file: String,
+}
+
+impl Counterexample {
     /// Whether the file, read back and run, showed the violation again (always on
     /// the memory store; on Postgres only where it does not depend on timing).
-    pub replays: bool,
+    pub fn replays(&self) -> bool {
+        self.replay.ok
+    }
 }
 
 /// What a search found.
@@ -144,10 +150,10 @@ pub fn explore(search: &Search, mut progress: impl FnMut(&Progress)) -> Result<O
         outcome.runs += shrink_runs;
         let name = format!("explore-{}-seed{}-case{}", search.strategy, search.seed, outcome.cases);
         let file = counterexample_file(search, &name, outcome.cases, &case, &run, &violation);
-        if outcome.counterexamples.iter().any(|c| c.case == case) {
+        if outcome.counterexamples.iter().any(|c| c.case.same_but_seed(&case)) {
             continue;
         }
-        let replays = replays(search, &name, &file)?;
+        let replay = replay(search, &name, &file)?;
         outcome.runs += 1;
         outcome.counterexamples.push(Counterexample {
             case_number: outcome.cases,
@@ -155,10 +161,9 @@ pub fn explore(search: &Search, mut progress: impl FnMut(&Progress)) -> Result<O
             case,
             shrink_runs,
             violation,
-            run,
+            replay,
             name,
             file,
-            replays,
         });
     }
     outcome.elapsed = started.elapsed();
@@ -175,8 +180,9 @@ pub fn run_case(search: &Search, case: &Case) -> Result<ScenarioRun> {
 
 type Failing = (Case, ScenarioRun, EventReport);
 
-/// Shrinks a failing case: proptest's loop, keeping the simplest case that shows a
-/// violation of the original's verdict.
+/// Shrinks a failing case: proptest's loop, then one-step simplifications tried
+/// greedily ([`simpler`]), keeping the simplest case that shows a violation of the
+/// original's verdict. Returns it, its run, its violation and the runs spent.
 fn shrink(
     search: &Search,
     tree: &mut impl ValueTree<Value = Case>,
@@ -185,34 +191,44 @@ fn shrink(
 ) -> Result<(Case, ScenarioRun, EventReport, u32)> {
     let verdict = failing.2.verdict;
     let (mut best, mut runs) = (failing, 0);
-    if !tree.simplify() {
-        return Ok((best.0, best.1, best.2, runs));
-    }
-    while runs < search.max_shrink_runs {
+    let mut fails = |candidate: &Case, runs: &mut u32| -> Result<Option<(ScenarioRun, EventReport)>> {
+        let run = run_case(search, candidate)?;
+        *runs += 1;
+        progress(*runs);
+        Ok(first_violation(&run, Some(verdict)).map(|v| (run, v)))
+    };
+    let mut next = tree.simplify();
+    while next && runs < search.max_shrink_runs {
         let candidate = tree.current();
-        let run = run_case(search, &candidate)?;
-        runs += 1;
-        progress(runs);
-        let next = match first_violation(&run, Some(verdict)) {
-            Some(violation) => {
+        next = match fails(&candidate, &mut runs)? {
+            Some((run, violation)) => {
                 best = (candidate, run, violation);
                 tree.simplify()
             }
             None => tree.complicate(),
         };
-        if !next {
-            break;
+    }
+    'greedy: while runs < search.max_shrink_runs {
+        for candidate in simpler(&best.0) {
+            if runs >= search.max_shrink_runs {
+                break 'greedy;
+            }
+            if let Some((run, violation)) = fails(&candidate, &mut runs)? {
+                best = (candidate, run, violation);
+                continue 'greedy;
+            }
         }
+        break;
     }
     Ok((best.0, best.1, best.2, runs))
 }
 
-/// Whether `file`, read back as a scenario and run, meets its expectations.
-fn replays(search: &Search, name: &str, file: &str) -> Result<bool> {
+/// `file` read back as a scenario and run.
+fn replay(search: &Search, name: &str, file: &str) -> Result<ScenarioRun> {
     let scenario = crate::scenario::parse(name, file)
         .map_err(|e| Error::Explore(format!("a counterexample file does not read back: {e}")))?;
     let options = RunOptions { database: search.database.clone(), strategy: None, seed: None };
-    Ok(run_scenario(&scenario, &options)?.ok)
+    run_scenario(&scenario, &options)
 }
 
 /// The run's first violation (of `verdict`, when given).
@@ -230,7 +246,14 @@ fn counterexample_file(
     run: &ScenarioRun,
     violation: &EventReport,
 ) -> String {
-    let plan = run.result.plans.iter().position(|&p| p == violation.plan);
+    // Plans are titled by their file names, `p1`, `p2`, ...
+    let plan = run
+        .result
+        .final_state
+        .iter()
+        .find(|(id, _)| *id == violation.plan)
+        .and_then(|(_, state)| state.title.strip_prefix('p')?.parse::<usize>().ok())
+        .map(|n| n - 1);
     let comments = vec![
         format!(
             "Found by `hasim explore --strategy {} --seed {} --cases {}` (case {number}), then shrunk.",
