@@ -3,7 +3,8 @@
 //!
 //! - PIPELINE_FAILED: one per episode in which a FAILED status committed. A FAILED
 //!   write that overlapped an episode start has an unknown episode; the events of its
-//!   candidate episodes that no certain failure owes are `ambiguous`.
+//!   candidate episodes that no certain failure owes are `ambiguous`; in an episode
+//!   that a certain failure owes, it may be the first cause (see `maybe_earlier`).
 //! - PIPELINE_COMPLETED: once, at the first entry after which every task is `done`
 //!   or `skipped`; `ambiguous` when that write overlapped a FAILED write of the plan.
 //! - Where the store's final state shows writes the history never logged, the events
@@ -42,6 +43,11 @@ pub(super) struct OwedEvent {
     pub(super) caused_at: Option<Duration>,
     /// The earliest its cause can have committed: a request before it is unexpected.
     pub(super) earliest: Duration,
+    /// When a failure of unknown episode may be this event's first cause, earlier
+    /// than its certain ones: the earliest a certain cause can have committed, and
+    /// why. A delivery accepted before that moment is in time only if the overlapping
+    /// failure fell in this episode, so its verdict is `ambiguous`.
+    pub(super) maybe_earlier: Option<(Duration, String)>,
     /// The entries that cause it (FAILED run ends, or the completing write).
     pub(super) causes: Vec<Seq>,
     /// Other entries that show it, e.g. the writes a cause overlapped.
@@ -58,6 +64,7 @@ impl OwedEvent {
             ambiguous: Some(why),
             caused_at: None,
             earliest: Duration::ZERO,
+            maybe_earlier: None,
             causes: Vec::new(),
             related: Vec::new(),
         }
@@ -92,34 +99,36 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
     let mut events = Vec::new();
     let episodes: BTreeSet<u32> = certain.keys().chain(uncertain.keys()).copied().collect();
     for episode in episodes {
-        let (causes, ambiguous, related) = match certain.get(&episode) {
-            Some(causes) => (causes, None, Vec::new()),
+        let maybe = uncertain.get(&episode).map_or(&[][..], Vec::as_slice);
+        let (causes, ambiguous, mut related) = match certain.get(&episode) {
+            Some(causes) => (causes.as_slice(), None, Vec::new()),
             None => {
-                let f = uncertain[&episode][0];
+                let f = maybe[0];
                 let starts: Vec<Seq> = facts.episodes.overlapping(f.span).map(|s| s.span.seq).collect();
-                let names: Vec<String> = starts.iter().map(|s| format!("#{s}")).collect();
-                let why = format!(
-                    "run {} FAILED at #{} overlapped the episode start at {}: it committed in episode {} or {}",
-                    f.run,
-                    f.span.seq,
-                    names.join(", "),
-                    f.episodes.0,
-                    f.episodes.1
-                );
-                (&uncertain[&episode], Some(why), starts)
+                (maybe, Some(overlap_story(f, &starts)), starts)
             }
         };
         let ambiguous = match facts.failed_unknown_from {
             Some(from) if episode >= from && ambiguous.is_none() => Some(unlogged.to_owned()),
             _ => ambiguous,
         };
+        let certain_earliest = causes.iter().map(|f| f.earliest).min().unwrap_or_default();
+        // A failure that may have committed in this episode, before its certain causes.
+        let earlier = maybe.iter().filter(|f| f.earliest < certain_earliest).min_by_key(|f| f.earliest);
+        let maybe_earlier = earlier.filter(|_| ambiguous.is_none()).map(|f| {
+            let starts: Vec<Seq> = facts.episodes.overlapping(f.span).map(|s| s.span.seq).collect();
+            related.push(f.span.seq);
+            related.extend(&starts);
+            (certain_earliest, overlap_story(f, &starts))
+        });
         events.push(OwedEvent {
             plan,
             event: EventType::PipelineFailed,
             episode,
             ambiguous,
             caused_at: causes.first().map(|f| timeline.at(f.span.seq)),
-            earliest: causes.iter().map(|f| f.earliest).min().unwrap_or_default(),
+            earliest: earlier.map_or(certain_earliest, |f| f.earliest),
+            maybe_earlier,
             causes: causes.iter().map(|f| f.span.seq).collect(),
             related,
         });
@@ -137,6 +146,7 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
                 ambiguous: why.or_else(|| facts.completed_unknown.clone()),
                 caused_at: Some(timeline.at(c.seq)),
                 earliest: timeline.earliest(c.invoked),
+                maybe_earlier: None,
                 causes: vec![c.seq],
                 related: race.map(|f| f.span.seq).into_iter().collect(),
             });
@@ -149,4 +159,17 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
         }
     }
     events
+}
+
+/// Why a FAILED write's episode is unknown: the episode starts it overlapped.
+fn overlap_story(f: &Failure, starts: &[Seq]) -> String {
+    let names: Vec<String> = starts.iter().map(|s| format!("#{s}")).collect();
+    format!(
+        "run {} FAILED at #{} overlapped the episode start at {}: it committed in episode {} or {}",
+        f.run,
+        f.span.seq,
+        names.join(", "),
+        f.episodes.0,
+        f.episodes.1
+    )
 }

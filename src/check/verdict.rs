@@ -170,7 +170,9 @@ pub(super) fn judge<'a>(
         refused_send || refused_request
     });
 
-    let verdict = if m.owed.ambiguous.is_some() {
+    let before_certain_cause =
+        m.owed.maybe_earlier.as_ref().is_some_and(|(t, _)| accepted.iter().any(|(_, at)| at < t));
+    let verdict = if m.owed.ambiguous.is_some() || before_certain_cause {
         Verdict::Ambiguous
     } else if accepted.len() >= 2 || resend.is_some() {
         Verdict::Duplicate

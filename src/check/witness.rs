@@ -105,8 +105,8 @@ impl Story<'_> {
                 }
             }
             Verdict::Ambiguous => {
-                lines.lead =
-                    Some(format!("ambiguous: {}", o.ambiguous.as_deref().unwrap_or("unknown order")));
+                let why = o.ambiguous.as_deref().or(o.maybe_earlier.as_ref().map(|(_, why)| why.as_str()));
+                lines.lead = Some(format!("ambiguous: {}", why.unwrap_or("unknown order")));
                 lines.silent.extend(std::mem::take(&mut lines.items).into_keys());
                 lines.silent.extend(&o.related);
             }

@@ -121,6 +121,32 @@ fn a_certain_failure_keeps_its_episode_owed_beside_an_overlapping_one() {
 }
 
 #[test]
+fn a_delivery_that_only_an_overlapping_failure_can_explain_is_ambiguous_not_unexpected() {
+    // Task 11 fails while the second episode starts (episode 1 or 2); the design put
+    // it in episode 2 and announced that at once; task 12 then fails, certainly in 2.
+    let mut h = H::new();
+    h.created(1, &[11, 12, 13]).runs(1, &[11, 12]).started(11).started(12);
+    let m = h.mark();
+    h.runs(1, &[13]).since(m).failed(11).deliver("wh-2", 1, F, 2).failed(12);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Ambiguous);
+    let e = assert_verdict(&r, 1, F, 2, Verdict::Ambiguous);
+    assert_eq!(e.deliveries, 1);
+    assert!(e.witness.summary.contains("committed in episode 1 or 2"), "{}", e.witness.summary);
+    assert!(r.pass && r.stray.is_empty(), "{r:#?}");
+}
+
+#[test]
+fn an_episode_with_a_certain_failure_is_still_lost_when_nothing_arrives() {
+    let mut h = H::new();
+    h.created(1, &[11, 12, 13]).runs(1, &[11, 12]).started(11).started(12);
+    let m = h.mark();
+    h.runs(1, &[13]).since(m).failed(11).failed(12);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 2, Verdict::Lost);
+}
+
+#[test]
 fn a_completion_overlapping_a_failure_is_ambiguous() {
     let mut h = H::new();
     h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).skip(1, &[11]);
