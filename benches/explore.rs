@@ -1,0 +1,71 @@
+//! Exploration speed: generated scenario cases per second on the memory store, on
+//! one core (every run is a current-thread actix system in virtual time).
+//!
+//! The shape the target is stated for: 3 replicas, 2 plans of 4 tasks, 3 faults (and
+//! 0-3 user actions per plan). One iteration is one case; the benches split the cost
+//! into generating a case, turning it into a validated scenario (render the TOML and
+//! read it back), and running and judging it.
+//!
+//! `cargo bench --bench explore`; `cargo bench --bench explore -- --test` runs each once.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hasim::explore::{Bounds, Case, Search, case, run_case};
+use hasim::runner::{RunOptions, run_scenario};
+use hasim::strategy::StrategyKind;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+/// Cases cycled through, so one odd case does not decide the figure.
+const CASES: usize = 64;
+
+fn cases() -> Vec<Case> {
+    let mut runner = TestRunner::deterministic();
+    let generator = case(&Bounds::exactly(3, 2, 4, 3));
+    (0..CASES).map(|_| generator.new_tree(&mut runner).expect("a case").current()).collect()
+}
+
+fn explore(c: &mut Criterion) {
+    let cases = cases();
+    let mut group = c.benchmark_group("explore");
+    group.throughput(Throughput::Elements(1));
+
+    let generator = case(&Bounds::exactly(3, 2, 4, 3));
+    let mut runner = TestRunner::deterministic();
+    group.bench_function("generate", |b| {
+        b.iter(|| generator.new_tree(&mut runner).expect("a case").current())
+    });
+
+    let mut i = 0;
+    group.bench_function("render+validate", |b| {
+        b.iter(|| {
+            i = (i + 1) % CASES;
+            cases[i].scenario(StrategyKind::Outbox).expect("a valid scenario")
+        })
+    });
+
+    for strategy in [StrategyKind::Outbox, StrategyKind::SeedClaim] {
+        let scenarios: Vec<_> =
+            cases.iter().map(|c| c.scenario(strategy).expect("a valid scenario")).collect();
+        let options = RunOptions { database: hasim::cluster::Database::Memory, strategy: None, seed: None };
+        let mut i = 0;
+        group.bench_function(format!("run/{strategy}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % CASES;
+                run_scenario(&scenarios[i], &options).expect("the case runs")
+            })
+        });
+    }
+
+    let search = Search::new(StrategyKind::Outbox, 1);
+    let mut i = 0;
+    group.bench_function("case/outbox", |b| {
+        b.iter(|| {
+            i = (i + 1) % CASES;
+            run_case(&search, &cases[i]).expect("the case runs")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, explore);
+criterion_main!(benches);
