@@ -23,7 +23,7 @@ use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
 use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
-use crate::strategy::{Hook, ReplicaCtx, Strategy};
+use crate::strategy::{Hook, ReplicaCtx, ReplicaParts, Strategy};
 use crate::world::{Token, World};
 
 /// One incarnation of a replica.
@@ -36,6 +36,8 @@ pub struct ReplicaActor {
     director: Recipient<ReplicaDown>,
     store: Option<Addr<StoreActor>>,
     webhook: Option<Addr<WebhookActor>>,
+    /// The strategies' handle on this incarnation, made once it has started.
+    handle: Option<ReplicaCtx>,
     running: HashMap<RunId, Addr<TaskRunActor>>,
     /// Hooks and requests in flight (counted in the world's busy count).
     hooks: usize,
@@ -73,21 +75,15 @@ impl ReplicaActor {
             director,
             store: None,
             webhook: None,
+            handle: None,
             running: HashMap::new(),
             hooks: 0,
             looping: [false; 4],
         }
     }
 
-    fn ctx(&self, ctx: &Context<Self>) -> ReplicaCtx {
-        ReplicaCtx {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            world: self.world.clone(),
-            store: self.store.clone().expect("started"),
-            webhook: self.webhook.clone().expect("started"),
-            replica: ctx.address(),
-        }
+    fn ctx(&self, _: &Context<Self>) -> ReplicaCtx {
+        self.handle.clone().expect("started")
     }
 
     /// Runs `hook` in this replica, counted as work in flight until it ends or dies.
@@ -209,6 +205,14 @@ impl Actor for ReplicaActor {
         let webhook =
             WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());
         self.webhook = Some(webhook.start());
+        self.handle = Some(ReplicaCtx::new(ReplicaParts {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            world: self.world.clone(),
+            store: self.store.clone().expect("just started"),
+            webhook: self.webhook.clone().expect("just started"),
+            replica: ctx.address(),
+        }));
         let config = self.world.config.clone();
         self.heartbeat(ctx);
         ctx.run_interval(config.heartbeat, |act, ctx| act.heartbeat(ctx));
@@ -220,6 +224,8 @@ impl Actor for ReplicaActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        // The handle holds this actor's own address: let it go with the actor.
+        self.handle = None;
         if let Some(store) = &self.store {
             store.do_send(StopStore);
         }

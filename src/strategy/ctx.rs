@@ -3,6 +3,8 @@
 //! and passes the crash points a scenario can strike at.
 
 use std::future::pending;
+use std::ops::Deref;
+use std::rc::Rc;
 
 use actix::prelude::*;
 
@@ -40,9 +42,13 @@ fn payload(plan: PlanId, event: EventType, episode: u32, state: &PlanState) -> P
     }
 }
 
-/// A strategy's handle on its replica. Cheap to clone into a hook's future.
+/// A strategy's handle on its replica: one per incarnation, shared, so cloning it
+/// into a hook's future is a reference count. Its parts are reached through `Deref`.
 #[derive(Clone)]
-pub struct ReplicaCtx {
+pub struct ReplicaCtx(Rc<ReplicaParts>);
+
+/// What a [`ReplicaCtx`] holds.
+pub struct ReplicaParts {
     /// This incarnation's id, as the database and the history know it (`r2`, `r2.2`).
     pub id: ReplicaId,
     /// The replica's scenario name (`r2`), the same across restarts.
@@ -52,6 +58,20 @@ pub struct ReplicaCtx {
     pub(crate) store: Addr<StoreActor>,
     pub(crate) webhook: Addr<WebhookActor>,
     pub(crate) replica: Addr<ReplicaActor>,
+}
+
+impl ReplicaCtx {
+    pub(crate) fn new(parts: ReplicaParts) -> Self {
+        ReplicaCtx(Rc::new(parts))
+    }
+}
+
+impl Deref for ReplicaCtx {
+    type Target = ReplicaParts;
+
+    fn deref(&self) -> &ReplicaParts {
+        &self.0
+    }
 }
 
 impl ReplicaCtx {

@@ -17,7 +17,7 @@ use std::str::FromStr;
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
-pub use ctx::ReplicaCtx;
+pub use ctx::{ReplicaCtx, ReplicaParts};
 pub use in_memory::InMemory;
 pub use outbox::Outbox;
 pub use seed_claim::SeedClaim;
