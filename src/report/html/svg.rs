@@ -1,0 +1,376 @@
+//! Drawing one timeline: a lane of violations, then a row per lane (a name and an SVG
+//! plot), then the time axis. Runs are bars packed into rows; claims, resets, sends,
+//! actions and deliveries are marks packed into rows below them; other store writes
+//! are thin ticks on a row of their own; crashes and restarts cross the whole lane;
+//! fault bands and down time shade it. Every drawn item carries `data-*` attributes
+//! that name what it is and the history entries it draws, which the page's script
+//! (and a test) read.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::escape::html;
+use super::layout::{Scale, pack, time_label};
+use super::model::{Item, ItemKind, Lane, LaneKind, Timeline, Violation};
+
+/// Padding above and below the rows of a lane.
+const PAD: f64 = 4.0;
+/// Height of a row of runs, and of a run bar.
+const BAR_ROW: f64 = 10.0;
+const BAR: f64 = 7.0;
+/// Height of a row of marks; marks are centred on its middle.
+const MARK_ROW: f64 = 14.0;
+/// Height of the row of write ticks.
+const NOTE_ROW: f64 = 8.0;
+/// Half the width of a mark, and the gap kept between marks.
+const MARK: f64 = 5.0;
+/// Approximate width of one character of a label (10 px sans-serif).
+const CHAR: f64 = 5.6;
+/// Above this many user actions, they are drawn without labels.
+const MAX_LABELLED_ACTIONS: usize = 60;
+
+/// How a run of a compared section stands to the run drawn above it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Divergence {
+    /// The strategy of the run above.
+    pub from: String,
+    /// When, and at which history entry, the two first differ; `None`: never.
+    pub at: Option<(Duration, u64)>,
+}
+
+/// Appends the lanes of `timeline` (id `id`, drawn on `scale`) to `out`.
+pub fn timeline(
+    out: &mut String,
+    id: &str,
+    timeline: &Timeline,
+    scale: &Scale,
+    diverge: Option<&Divergence>,
+) {
+    let width = scale.width();
+    let diverge_line = diverge.and_then(|d| d.at).map_or_else(String::new, |(at, _)| {
+        let x = f(scale.x(at));
+        format!(r#"<line data-kind="diverge" class="diverge" x1="{x}" x2="{x}" y1="0" y2="100%"/>"#)
+    });
+    violations_lane(out, id, timeline, scale, &diverge_line);
+    let actions = timeline.lanes.iter().flat_map(|l| &l.items).filter(|i| i.kind == ItemKind::Action).count();
+    let labels = actions <= MAX_LABELLED_ACTIONS;
+    for lane in &timeline.lanes {
+        let plot = Plot::lay_out(lane, scale, timeline, labels);
+        let _ = write!(
+            out,
+            r#"<div class="lane" data-lane="{}" data-lane-kind="{}"><div class="name" title="click: fold or unfold">{}</div><svg class="plot" width="{}" height="{}" data-h="{}" data-hc="{}">"#,
+            html(&lane.id),
+            lane.kind.as_str(),
+            html(&lane.id),
+            f(width),
+            f(plot.height),
+            f(plot.height),
+            f(plot.folded)
+        );
+        for band in timeline.bands.iter().filter(|b| b.lanes.contains(&lane.id)) {
+            let (x, w, fixed) = span(scale, band.from, Some(band.until));
+            let _ = write!(
+                out,
+                r#"<rect data-kind="band" class="f-{}{fixed}" data-fault="{}" data-lane="{}" data-seq="{}"{} x="{}" y="0" width="{}" height="100%"/>"#,
+                band.kind,
+                band.fault,
+                html(&lane.id),
+                seqs(&band.entries),
+                witness(&band.violations),
+                f(x),
+                f(w)
+            );
+        }
+        for (from, to) in &lane.down {
+            let (x, w, _) = span(scale, *from, Some(to.unwrap_or(timeline.end)));
+            let _ = write!(out, r#"<rect class="down" x="{}" y="0" width="{}" height="100%"/>"#, f(x), f(w));
+        }
+        out.push_str(&plot.body);
+        if lane.kind == LaneKind::Receiver && lane.items.is_empty() {
+            let _ = write!(
+                out,
+                r#"<text class="quiet" x="{}" y="15">no request arrived</text>"#,
+                f(scale.x(Duration::ZERO))
+            );
+        }
+        out.push_str(&diverge_line);
+        out.push_str("</svg></div>");
+    }
+    axis(out, scale, diverge);
+}
+
+/// The lane that lists the violations where they happened.
+fn violations_lane(out: &mut String, id: &str, timeline: &Timeline, scale: &Scale, diverge_line: &str) {
+    let labels: Vec<String> = timeline.violations.iter().map(|v| label(v, timeline)).collect();
+    let spans: Vec<(f64, f64)> = timeline
+        .violations
+        .iter()
+        .zip(&labels)
+        .map(|(v, l)| (scale.x(v.at) - MARK, scale.x(v.at) + 2.0 * MARK + l.chars().count() as f64 * CHAR))
+        .collect();
+    let (rows, count) = pack(&spans, MARK);
+    let height = PAD * 2.0 + MARK_ROW * count.max(1) as f64;
+    let _ = write!(
+        out,
+        r#"<div class="lane vlane" data-lane="violations"><div class="name">violations</div><svg class="plot" width="{}" height="{h}" data-h="{h}" data-hc="{h}">"#,
+        f(scale.width()),
+        h = f(height)
+    );
+    if timeline.violations.is_empty() {
+        let _ = write!(
+            out,
+            r#"<text class="none" x="{}" y="{}">none: the run keeps the contract</text>"#,
+            f(scale.x(Duration::ZERO)),
+            f(PAD + 10.0)
+        );
+    }
+    for (i, (v, text)) in timeline.violations.iter().zip(&labels).enumerate() {
+        let (x, y) = (scale.x(v.at), PAD + MARK_ROW * rows[i] as f64 + MARK_ROW / 2.0);
+        let plan = v.plan.map_or_else(String::new, |p| format!(r#" data-plan="{p}""#));
+        let _ = write!(
+            out,
+            r##"<g data-kind="violation" id="{id}-v{i}" data-violation="{i}" data-verdict="{}" data-plan-id="{}"{plan} data-event="{}" data-episode="{}" data-at="{}" data-seq="{}" data-witness="{i}"><use href="#m-flag" x="{}" y="{}"/><text x="{}" y="{}" dx="8">{}</text></g>"##,
+            v.verdict,
+            v.plan_id,
+            v.event,
+            v.episode,
+            v.at.as_micros(),
+            seqs(&v.entries),
+            f(x),
+            f(y),
+            f(x),
+            f(y + 3.5),
+            html(text)
+        );
+    }
+    out.push_str(diverge_line);
+    out.push_str("</svg></div>");
+}
+
+/// `lost PIPELINE_FAILED#1 add-constraint`.
+fn label(v: &Violation, timeline: &Timeline) -> String {
+    let plan =
+        v.plan.and_then(|p| timeline.plans.get(p)).cloned().unwrap_or_else(|| format!("plan {}", v.plan_id));
+    format!("{} {}#{} {plan}", v.verdict, v.event, v.episode)
+}
+
+/// The time axis, with the divergence noted.
+fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>) {
+    let _ = write!(
+        out,
+        r#"<div class="lane axis"><div class="name">time</div><svg class="plot" width="{}" height="30" data-h="30" data-hc="30">"#,
+        f(scale.width())
+    );
+    for tick in scale.ticks() {
+        let x = f(scale.x(tick));
+        let _ = write!(
+            out,
+            r#"<line x1="{x}" x2="{x}" y1="0" y2="6"/><text x="{x}" y="16" dx="2">{}</text>"#,
+            time_label(tick)
+        );
+    }
+    match diverge {
+        Some(Divergence { from, at: Some((at, seq)) }) => {
+            let x = f(scale.x(*at));
+            let text = format!("differs from {from} from here: {} (#{seq})", time_label(*at));
+            let _ = write!(
+                out,
+                r#"<g data-kind="diverge" data-at="{}" data-seq="{seq}"><line class="diverge" x1="{x}" x2="{x}" y1="0" y2="30"/><text class="diverge" x="{x}" y="27" dx="3">{}</text></g>"#,
+                at.as_micros(),
+                html(&text)
+            );
+        }
+        Some(Divergence { from, at: None }) => {
+            let _ = write!(
+                out,
+                r#"<text class="diverge" data-kind="same" x="{}" y="27">same history as {}</text>"#,
+                f(scale.x(Duration::ZERO)),
+                html(from)
+            );
+        }
+        None => {}
+    }
+    out.push_str("</svg></div>");
+}
+
+/// One lane's rows, drawn.
+struct Plot {
+    body: String,
+    height: f64,
+    folded: f64,
+}
+
+impl Plot {
+    fn lay_out(lane: &Lane, scale: &Scale, timeline: &Timeline, labels: bool) -> Plot {
+        let of = |pred: fn(ItemKind) -> bool| -> Vec<&Item> {
+            lane.items.iter().filter(|i| pred(i.kind)).collect()
+        };
+        let bars = of(|k| k == ItemKind::Run);
+        let marks =
+            of(|k| !matches!(k, ItemKind::Run | ItemKind::Write | ItemKind::Crash | ItemKind::Restart));
+        let notes = of(|k| k == ItemKind::Write);
+        let crossings = of(|k| matches!(k, ItemKind::Crash | ItemKind::Restart));
+        let end = |i: &Item| i.until.unwrap_or(timeline.end);
+        let bar_spans: Vec<(f64, f64)> = bars.iter().map(|i| (scale.x(i.at), scale.x(end(i)))).collect();
+        let (bar_rows, bar_count) = pack(&bar_spans, 1.0);
+        let mark_spans: Vec<(f64, f64)> = marks
+            .iter()
+            .map(|i| {
+                let x = scale.x(i.at);
+                let text = action_text(i, timeline)
+                    .filter(|_| labels)
+                    .map_or(0.0, |t| 8.0 + t.chars().count() as f64 * CHAR);
+                let reach = i.until.map_or(x, |u| scale.x(u));
+                (x - MARK, (x + MARK + text).max(reach))
+            })
+            .collect();
+        let (mark_rows, mark_count) = pack(&mark_spans, MARK);
+
+        let mut body = String::new();
+        let mut y = PAD;
+        let mut folded_y = PAD;
+        for row in 0..bar_count {
+            let _ = write!(
+                body,
+                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
+                f(y),
+                f(y),
+                f(folded_y)
+            );
+            for (item, _) in bars.iter().zip(&bar_rows).filter(|(_, r)| **r == row) {
+                let (x, w, _) = span(scale, item.at, Some(end(item)));
+                let _ = write!(
+                    body,
+                    r#"<rect{} x="{}" y="0" width="{}" height="{BAR}"/>"#,
+                    attrs(item),
+                    f(x),
+                    f(w)
+                );
+            }
+            body.push_str("</g>");
+            y += BAR_ROW;
+        }
+        folded_y += if bar_count > 0 { BAR_ROW } else { 0.0 };
+        for row in 0..mark_count {
+            let _ = write!(
+                body,
+                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
+                f(y),
+                f(y),
+                f(folded_y)
+            );
+            for (item, _) in marks.iter().zip(&mark_rows).filter(|(_, r)| **r == row) {
+                mark(&mut body, item, scale, action_text(item, timeline).filter(|_| labels));
+            }
+            body.push_str("</g>");
+            y += MARK_ROW;
+        }
+        folded_y += if mark_count > 0 { MARK_ROW } else { 0.0 };
+        if !notes.is_empty() {
+            let _ = write!(
+                body,
+                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
+                f(y),
+                f(y),
+                f(folded_y)
+            );
+            for item in notes {
+                let x = scale.x(item.at);
+                let _ = write!(
+                    body,
+                    r#"<rect{} x="{}" y="1" width="1.5" height="6"/>"#,
+                    attrs(item),
+                    f(x - 0.75)
+                );
+            }
+            body.push_str("</g>");
+            y += NOTE_ROW;
+            folded_y += NOTE_ROW;
+        }
+        for item in crossings {
+            let x = f(scale.x(item.at));
+            let _ = write!(
+                body,
+                r##"<g{}><line x1="{x}" x2="{x}" y1="0" y2="100%"/><use href="#m-{}" x="{x}" y="6"/></g>"##,
+                attrs(item),
+                item.kind.as_str()
+            );
+        }
+        Plot { body, height: (y + PAD).max(22.0), folded: (folded_y + PAD).max(22.0) }
+    }
+}
+
+/// A mark centred on its row: a send with a line to its answer, an action with its
+/// label, anything else a symbol.
+fn mark(out: &mut String, item: &Item, scale: &Scale, text: Option<String>) {
+    let x = f(scale.x(item.at));
+    let half = f(MARK_ROW / 2.0);
+    let symbol = match item.kind {
+        ItemKind::Action => format!("a-{}", item.outcome),
+        kind => kind.as_str().to_owned(),
+    };
+    let _ = write!(out, "<g{}>", attrs(item));
+    if let Some(until) = item.until.filter(|_| matches!(item.kind, ItemKind::Send | ItemKind::Retry)) {
+        let _ = write!(out, r#"<line x1="{x}" x2="{}" y1="{half}" y2="{half}"/>"#, f(scale.x(until)));
+    }
+    let _ = write!(out, r##"<use href="#m-{symbol}" x="{x}" y="{half}"/>"##);
+    if let Some(text) = text {
+        let _ = write!(out, r#"<text x="{x}" y="{}" dx="8">{}</text>"#, f(MARK_ROW / 2.0 + 3.5), html(&text));
+    }
+    out.push_str("</g>");
+}
+
+/// `run add-constraint`, for actions.
+fn action_text(item: &Item, timeline: &Timeline) -> Option<String> {
+    (item.kind == ItemKind::Action).then(|| {
+        let plan = item.plan.and_then(|p| timeline.plans.get(p)).map_or("?", String::as_str);
+        format!("{} {plan}", item.outcome)
+    })
+}
+
+/// The attributes every item carries: kind, outcome (and event) as classes, entries,
+/// plan, request and the violations it witnesses.
+fn attrs(item: &Item) -> String {
+    let mut out = format!(r#" data-kind="{}" class="{}"#, item.kind.as_str(), item.outcome);
+    match item.event {
+        Some(crate::model::EventType::PipelineFailed) => out.push_str(" ev-failed"),
+        Some(crate::model::EventType::PipelineCompleted) => out.push_str(" ev-completed"),
+        None => {}
+    }
+    out.push('"');
+    if !item.entries.is_empty() {
+        let _ = write!(out, r#" data-seq="{}""#, seqs(&item.entries));
+    }
+    if let Some(plan) = item.plan {
+        let _ = write!(out, r#" data-plan="{plan}""#);
+    }
+    if let Some(request) = item.request {
+        let _ = write!(out, r#" data-request="{request}""#);
+    }
+    out.push_str(&witness(&item.violations));
+    out
+}
+
+fn witness(violations: &[usize]) -> String {
+    if violations.is_empty() { String::new() } else { format!(r#" data-witness="{}""#, seqs(violations)) }
+}
+
+fn seqs<T: ToString>(values: &[T]) -> String {
+    values.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// A span's left edge and width; an instant is a fixed 3 px mark (`fx` class).
+fn span(scale: &Scale, from: Duration, to: Option<Duration>) -> (f64, f64, &'static str) {
+    let (x0, x1) = (scale.x(from), scale.x(to.unwrap_or(from)));
+    if x1 - x0 < 1.0 && to.is_none_or(|t| t == from) {
+        (x0 - 1.5, 3.0, " fx")
+    } else {
+        (x0, (x1 - x0).max(1.0), "")
+    }
+}
+
+/// A coordinate, to a tenth of a pixel.
+fn f(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
+}
