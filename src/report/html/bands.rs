@@ -95,3 +95,65 @@ fn kind_name(kind: &FaultKind) -> &'static str {
         FaultKind::Endpoint(_) => "endpoint",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Trigger;
+    use crate::model::ReplicaId;
+    use crate::report::html::fixtures::{Log, ms, request, result};
+    use crate::webhook::{Answer, EndpointFault};
+
+    fn fault(index: usize, kind: FaultKind) -> Fault {
+        Fault { index, kind, trigger: Trigger::At { at: ms(0), until: None } }
+    }
+
+    fn started(log: &mut Log, at_ms: u64, by: Option<&str>, fault: usize) -> Seq {
+        log.add(at_ms, by, Event::FaultStarted { fault, description: format!("fault {fault}") })
+    }
+
+    #[test]
+    fn a_window_runs_from_its_start_to_its_end_over_its_replica_lane() {
+        let mut log = Log::default();
+        let from = started(&mut log, 100, Some("r3"), 0);
+        let to = log.add(400, Some("r3"), Event::FaultEnded { fault: 0 });
+        let faults = [fault(0, FaultKind::DbPartition { replica: ReplicaId::nth(3) })];
+        let bands = build(&faults, &result(log, vec![], 900));
+        assert_eq!(bands.len(), 1);
+        let band = &bands[0];
+        assert_eq!((band.kind, band.from, band.until), ("db-partition", ms(100), ms(400)));
+        assert_eq!((band.lanes.clone(), band.entries.clone()), (vec!["r3".to_owned()], vec![from, to]));
+    }
+
+    #[test]
+    fn faults_without_an_end_last_as_their_kind_says() {
+        let mut log = Log::default();
+        started(&mut log, 100, Some("r1"), 0);
+        started(&mut log, 200, Some("r2"), 1);
+        started(&mut log, 300, Some("r2"), 2);
+        let faults = [
+            fault(0, FaultKind::Crash { replica: ReplicaId::nth(1), restart_after: None }),
+            fault(1, FaultKind::DbReset { replica: ReplicaId::nth(2) }),
+            fault(2, FaultKind::DbLatency { replica: ReplicaId::nth(2), latency: ms(40) }),
+        ];
+        let spans: Vec<_> =
+            build(&faults, &result(log, vec![], 900)).iter().map(|b| (b.fault, b.from, b.until)).collect();
+        assert_eq!(spans, [(0, ms(100), ms(100)), (1, ms(200), ms(200)), (2, ms(300), ms(900))]);
+    }
+
+    #[test]
+    fn an_endpoint_fault_on_the_next_requests_lasts_until_the_last_of_them_arrives() {
+        let mut log = Log::default();
+        started(&mut log, 100, None, 0);
+        let next_two = EndpointFault { behaviour: Answer::Hang, scope: Scope::NextRequests(2) };
+        let requests = vec![
+            request(0, 50, "a", 200),
+            request(1, 120, "b", 200),
+            request(2, 170, "c", 200),
+            request(3, 300, "d", 200),
+        ];
+        let bands = build(&[fault(0, FaultKind::Endpoint(next_two))], &result(log, requests, 900));
+        assert_eq!((bands[0].from, bands[0].until), (ms(100), ms(170)));
+        assert_eq!(bands[0].lanes, [RECEIVER]);
+    }
+}

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::check::Report;
+use crate::cluster::RunResult;
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::store::Claim;
@@ -97,5 +99,22 @@ pub fn request(seq: u64, at_ms: u64, id: &str, code: u16) -> ReceivedRequest {
             link: String::new(),
         }),
         answer: Answer::status(code),
+    }
+}
+
+/// A finished run of `log` and `requests`, ending at `end_ms`, with plan 1 created and
+/// nothing judged.
+pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResult {
+    RunResult {
+        quiesced: true,
+        elapsed: ms(end_ms),
+        plans: vec![PlanId(1)],
+        claims: vec![],
+        claim_snapshots: vec![],
+        report: Report { events: vec![], stray: vec![], pass: true },
+        history: log.entries,
+        requests,
+        final_state: vec![],
+        leaked_actors: 0,
     }
 }

@@ -34,8 +34,9 @@ const MAX_LABELLED_ACTIONS: usize = 60;
 pub struct Divergence {
     /// The strategy of the run above.
     pub from: String,
-    /// When, and at which history entry, the two first differ; `None`: never.
-    pub at: Option<(Duration, u64)>,
+    /// When the two first did different things, and the first entry of this run there
+    /// that the other lacks (if this run only lacks some); `None`: never.
+    pub at: Option<(Duration, Option<u64>)>,
 }
 
 /// Appends the lanes of `timeline` (id `id`, drawn on `scale`) to `out`.
@@ -172,10 +173,14 @@ fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>) {
     match diverge {
         Some(Divergence { from, at: Some((at, seq)) }) => {
             let x = f(scale.x(*at));
-            let text = format!("differs from {from} from here: {} (#{seq})", time_label(*at));
+            let (entry, seq) = match seq {
+                Some(seq) => (format!(" (#{seq})"), format!(r#" data-seq="{seq}""#)),
+                None => (String::new(), String::new()),
+            };
+            let text = format!("differs from {from} from here: {}{entry}", time_label(*at));
             let _ = write!(
                 out,
-                r#"<g data-kind="diverge" data-at="{}" data-seq="{seq}"><line class="diverge" x1="{x}" x2="{x}" y1="0" y2="30"/><text class="diverge" x="{x}" y="27" dx="3">{}</text></g>"#,
+                r#"<g data-kind="diverge" data-at="{}"{seq}><line class="diverge" x1="{x}" x2="{x}" y1="0" y2="30"/><text class="diverge" x="{x}" y="27" dx="3">{}</text></g>"#,
                 at.as_micros(),
                 html(&text)
             );
