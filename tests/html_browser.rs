@@ -224,7 +224,11 @@ fn the_report_of_every_shipped_scenario_loads_cleanly_and_answers_clicks() {
     let p = &seen.probes;
 
     let flag = p["flag_detail"].as_str().expect("clicking the flag shows it");
-    assert!(flag.contains("lost PIPELINE_FAILED#1") && flag.contains("claim_attempted"), "{flag}");
+    assert!(flag.starts_with("violation · lost"), "{flag}");
+    assert!(
+        flag.contains("PIPELINE_FAILED plan 1 ep 1: run 1 FAILED") && flag.contains("claim_attempted"),
+        "{flag}"
+    );
     assert_eq!(p["focused"], true);
     let outlined: Vec<&str> = p["outlined"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     for seq in ["9", "10", "11"] {

@@ -4,11 +4,11 @@
 //! mark where it happened.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use super::model::{Item, ItemKind, Lane, LaneKind, RECEIVER, USER, lane_of};
+use super::lanes::Lanes;
+use super::model::{Item, ItemKind, Lane, RECEIVER, USER, lane_of};
 use crate::history::{Entry, Event};
-use crate::model::{PlanId, ReplicaId};
+use crate::model::PlanId;
 use crate::store::Claim;
 use crate::webhook::{Answer, ReceivedRequest};
 
@@ -30,71 +30,6 @@ pub(super) fn lanes(
     }
     lanes.close_down_spans();
     lanes.ordered()
-}
-
-/// The lanes as they fill.
-struct Lanes {
-    lanes: Vec<Lane>,
-    down_since: HashMap<String, Duration>,
-}
-
-impl Lanes {
-    fn new(replicas: usize) -> Self {
-        let mut lanes = vec![Lane::new(USER, LaneKind::User)];
-        lanes.extend((1..=replicas).map(|n| Lane::new(ReplicaId::nth(n).as_str(), LaneKind::Replica)));
-        lanes.push(Lane::new(RECEIVER, LaneKind::Receiver));
-        Lanes { lanes, down_since: HashMap::new() }
-    }
-
-    fn lane(&mut self, id: &str) -> &mut Lane {
-        let i = match self.lanes.iter().position(|l| l.id == id) {
-            Some(i) => i,
-            None => {
-                self.lanes.push(Lane::new(id, LaneKind::Replica));
-                self.lanes.len() - 1
-            }
-        };
-        &mut self.lanes[i]
-    }
-
-    /// Adds `item` to lane `id`; returns where it is.
-    fn push(&mut self, id: &str, item: Item) -> (String, usize) {
-        let lane = self.lane(id);
-        lane.items.push(item);
-        (lane.id.clone(), lane.items.len() - 1)
-    }
-
-    fn item(&mut self, (lane, i): &(String, usize)) -> &mut Item {
-        &mut self.lane(lane).items[*i]
-    }
-
-    fn close_down_spans(&mut self) {
-        for (id, since) in std::mem::take(&mut self.down_since) {
-            self.lane(&id).down.push((since, None));
-        }
-        for lane in &mut self.lanes {
-            lane.down.sort_by_key(|(from, _)| *from);
-        }
-    }
-
-    /// User first, replicas by number (`r2` before `r10`), receiver last.
-    fn ordered(mut self) -> Vec<Lane> {
-        let rank = |l: &Lane| match l.kind {
-            LaneKind::User => (0, 0, String::new()),
-            LaneKind::Replica => {
-                (1, l.id.strip_prefix('r').and_then(|n| n.parse().ok()).unwrap_or(u64::MAX), l.id.clone())
-            }
-            LaneKind::Receiver => (2, 0, String::new()),
-        };
-        self.lanes.sort_by_key(rank);
-        self.lanes
-    }
-}
-
-impl Lane {
-    fn new(id: &str, kind: LaneKind) -> Self {
-        Lane { id: id.to_owned(), kind, items: Vec::new(), down: Vec::new() }
-    }
 }
 
 /// Turns history entries into items, pairing run starts with ends and sends with answers.

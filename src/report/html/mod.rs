@@ -5,25 +5,31 @@
 //! receiver (every request and its answer); fault windows shade the lanes they hit;
 //! the checker's violations are listed at the top of the page and flagged on the
 //! timeline with their witnesses outlined. A compared scenario gets one timeline per
-//! strategy on the same scale, each marked where its history leaves the first's.
+//! strategy on one scale, each marked where it first did something the one above did
+//! not.
 //!
-//! - `model`, `items`, `bands`: a run as lanes of items, pure data.
+//! - `model`: a run as lanes of items, pure data, built by `items` (into `lanes`),
+//!   `bands` (fault windows) and `violations` (placed and linked to their witnesses).
 //! - `layout`: the time scale, axis ticks, packing items into rows.
 //! - `divergence`: where two runs of a scenario part ways.
-//! - `svg`: one timeline drawn; `page`: the page around the timelines.
+//! - `svg`: one timeline's lanes drawn; `frame`: its violation lane and time axis;
+//!   `page`: the page around the timelines.
 //! - `escape`: text, attributes and JSON made safe for the page.
-//! - `assets/`: the page's style and script.
+//! - `assets/`: the page's style, script and symbols.
 
 mod bands;
 mod divergence;
 mod escape;
 #[cfg(test)]
 mod fixtures;
+mod frame;
 mod items;
+mod lanes;
 mod layout;
 pub mod model;
 mod page;
 mod svg;
+mod violations;
 
 use crate::runner::ScenarioRun;
 use crate::scenario::Scenario;

@@ -8,9 +8,10 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::escape::{html, script_json};
+use super::frame::Divergence;
 use super::layout::{Scale, time_label};
 use super::model::{self, LaneKind, Timeline};
-use super::svg::{self, Divergence};
+use super::svg;
 use super::{Section, divergence};
 use crate::history::Entry;
 use crate::runner::ScenarioRun;
@@ -28,6 +29,8 @@ struct Data<'a> {
     entries: &'a [Entry],
     requests: &'a [ReceivedRequest],
     plans: &'a [String],
+    /// Each violation's witness, one line.
+    violations: Vec<&'a str>,
 }
 
 /// The whole page.
@@ -169,7 +172,12 @@ fn timeline_html(
     }
     out.push_str(r#"<div class="lanes">"#);
     svg::timeline(out, &format!("t{n}"), timeline, scale, diverge);
-    let data = Data { entries: &run.result.history, requests: &run.result.requests, plans: &timeline.plans };
+    let data = Data {
+        entries: &run.result.history,
+        requests: &run.result.requests,
+        plans: &timeline.plans,
+        violations: timeline.violations.iter().map(|v| v.summary.as_str()).collect(),
+    };
     let _ = write!(
         out,
         r#"</div><script type="application/json" class="data">{}</script></div>"#,

@@ -10,34 +10,25 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::escape::html;
-use super::layout::{Scale, pack, time_label};
-use super::model::{Item, ItemKind, Lane, LaneKind, Timeline, Violation};
+use super::frame::{Divergence, axis, violations_lane};
+use super::layout::{Scale, pack};
+use super::model::{Item, ItemKind, Lane, LaneKind, Timeline};
 
 /// Padding above and below the rows of a lane.
-const PAD: f64 = 4.0;
+pub(super) const PAD: f64 = 4.0;
 /// Height of a row of runs, and of a run bar.
 const BAR_ROW: f64 = 10.0;
 const BAR: f64 = 7.0;
 /// Height of a row of marks; marks are centred on its middle.
-const MARK_ROW: f64 = 14.0;
+pub(super) const MARK_ROW: f64 = 14.0;
 /// Height of the row of write ticks.
 const NOTE_ROW: f64 = 8.0;
 /// Half the width of a mark, and the gap kept between marks.
-const MARK: f64 = 5.0;
+pub(super) const MARK: f64 = 5.0;
 /// Approximate width of one character of a label (10 px sans-serif).
-const CHAR: f64 = 5.6;
+pub(super) const CHAR: f64 = 5.6;
 /// Above this many user actions, they are drawn without labels.
 const MAX_LABELLED_ACTIONS: usize = 60;
-
-/// How a run of a compared section stands to the run drawn above it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Divergence {
-    /// The strategy of the run above.
-    pub from: String,
-    /// When the two first did different things, and the first entry of this run there
-    /// that the other lacks (if this run only lacks some); `None`: never.
-    pub at: Option<(Duration, Option<u64>)>,
-}
 
 /// Appends the lanes of `timeline` (id `id`, drawn on `scale`) to `out`.
 pub fn timeline(
@@ -98,104 +89,6 @@ pub fn timeline(
         out.push_str("</svg></div>");
     }
     axis(out, scale, diverge);
-}
-
-/// The lane that lists the violations where they happened.
-fn violations_lane(out: &mut String, id: &str, timeline: &Timeline, scale: &Scale, diverge_line: &str) {
-    let labels: Vec<String> = timeline.violations.iter().map(|v| label(v, timeline)).collect();
-    let spans: Vec<(f64, f64)> = timeline
-        .violations
-        .iter()
-        .zip(&labels)
-        .map(|(v, l)| (scale.x(v.at) - MARK, scale.x(v.at) + 2.0 * MARK + l.chars().count() as f64 * CHAR))
-        .collect();
-    let (rows, count) = pack(&spans, MARK);
-    let height = PAD * 2.0 + MARK_ROW * count.max(1) as f64;
-    let _ = write!(
-        out,
-        r#"<div class="lane vlane" data-lane="violations"><div class="name">violations</div><svg class="plot" width="{}" height="{h}" data-h="{h}" data-hc="{h}">"#,
-        f(scale.width()),
-        h = f(height)
-    );
-    if timeline.violations.is_empty() {
-        let _ = write!(
-            out,
-            r#"<text class="none" x="{}" y="{}">none: the run keeps the contract</text>"#,
-            f(scale.x(Duration::ZERO)),
-            f(PAD + 10.0)
-        );
-    }
-    for (i, (v, text)) in timeline.violations.iter().zip(&labels).enumerate() {
-        let (x, y) = (scale.x(v.at), PAD + MARK_ROW * rows[i] as f64 + MARK_ROW / 2.0);
-        let plan = v.plan.map_or_else(String::new, |p| format!(r#" data-plan="{p}""#));
-        let _ = write!(
-            out,
-            r##"<g data-kind="violation" id="{id}-v{i}" data-violation="{i}" data-verdict="{}" data-plan-id="{}"{plan} data-event="{}" data-episode="{}" data-at="{}" data-seq="{}" data-witness="{i}"><use href="#m-flag" x="{}" y="{}"/><text x="{}" y="{}" dx="8">{}</text></g>"##,
-            v.verdict,
-            v.plan_id,
-            v.event,
-            v.episode,
-            v.at.as_micros(),
-            seqs(&v.entries),
-            f(x),
-            f(y),
-            f(x),
-            f(y + 3.5),
-            html(text)
-        );
-    }
-    out.push_str(diverge_line);
-    out.push_str("</svg></div>");
-}
-
-/// `lost PIPELINE_FAILED#1 add-constraint`.
-fn label(v: &Violation, timeline: &Timeline) -> String {
-    let plan =
-        v.plan.and_then(|p| timeline.plans.get(p)).cloned().unwrap_or_else(|| format!("plan {}", v.plan_id));
-    format!("{} {}#{} {plan}", v.verdict, v.event, v.episode)
-}
-
-/// The time axis, with the divergence noted.
-fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>) {
-    let _ = write!(
-        out,
-        r#"<div class="lane axis"><div class="name">time</div><svg class="plot" width="{}" height="30" data-h="30" data-hc="30">"#,
-        f(scale.width())
-    );
-    for tick in scale.ticks() {
-        let x = f(scale.x(tick));
-        let _ = write!(
-            out,
-            r#"<line x1="{x}" x2="{x}" y1="0" y2="6"/><text x="{x}" y="16" dx="2">{}</text>"#,
-            time_label(tick)
-        );
-    }
-    match diverge {
-        Some(Divergence { from, at: Some((at, seq)) }) => {
-            let x = f(scale.x(*at));
-            let (entry, seq) = match seq {
-                Some(seq) => (format!(" (#{seq})"), format!(r#" data-seq="{seq}""#)),
-                None => (String::new(), String::new()),
-            };
-            let text = format!("differs from {from} from here: {}{entry}", time_label(*at));
-            let _ = write!(
-                out,
-                r#"<g data-kind="diverge" data-at="{}"{seq}><line class="diverge" x1="{x}" x2="{x}" y1="0" y2="30"/><text class="diverge" x="{x}" y="27" dx="3">{}</text></g>"#,
-                at.as_micros(),
-                html(&text)
-            );
-        }
-        Some(Divergence { from, at: None }) => {
-            let _ = write!(
-                out,
-                r#"<text class="diverge" data-kind="same" x="{}" y="27">same history as {}</text>"#,
-                f(scale.x(Duration::ZERO)),
-                html(from)
-            );
-        }
-        None => {}
-    }
-    out.push_str("</svg></div>");
 }
 
 /// One lane's rows, drawn.
@@ -360,7 +253,7 @@ fn witness(violations: &[usize]) -> String {
     if violations.is_empty() { String::new() } else { format!(r#" data-witness="{}""#, seqs(violations)) }
 }
 
-fn seqs<T: ToString>(values: &[T]) -> String {
+pub(super) fn seqs<T: ToString>(values: &[T]) -> String {
     values.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
 }
 
@@ -375,7 +268,7 @@ fn span(scale: &Scale, from: Duration, to: Option<Duration>) -> (f64, f64, &'sta
 }
 
 /// A coordinate, to a tenth of a pixel.
-fn f(v: f64) -> String {
+pub(super) fn f(v: f64) -> String {
     let s = format!("{v:.1}");
     s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
 }

@@ -52,13 +52,14 @@
     var lane = item.closest('.lane');
     var kind = item.getAttribute('data-kind');
     detail.textContent = '';
-    var head = kind + ' \u00b7 ' + (item.getAttribute('class') || '').replace(/\b(fx|hl|pinned|hide)\b/g, '').trim();
+    var how = item.getAttribute('data-verdict') || (item.getAttribute('class') || '').replace(/\b(fx|hl|pinned|hide)\b/g, '').trim();
+    var head = kind + (how ? ' \u00b7 ' + how : '');
     var plan = item.getAttribute('data-plan');
     if (plan !== null) head += ' \u00b7 plan ' + d.plans[+plan];
     if (lane) head += ' \u00b7 lane ' + lane.getAttribute('data-lane');
     head += ' \u00b7 ' + timeline.getAttribute('data-strategy');
     add(detail, 'head', head);
-    if (kind === 'violation') add(detail, 'why', item.querySelector('text').textContent);
+    if (kind === 'violation') add(detail, 'why', d.violations[+item.getAttribute('data-violation')]);
     var seqs = (item.getAttribute('data-seq') || '').split(' ').filter(Boolean);
     seqs.forEach(function (s) {
       var e = d.bySeq.get(+s);
@@ -144,7 +145,7 @@
   }
 
   function foldAll(scope, on) {
-    scope.querySelectorAll('.lane[data-lane-kind="replica"]').forEach(function (lane) { fold(lane, on); });
+    scope.querySelectorAll('.lane[data-lane-kind]').forEach(function (lane) { fold(lane, on); });
   }
 
   var scale = 1;
