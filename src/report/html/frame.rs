@@ -76,9 +76,7 @@ pub(super) fn violations_lane(
 
 /// `lost PIPELINE_FAILED#1 add-constraint`.
 fn label(v: &Violation, timeline: &Timeline) -> String {
-    let plan =
-        v.plan.and_then(|p| timeline.plans.get(p)).cloned().unwrap_or_else(|| format!("plan {}", v.plan_id));
-    format!("{} {}#{} {plan}", v.verdict, v.event, v.episode)
+    format!("{} {}#{} {}", v.verdict, v.event, v.episode, timeline.plan_name(v))
 }
 
 /// The time axis, with the divergence noted.
@@ -114,7 +112,7 @@ pub(super) fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>
         Some(Divergence { from, at: None }) => {
             let _ = write!(
                 out,
-                r#"<text class="diverge" data-kind="same" x="{}" y="27">same history as {}</text>"#,
+                r#"<text class="diverge" data-kind="same" x="{}" y="27">did the same as {} throughout</text>"#,
                 f(scale.x(Duration::ZERO)),
                 html(from)
             );

@@ -167,6 +167,18 @@ pub struct Violation {
     pub entries: Vec<Seq>,
 }
 
+impl Timeline {
+    /// The name of a violation's plan: the scenario's, or `plan <id>` for one the run
+    /// did not create.
+    pub fn plan_name(&self, violation: &Violation) -> String {
+        violation
+            .plan
+            .and_then(|p| self.plans.get(p))
+            .cloned()
+            .unwrap_or_else(|| format!("plan {}", violation.plan_id))
+    }
+}
+
 /// The lane a replica incarnation (`r1.2`) draws in: its scenario name (`r1`).
 pub fn lane_of(replica: &ReplicaId) -> &str {
     replica.as_str().split('.').next().unwrap_or_default()

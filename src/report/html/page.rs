@@ -76,11 +76,7 @@ fn violation_table(out: &mut String, sections: &[Section<'_>], laid: &[Vec<Timel
     for (section, timelines) in sections.iter().zip(laid) {
         for (run, timeline) in section.runs.iter().zip(timelines) {
             for (i, v) in timeline.violations.iter().enumerate() {
-                let plan = v
-                    .plan
-                    .and_then(|p| timeline.plans.get(p))
-                    .cloned()
-                    .unwrap_or_else(|| format!("plan {}", v.plan_id));
+                let plan = timeline.plan_name(v);
                 let _ = write!(
                     out,
                     r##"<tr data-goto="t{n}-v{i}"><td>{}</td><td>{}</td><td class="{}">{}</td><td>{}#{}</td><td>{}</td><td><a href="#t{n}-v{i}">{}</a></td></tr>"##,

@@ -1,5 +1,5 @@
-//! Drawing one timeline: a lane of violations, then a row per lane (a name and an SVG
-//! plot), then the time axis. Runs are bars packed into rows; claims, resets, sends,
+//! Drawing one timeline: its frame (`super::frame`) around a row per lane, each a name
+//! and an SVG plot. Runs are bars packed into rows; claims, resets, sends,
 //! actions and deliveries are marks packed into rows below them; other store writes
 //! are thin ticks on a row of their own; crashes and restarts cross the whole lane;
 //! fault bands and down time shade it. Every drawn item carries `data-*` attributes
@@ -13,6 +13,7 @@ use super::escape::html;
 use super::frame::{Divergence, axis, violations_lane};
 use super::layout::{Scale, pack};
 use super::model::{Item, ItemKind, Lane, LaneKind, Timeline};
+use crate::model::EventType;
 
 /// Padding above and below the rows of a lane.
 pub(super) const PAD: f64 = 4.0;
@@ -60,7 +61,7 @@ pub fn timeline(
             f(plot.folded)
         );
         for band in timeline.bands.iter().filter(|b| b.lanes.contains(&lane.id)) {
-            let (x, w, fixed) = span(scale, band.from, Some(band.until));
+            let (x, w, fixed) = span(scale, band.from, band.until);
             let _ = write!(
                 out,
                 r#"<rect data-kind="band" class="f-{}{fixed}" data-fault="{}" data-lane="{}" data-seq="{}"{} x="{}" y="0" width="{}" height="100%"/>"#,
@@ -74,7 +75,7 @@ pub fn timeline(
             );
         }
         for (from, to) in &lane.down {
-            let (x, w, _) = span(scale, *from, Some(to.unwrap_or(timeline.end)));
+            let (x, w, _) = span(scale, *from, to.unwrap_or(timeline.end));
             let _ = write!(out, r#"<rect class="down" x="{}" y="0" width="{}" height="100%"/>"#, f(x), f(w));
         }
         out.push_str(&plot.body);
@@ -128,15 +129,9 @@ impl Plot {
         let mut y = PAD;
         let mut folded_y = PAD;
         for row in 0..bar_count {
-            let _ = write!(
-                body,
-                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
-                f(y),
-                f(y),
-                f(folded_y)
-            );
+            open_row(&mut body, y, folded_y);
             for (item, _) in bars.iter().zip(&bar_rows).filter(|(_, r)| **r == row) {
-                let (x, w, _) = span(scale, item.at, Some(end(item)));
+                let (x, w, _) = span(scale, item.at, end(item));
                 let _ = write!(
                     body,
                     r#"<rect{} x="{}" y="0" width="{}" height="{BAR}"/>"#,
@@ -150,13 +145,7 @@ impl Plot {
         }
         folded_y += if bar_count > 0 { BAR_ROW } else { 0.0 };
         for row in 0..mark_count {
-            let _ = write!(
-                body,
-                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
-                f(y),
-                f(y),
-                f(folded_y)
-            );
+            open_row(&mut body, y, folded_y);
             for (item, _) in marks.iter().zip(&mark_rows).filter(|(_, r)| **r == row) {
                 mark(&mut body, item, scale, action_text(item, timeline).filter(|_| labels));
             }
@@ -165,13 +154,7 @@ impl Plot {
         }
         folded_y += if mark_count > 0 { MARK_ROW } else { 0.0 };
         if !notes.is_empty() {
-            let _ = write!(
-                body,
-                r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
-                f(y),
-                f(y),
-                f(folded_y)
-            );
+            open_row(&mut body, y, folded_y);
             for item in notes {
                 let x = scale.x(item.at);
                 let _ = write!(
@@ -196,6 +179,17 @@ impl Plot {
         }
         Plot { body, height: (y + PAD).max(22.0), folded: (folded_y + PAD).max(22.0) }
     }
+}
+
+/// Opens a row drawn at `y`, and at `folded` when its lane is folded.
+fn open_row(out: &mut String, y: f64, folded: f64) {
+    let _ = write!(
+        out,
+        r#"<g class="row" transform="translate(0,{})" data-y="{}" data-yc="{}">"#,
+        f(y),
+        f(y),
+        f(folded)
+    );
 }
 
 /// A mark centred on its row: a send with a line to its answer, an action with its
@@ -231,8 +225,8 @@ fn action_text(item: &Item, timeline: &Timeline) -> Option<String> {
 fn attrs(item: &Item) -> String {
     let mut out = format!(r#" data-kind="{}" class="{}"#, item.kind.as_str(), item.outcome);
     match item.event {
-        Some(crate::model::EventType::PipelineFailed) => out.push_str(" ev-failed"),
-        Some(crate::model::EventType::PipelineCompleted) => out.push_str(" ev-completed"),
+        Some(EventType::PipelineFailed) => out.push_str(" ev-failed"),
+        Some(EventType::PipelineCompleted) => out.push_str(" ev-completed"),
         None => {}
     }
     out.push('"');
@@ -257,18 +251,18 @@ pub(super) fn seqs<T: ToString>(values: &[T]) -> String {
     values.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
 }
 
-/// A span's left edge and width; an instant is a fixed 3 px mark (`fx` class).
-fn span(scale: &Scale, from: Duration, to: Option<Duration>) -> (f64, f64, &'static str) {
-    let (x0, x1) = (scale.x(from), scale.x(to.unwrap_or(from)));
-    if x1 - x0 < 1.0 && to.is_none_or(|t| t == from) {
-        (x0 - 1.5, 3.0, " fx")
-    } else {
-        (x0, (x1 - x0).max(1.0), "")
-    }
+/// A span's left edge and width, at least a pixel; an instant is a 3 px mark centred
+/// on it that keeps its width when zoomed (`fx` class).
+fn span(scale: &Scale, from: Duration, to: Duration) -> (f64, f64, &'static str) {
+    let (x0, x1) = (scale.x(from), scale.x(to));
+    if to <= from { (x0 - 1.5, 3.0, " fx") } else { (x0, (x1 - x0).max(1.0), "") }
 }
 
 /// A coordinate, to a tenth of a pixel.
 pub(super) fn f(v: f64) -> String {
     let s = format!("{v:.1}");
-    s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
+    match s.strip_suffix(".0") {
+        Some(whole) => whole.to_owned(),
+        None => s,
+    }
 }
