@@ -34,12 +34,16 @@ pub(super) fn lanes(
 
 /// Turns history entries into items, pairing run starts with ends and sends with answers.
 struct Builder<'a> {
+    /// Plan ids to scenario indices.
     index: &'a HashMap<PlanId, usize>,
+    /// Runs started and not yet ended, by run id: where their bar is.
     open_runs: HashMap<i64, (String, usize)>,
+    /// Tries not yet answered, by (lane, webhook id, attempt): where their mark is.
     open_sends: HashMap<(String, String, u32), (String, usize)>,
 }
 
 impl Builder<'_> {
+    /// Draws `entry`: a new item, or the end of an open run or send.
     fn entry(&mut self, entry: &Entry, lanes: &mut Lanes) {
         let by = entry.by.as_ref().map_or(USER, lane_of).to_owned();
         let plan = |id: &PlanId| self.index.get(id).copied();
@@ -136,6 +140,7 @@ impl Builder<'_> {
     }
 }
 
+/// A run status as the page names outcomes.
 fn status_word(status: &str) -> &'static str {
     match status {
         "DONE" => "done",
@@ -145,6 +150,7 @@ fn status_word(status: &str) -> &'static str {
     }
 }
 
+/// A user action as the page names it (and its symbol).
 fn action_word(action: &str) -> &'static str {
     match action {
         "run" => "run",

@@ -17,6 +17,7 @@ pub(super) struct Lanes {
 }
 
 impl Lanes {
+    /// The user's lane, `replicas` replica lanes and the receiver's, all empty.
     pub(super) fn new(replicas: usize) -> Self {
         let mut lanes = vec![Lane::new(USER, LaneKind::User)];
         lanes.extend((1..=replicas).map(|n| Lane::new(ReplicaId::nth(n).as_str(), LaneKind::Replica)));
@@ -24,6 +25,7 @@ impl Lanes {
         Lanes { lanes, down_since: HashMap::new() }
     }
 
+    /// Lane `id`, made (as a replica's) if there is none yet.
     pub(super) fn lane(&mut self, id: &str) -> &mut Lane {
         let i = match self.lanes.iter().position(|l| l.id == id) {
             Some(i) => i,
@@ -42,10 +44,12 @@ impl Lanes {
         (lane.id.clone(), lane.items.len() - 1)
     }
 
+    /// The item at a place [`Lanes::push`] returned.
     pub(super) fn item(&mut self, (lane, i): &(String, usize)) -> &mut Item {
         &mut self.lane(lane).items[*i]
     }
 
+    /// Ends the down time of replicas never restarted at the end of the run.
     pub(super) fn close_down_spans(&mut self) {
         for (id, since) in std::mem::take(&mut self.down_since) {
             self.lane(&id).down.push((since, None));
@@ -70,6 +74,7 @@ impl Lanes {
 }
 
 impl Lane {
+    /// An empty lane.
     fn new(id: &str, kind: LaneKind) -> Self {
         Lane { id: id.to_owned(), kind, items: Vec::new(), down: Vec::new() }
     }

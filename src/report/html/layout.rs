@@ -74,6 +74,7 @@ pub fn time_label(t: Duration) -> String {
     }
 }
 
+/// `1.250` as `1.25`, `2.000` as `2`.
 fn trim(number: String) -> String {
     number.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::escape::{html, script_json};
 use super::frame::Divergence;
-use super::layout::{Scale, time_label};
+use super::layout::{LEFT, Scale, time_label};
 use super::model::{self, LaneKind, Timeline};
 use super::svg;
 use super::{Section, divergence};
@@ -17,8 +17,11 @@ use crate::history::Entry;
 use crate::runner::ScenarioRun;
 use crate::webhook::ReceivedRequest;
 
+/// The page's style.
 const STYLE: &str = include_str!("assets/report.css");
+/// The page's script: details on hover, witness focus, filter, folding, zoom.
 const SCRIPT: &str = include_str!("assets/report.js");
+/// The marks every plot draws with `<use>`, and the hatch patterns.
 const SYMBOLS: &str = include_str!("assets/symbols.svg");
 /// Timelines with more replica lanes than this start folded.
 const FOLD_ABOVE: usize = 8;
@@ -26,8 +29,11 @@ const FOLD_ABOVE: usize = 8;
 /// What the script reads about one run.
 #[derive(Serialize)]
 struct Data<'a> {
+    /// The history: what items' `data-seq` name.
     entries: &'a [Entry],
+    /// The receiver's log: what deliveries' `data-request` name.
     requests: &'a [ReceivedRequest],
+    /// Plan names: what `data-plan` indexes.
     plans: &'a [String],
     /// Each violation's witness, one line.
     violations: Vec<&'a str>,
@@ -42,12 +48,13 @@ pub fn render(title: &str, sections: &[Section<'_>]) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t}</title><style>{STYLE}</style></head><body><div class="symbols">{SYMBOLS}</div>{TOOLBAR}<header><h1>{t}</h1><p>{runs} run{} of {} scenario{}; {violations} contract violation{} found. Hover or click anything drawn to read its history entries; click a violation to outline its witness.</p>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t}</title><style>{STYLE}</style></head><body data-left="{left}"><div class="symbols">{SYMBOLS}</div>{TOOLBAR}<header><h1>{t}</h1><p>{runs} run{} of {} scenario{}; {violations} contract violation{} found. Hover or click anything drawn to read its history entries; click a violation to outline its witness.</p>"#,
         plural(runs),
         sections.len(),
         plural(sections.len()),
         plural(violations),
         t = html(title),
+        left = LEFT,
     );
     out.push_str(LEGEND);
     violation_table(&mut out, sections, &laid);
@@ -61,6 +68,7 @@ pub fn render(title: &str, sections: &[Section<'_>]) -> String {
     out
 }
 
+/// `s` unless `n` is 1.
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

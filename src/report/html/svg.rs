@@ -17,8 +17,9 @@ use crate::model::EventType;
 
 /// Padding above and below the rows of a lane.
 pub(super) const PAD: f64 = 4.0;
-/// Height of a row of runs, and of a run bar.
+/// Height of a row of runs.
 const BAR_ROW: f64 = 10.0;
+/// Height of a run bar.
 const BAR: f64 = 7.0;
 /// Height of a row of marks; marks are centred on its middle.
 pub(super) const MARK_ROW: f64 = 14.0;
@@ -94,12 +95,16 @@ pub fn timeline(
 
 /// One lane's rows, drawn.
 struct Plot {
+    /// The rows, as SVG.
     body: String,
+    /// The lane's height.
     height: f64,
+    /// Its height folded, every row drawn over the first of its kind.
     folded: f64,
 }
 
 impl Plot {
+    /// Packs `lane`'s items into rows and draws them; `labels`: whether actions get one.
     fn lay_out(lane: &Lane, scale: &Scale, timeline: &Timeline, labels: bool) -> Plot {
         let of = |pred: fn(ItemKind) -> bool| -> Vec<&Item> {
             lane.items.iter().filter(|i| pred(i.kind)).collect()
@@ -243,10 +248,12 @@ fn attrs(item: &Item) -> String {
     out
 }
 
+/// The `data-witness` attribute for `violations`, if any.
 fn witness(violations: &[usize]) -> String {
     if violations.is_empty() { String::new() } else { format!(r#" data-witness="{}""#, seqs(violations)) }
 }
 
+/// Numbers as an attribute value: `7 9 11`.
 pub(super) fn seqs<T: ToString>(values: &[T]) -> String {
     values.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
 }

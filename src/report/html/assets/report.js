@@ -2,7 +2,7 @@
 // a violation's witness outlined, plans filtered, lanes folded, time zoomed.
 (function () {
   'use strict';
-  var LEFT = 10; // layout::LEFT: pixels left of time zero in every plot
+  var LEFT = parseFloat(document.body.getAttribute('data-left')); // pixels left of time zero in every plot
   var detail = document.getElementById('detail');
   var pinned = null;
   var parsed = new Map();
