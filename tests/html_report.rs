@@ -296,6 +296,21 @@ fn compare_draws_a_timeline_per_strategy_on_one_scale_marked_where_each_leaves_t
 }
 
 #[test]
+fn runs_in_real_time_are_not_compared_moment_by_moment() {
+    let scenario = common::shipped("crash-after-claim.toml");
+    let mut runs: Vec<ScenarioRun> = [StrategyKind::SeedClaim, StrategyKind::Outbox]
+        .iter()
+        .map(|s| common::run_on_memory(&scenario, Some(*s)))
+        .collect();
+    runs[1].store = "postgres";
+    let els = elements(&page(&scenario, &runs));
+    let notes: Vec<Option<&str>> =
+        els.iter().filter(|e| e.timeline == Some(1) && e.tag == "text").map(|e| e.kind()).collect();
+    assert!(notes.contains(&Some("real-time")), "{notes:?}");
+    assert!(!els.iter().any(|e| e.kind() == Some("diverge")), "no divergence drawn");
+}
+
+#[test]
 fn a_run_of_16_replicas_and_200_plans_stays_small_and_starts_folded() {
     let mut text = String::from(
         "name = \"large\"\ndescription = \"200 plans on 16 replicas\"\nseed = 5\n\

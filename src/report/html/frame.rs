@@ -10,14 +10,41 @@ use super::layout::{Scale, pack, time_label};
 use super::model::{Timeline, Violation};
 use super::svg::{CHAR, MARK, MARK_ROW, PAD, f, seqs};
 
-/// How a run of a compared section stands to the run drawn above it.
+/// How a run of a compared section stands to the run drawn above it (`from`, its
+/// strategy).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Divergence {
-    /// The strategy of the run above.
-    pub from: String,
-    /// When the two first did different things, and the first entry of this run there
-    /// that the other lacks (if this run only lacks some); `None`: never.
-    pub at: Option<(Duration, Option<u64>)>,
+pub enum Divergence {
+    /// It first did something the other did not at `at`; `seq` is its first entry
+    /// there that the other lacks, unless it only lacks some of the other's.
+    At {
+        /// The strategy above.
+        from: String,
+        /// When.
+        at: Duration,
+        /// Its entry there.
+        seq: Option<u64>,
+    },
+    /// It did the same things at the same times throughout.
+    Never {
+        /// The strategy above.
+        from: String,
+    },
+    /// One of the two ran in real time (on Postgres), where no two runs keep the same
+    /// times, so they are not compared entry by entry.
+    RealTime {
+        /// The strategy above.
+        from: String,
+    },
+}
+
+impl Divergence {
+    /// When the run diverges, if it is known to.
+    pub fn at(&self) -> Option<Duration> {
+        match self {
+            Divergence::At { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
 }
 
 /// The lane that lists the violations where they happened.
@@ -29,11 +56,23 @@ pub(super) fn violations_lane(
     diverge_line: &str,
 ) {
     let labels: Vec<String> = timeline.violations.iter().map(|v| label(v, timeline)).collect();
+    // A label reads to the right of its flag, or to the left where it would run off
+    // the plot.
+    let leftward: Vec<bool> = timeline
+        .violations
+        .iter()
+        .zip(&labels)
+        .map(|(v, l)| scale.x(v.at) + 2.0 * MARK + width(l) > scale.width())
+        .collect();
     let spans: Vec<(f64, f64)> = timeline
         .violations
         .iter()
         .zip(&labels)
-        .map(|(v, l)| (scale.x(v.at) - MARK, scale.x(v.at) + 2.0 * MARK + l.chars().count() as f64 * CHAR))
+        .zip(&leftward)
+        .map(|((v, l), left)| {
+            let x = scale.x(v.at);
+            if *left { (x - 2.0 * MARK - width(l), x + MARK) } else { (x - MARK, x + 2.0 * MARK + width(l)) }
+        })
         .collect();
     let (rows, count) = pack(&spans, MARK);
     let height = PAD * 2.0 + MARK_ROW * count.max(1) as f64;
@@ -56,7 +95,7 @@ pub(super) fn violations_lane(
         let plan = v.plan.map_or_else(String::new, |p| format!(r#" data-plan="{p}""#));
         let _ = write!(
             out,
-            r##"<g data-kind="violation" id="{id}-v{i}" data-violation="{i}" data-verdict="{}" data-plan-id="{}"{plan} data-event="{}" data-episode="{}" data-at="{}" data-seq="{}" data-witness="{i}"><use href="#m-flag" x="{}" y="{}"/><text x="{}" y="{}" dx="8">{}</text></g>"##,
+            r##"<g data-kind="violation" id="{id}-v{i}" data-violation="{i}" data-verdict="{}" data-plan-id="{}"{plan} data-event="{}" data-episode="{}" data-at="{}" data-seq="{}" data-witness="{i}"><use href="#m-flag" x="{}" y="{}"/><text x="{}" y="{}" {}>{}</text></g>"##,
             v.verdict,
             v.plan_id,
             v.event,
@@ -67,11 +106,17 @@ pub(super) fn violations_lane(
             f(y),
             f(x),
             f(y + 3.5),
+            if leftward[i] { r#"dx="-8" text-anchor="end""# } else { r#"dx="8""# },
             html(text)
         );
     }
     out.push_str(diverge_line);
     out.push_str("</svg></div>");
+}
+
+/// About how wide `label` is drawn.
+fn width(label: &str) -> f64 {
+    label.chars().count() as f64 * CHAR
 }
 
 /// `lost PIPELINE_FAILED#1 add-constraint`.
@@ -94,8 +139,13 @@ pub(super) fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>
             time_label(tick)
         );
     }
+    let note = |out: &mut String, kind: &str, text: String| {
+        let x = f(scale.x(Duration::ZERO));
+        let _ =
+            write!(out, r#"<text class="diverge" data-kind="{kind}" x="{x}" y="27">{}</text>"#, html(&text));
+    };
     match diverge {
-        Some(Divergence { from, at: Some((at, seq)) }) => {
+        Some(Divergence::At { from, at, seq }) => {
             let x = f(scale.x(*at));
             let (entry, seq) = match seq {
                 Some(seq) => (format!(" (#{seq})"), format!(r#" data-seq="{seq}""#)),
@@ -109,14 +159,12 @@ pub(super) fn axis(out: &mut String, scale: &Scale, diverge: Option<&Divergence>
                 html(&text)
             );
         }
-        Some(Divergence { from, at: None }) => {
-            let _ = write!(
-                out,
-                r#"<text class="diverge" data-kind="same" x="{}" y="27">did the same as {} throughout</text>"#,
-                f(scale.x(Duration::ZERO)),
-                html(from)
-            );
-        }
+        Some(Divergence::Never { from }) => note(out, "same", format!("did the same as {from} throughout")),
+        Some(Divergence::RealTime { from }) => note(
+            out,
+            "real-time",
+            format!("ran in real time: its moments are not compared with {from}'s one by one"),
+        ),
         None => {}
     }
     out.push_str("</svg></div>");

@@ -8,7 +8,7 @@ pub const LEFT: f64 = 10.0;
 /// Pixels right of the end in every plot.
 const RIGHT: f64 = 60.0;
 /// A timeline is drawn about this wide at first...
-const FIT: f64 = 1200.0;
+const FIT: f64 = 1100.0;
 /// ...unless that would squeeze a millisecond below this many pixels.
 const MIN_PX_PER_MS: f64 = 0.4;
 /// Nor stretch one beyond this many.
@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn a_short_run_fills_the_fit_width_and_a_long_one_keeps_a_readable_scale() {
         let short = Scale::fit(400 * MS);
-        assert!((short.x(400 * MS) - (LEFT + 1200.0)).abs() < 1e-9);
+        assert!((short.x(400 * MS) - (LEFT + FIT)).abs() < 1e-9);
         assert_eq!(short.x(Duration::ZERO), LEFT);
         let long = Scale::fit(60_000 * MS);
         assert_eq!(long.px_per_ms, MIN_PX_PER_MS);

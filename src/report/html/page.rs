@@ -131,8 +131,14 @@ fn section_html(out: &mut String, s: usize, n: &mut usize, section: &Section<'_>
     for (i, (run, timeline)) in section.runs.iter().zip(timelines).enumerate() {
         let diverge = i.checked_sub(1).map(|above| {
             let above = &section.runs[above];
-            let at = divergence(&above.result.history, &run.result.history);
-            Divergence { from: above.strategy.to_string(), at }
+            let from = above.strategy.to_string();
+            if above.store != "memory" || run.store != "memory" {
+                return Divergence::RealTime { from };
+            }
+            match divergence(&above.result.history, &run.result.history) {
+                Some((at, seq)) => Divergence::At { from, at, seq },
+                None => Divergence::Never { from },
+            }
         });
         timeline_html(out, *n, run, timeline, &scale, diverge.as_ref());
         *n += 1;

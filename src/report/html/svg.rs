@@ -41,7 +41,7 @@ pub fn timeline(
     diverge: Option<&Divergence>,
 ) {
     let width = scale.width();
-    let diverge_line = diverge.and_then(|d| d.at).map_or_else(String::new, |(at, _)| {
+    let diverge_line = diverge.and_then(Divergence::at).map_or_else(String::new, |at| {
         let x = f(scale.x(at));
         format!(r#"<line data-kind="diverge" class="diverge" x1="{x}" x2="{x}" y1="0" y2="100%"/>"#)
     });
