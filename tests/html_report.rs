@@ -250,8 +250,9 @@ fn every_shipped_scenario_draws_its_lanes_bands_and_violations_where_the_checker
         let scenario = common::shipped(&name);
         let run = common::run_on_memory(&scenario, None);
         violations += run.result.report.violations().count();
-        let page = page(&scenario, std::slice::from_ref(&run));
-        let els = elements(&page);
+        let text = page(&scenario, std::slice::from_ref(&run));
+        assert!(text == page(&scenario, std::slice::from_ref(&run)), "{name}: the same page every time");
+        let els = elements(&text);
         check_timeline(&els, 0, &scenario, &run);
         for e in &els {
             assert!(e.get("src").is_none() && e.tag != "link", "{name}: the page fetches nothing: {e:?}");

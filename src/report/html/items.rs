@@ -3,7 +3,7 @@
 //! answer, a replica's down time from its crash to its restart; every other entry as a
 //! mark where it happened.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::lanes::Lanes;
 use super::model::{Item, ItemKind, Lane, RECEIVER, USER, lane_of};
@@ -21,7 +21,7 @@ pub(super) fn lanes(
     index: &HashMap<PlanId, usize>,
 ) -> Vec<Lane> {
     let mut lanes = Lanes::new(replicas);
-    let mut builder = Builder { index, open_runs: HashMap::new(), open_sends: HashMap::new() };
+    let mut builder = Builder { index, open_runs: HashMap::new(), open_sends: BTreeMap::new() };
     for entry in history {
         builder.entry(entry, &mut lanes);
     }
@@ -39,7 +39,8 @@ struct Builder<'a> {
     /// Runs started and not yet ended, by run id: where their bar is.
     open_runs: HashMap<i64, (String, usize)>,
     /// Tries not yet answered, by (lane, webhook id, attempt): where their mark is.
-    open_sends: HashMap<(String, String, u32), (String, usize)>,
+    /// Ordered, so that an answer from another lane pairs the same way every time.
+    open_sends: BTreeMap<(String, String, u32), (String, usize)>,
 }
 
 impl Builder<'_> {
