@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hasim::cluster::Database;
-use hasim::report::text;
+use hasim::report::{html, text};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::scenario::Scenario;
 use hasim::strategy::StrategyKind;
@@ -118,6 +118,10 @@ struct RunArgs {
     /// Write the full results (verdicts, history, receiver log, timings) as JSON.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML page with a timeline of every run (lanes per
+    /// replica, the receiver and the user; faults, crashes, violations and witnesses).
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     /// Print only scenarios whose expectations fail, and the summary.
     #[arg(long)]
     quiet: bool,
@@ -196,6 +200,9 @@ fn database(args: &RunArgs) -> Database {
 fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = load_all(&args.paths)?;
     if args.check_determinism {
+        if args.html.is_some() {
+            bail!("--html draws runs; --check-determinism does not judge any: use one or the other");
+        }
         return determinism(&scenarios, &args);
     }
     let options = RunOptions { database: database(&args), strategy: args.strategy, seed: args.seed };
@@ -212,6 +219,11 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", text::summary(&runs));
     write_json(args.json.as_deref(), &runs)?;
+    let sections = scenarios
+        .iter()
+        .zip(&runs)
+        .map(|((_, s), r)| html::Section { scenario: s, runs: std::slice::from_ref(r) });
+    write_html(args.html.as_deref(), "hasim run", &sections.collect::<Vec<_>>())?;
     Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -258,6 +270,8 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
     print!("{}", text::matrix(&rows));
     let all: Vec<&ScenarioRun> = rows.iter().flat_map(|(_, runs)| runs).collect();
     write_json(args.json.as_deref(), &all)?;
+    let sections = scenarios.iter().zip(&rows).map(|((_, s), (_, runs))| html::Section { scenario: s, runs });
+    write_html(args.html.as_deref(), "hasim compare", &sections.collect::<Vec<_>>())?;
     Ok(if all.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -266,6 +280,12 @@ fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> anyhow::Res
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     serde_json::to_writer_pretty(std::io::BufWriter::new(file), value)
         .with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_html(path: Option<&Path>, title: &str, sections: &[html::Section<'_>]) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    std::fs::write(path, html::render(title, sections))
+        .with_context(|| format!("writing the HTML report {}", path.display()))
 }
 
 /// Every scenario named, directories expanded to their *.toml files in name order;

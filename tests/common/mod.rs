@@ -60,3 +60,21 @@ pub fn shipped_scenarios() -> Vec<String> {
     names.sort();
     names
 }
+
+/// The shipped scenario `name` (a file of `scenarios/`), loaded.
+#[track_caller]
+pub fn shipped(name: &str) -> hasim::scenario::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+    hasim::scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Runs `scenario` on the memory store (virtual time), under `strategy` or its own.
+#[track_caller]
+pub fn run_on_memory(
+    scenario: &hasim::scenario::Scenario,
+    strategy: Option<hasim::strategy::StrategyKind>,
+) -> hasim::runner::ScenarioRun {
+    let options =
+        hasim::runner::RunOptions { database: hasim::cluster::Database::Memory, strategy, seed: None };
+    hasim::runner::run_scenario(scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
+}
