@@ -27,6 +27,7 @@
 
 mod case;
 pub mod cli;
+mod counterexample;
 mod generate;
 mod minimize;
 mod render;
@@ -36,7 +37,8 @@ pub use case::{
     ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, SpanCase,
     TaskCase,
 };
+pub use counterexample::Counterexample;
 pub use generate::{Bounds, action, case, fault, plan, task};
 pub use minimize::simpler;
 pub use render::{Annotations, DEADLINE, ExpectedVerdict};
-pub use search::{Counterexample, Outcome, Progress, Search, explore, run_case};
+pub use search::{Outcome, Progress, Search, explore, run_case};

@@ -20,9 +20,9 @@ use crate::strategy::StrategyKind;
 use crate::{Error, Result};
 
 use super::case::Case;
+use super::counterexample::{Counterexample, counterexample_file, replay};
 use super::generate::{Bounds, case};
 use super::minimize::simpler;
-use super::render::{Annotations, ExpectedVerdict};
 
 /// What to search.
 #[derive(Debug, Clone)]
@@ -70,35 +70,6 @@ pub struct Progress {
     pub found: usize,
     /// While shrinking: the shrink runs so far.
     pub shrinking: Option<u32>,
-}
-
-/// A case that breaks the contract, shrunk.
-#[derive(Debug, Clone)]
-pub struct Counterexample {
-    /// Its number in the search (1-based).
-    pub case_number: u32,
-    /// The case as generated.
-    pub original: Case,
-    /// The smallest case found that fails the same way.
-    pub case: Case,
-    /// Runs spent shrinking.
-    pub shrink_runs: u32,
-    /// The violation the shrunk case shows.
-    pub violation: EventReport,
-    /// The written file's run, judged against the file's own expectations.
-    pub replay: ScenarioRun,
-    /// The file's scenario name (`explore-<strategy>-seed<S>-case<N>`).
-    pub name: String,
-    /// The shrunk case as a scenario file that expects the violation.
-    pub file: String,
-}
-
-impl Counterexample {
-    /// Whether the file, read back and run, showed the violation again (always on
-    /// the memory store; on Postgres only where it does not depend on timing).
-    pub fn replays(&self) -> bool {
-        self.replay.ok
-    }
 }
 
 /// What a search found.
@@ -223,83 +194,6 @@ fn shrink(
     Ok((best.0, best.1, best.2, runs))
 }
 
-/// `file` read back as a scenario and run.
-fn replay(search: &Search, name: &str, file: &str) -> Result<ScenarioRun> {
-    let scenario = crate::scenario::parse(name, file)
-        .map_err(|e| Error::Explore(format!("a counterexample file does not read back: {e}")))?;
-    let options = RunOptions { database: search.database.clone(), strategy: None, seed: None };
-    run_scenario(&scenario, &options)
-}
-
-/// The run's first violation (of `verdict`, when given).
-fn first_violation(run: &ScenarioRun, verdict: Option<Verdict>) -> Option<EventReport> {
-    run.result.report.violations().find(|e| verdict.is_none_or(|v| e.verdict == v)).cloned()
-}
-
-/// The scenario file of a counterexample: how it was found, how to replay it, its
-/// witness, and an expectation of its violation for the strategy searched.
-fn counterexample_file(
-    search: &Search,
-    name: &str,
-    number: u32,
-    case: &Case,
-    run: &ScenarioRun,
-    violation: &EventReport,
-) -> String {
-    // Plans are titled by their file names, `p1`, `p2`, ...
-    let plan = run
-        .result
-        .final_state
-        .iter()
-        .find(|(id, _)| *id == violation.plan)
-        .and_then(|(_, state)| state.title.strip_prefix('p')?.parse::<usize>().ok())
-        .map(|n| n - 1);
-    let comments = vec![
-        format!(
-            "Found by `hasim explore --strategy {} --seed {} --cases {}` (case {number}), then shrunk.",
-            search.strategy, search.seed, search.cases
-        ),
-        format!("Replay: `hasim run {name}.toml`."),
-        format!(
-            "{} {}#{}: {}",
-            violation.verdict,
-            violation.event.as_str(),
-            violation.episode,
-            violation.witness.summary
-        ),
-    ];
-    let notes = Annotations {
-        description: format!(
-            "{} {} {} (episode {}) of p{}: a generated case, shrunk.",
-            search.strategy,
-            verdict_phrase(violation.verdict),
-            violation.event.as_str(),
-            violation.episode,
-            plan.map_or(0, |p| p + 1)
-        ),
-        name: name.to_owned(),
-        comments,
-        expect: Some(ExpectedVerdict {
-            strategy: search.strategy,
-            plan,
-            event: violation.event,
-            episode: violation.episode,
-            verdict: violation.verdict,
-        }),
-    };
-    case.to_toml(search.strategy, &notes)
-}
-
-fn verdict_phrase(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Lost => "loses",
-        Verdict::Duplicate => "duplicates",
-        Verdict::Unexpected => "sends an unexpected",
-        Verdict::Late => "is late with",
-        _ => "mishandles",
-    }
-}
-
 /// 32 seed bytes for proptest's ChaCha from a `u64`.
 fn seed_bytes(seed: u64) -> [u8; 32] {
     let mut bytes = [0u8; 32];
@@ -308,4 +202,9 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
     bytes
+}
+
+/// The run's first violation (of `verdict`, when given).
+fn first_violation(run: &ScenarioRun, verdict: Option<Verdict>) -> Option<EventReport> {
+    run.result.report.violations().find(|e| verdict.is_none_or(|v| e.verdict == v)).cloned()
 }
