@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sqlx::{PgExecutor, Postgres, Transaction};
 
-use super::postgres::{fail_abandoned_runs_of, finish, finish_run, lock_plan, micros, skip_tasks};
+use super::postgres::{fail_abandoned_runs_of, finish_run, lock_plan, micros, skip_tasks};
+use super::postgres_conn::{in_tx, on_connection};
 use super::{Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome};
 use crate::Result;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -189,18 +190,14 @@ impl PgStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Raising<Option<EndedRun>>> {
-        let mut tx = self.begin().await?;
-        let result = finish_run_raising(&mut tx, run, replica, outcome).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| finish_run_raising(tx, run, replica, outcome)))
     }
 
     pub(super) async fn fail_abandoned_runs_raising_tx(
         &self,
         stale_after: Duration,
     ) -> Result<Raising<Vec<EndedRun>>> {
-        let mut tx = self.begin().await?;
-        let result = fail_abandoned_runs_raising(&mut tx, stale_after).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| fail_abandoned_runs_raising(tx, stale_after)))
     }
 
     pub(super) async fn skip_tasks_raising_tx(
@@ -209,8 +206,6 @@ impl PgStore {
         tasks: &[TaskId],
         reason: &str,
     ) -> Result<Raising<Batch<TaskId>>> {
-        let mut tx = self.begin().await?;
-        let result = skip_tasks_raising(&mut tx, plan, tasks, reason).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| skip_tasks_raising(tx, plan, tasks, reason)))
     }
 }
