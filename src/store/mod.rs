@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use memory::MemoryStore;
 pub use postgres::PgStore;
 pub use postgres_conn::{PgConn, breaks_connection};
+pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
 pub use schema::{RunSchema, redact_url};
 
 use crate::Result;
