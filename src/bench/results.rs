@@ -176,12 +176,12 @@ mod tests {
 
     #[test]
     fn outbox_duplicates_are_counted_once_from_either_side() {
-        let mut counts = OutboxCounts { filled: 10, leased: 10, redelivered: 1, ..OutboxCounts::default() };
-        counts.after = OutboxRows { pending: 0, delivered: 10, leased_twice: 1 };
-        assert_eq!(counts.duplicates(), 1, "one row leased twice and delivered twice is one duplicate");
-        counts
-            .add(&OutboxCounts { after: OutboxRows { leased_twice: 2, ..OutboxRows::default() }, ..counts });
-        assert_eq!((counts.redelivered, counts.after.leased_twice, counts.duplicates()), (2, 3, 3));
-        assert_eq!(counts.after.delivered, 20);
+        let after = OutboxRows { pending: 0, delivered: 10, leased_twice: 1 };
+        let mut counts = OutboxCounts { filled: 10, leased: 11, empty_leases: 0, redelivered: 1, after };
+        assert_eq!(counts.duplicates(), 1, "a row leased twice and delivered twice is one duplicate");
+        let second = OutboxRows { pending: 4, delivered: 6, leased_twice: 2 };
+        counts.add(&OutboxCounts { filled: 10, leased: 8, empty_leases: 0, redelivered: 0, after: second });
+        assert_eq!((counts.redelivered, counts.after.leased_twice, counts.duplicates()), (1, 3, 3));
+        assert_eq!((counts.filled, counts.leased, counts.after.delivered, counts.after.pending), (20, 19, 16, 4));
     }
 }
