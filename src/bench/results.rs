@@ -182,6 +182,9 @@ mod tests {
         let second = OutboxRows { pending: 4, delivered: 6, leased_twice: 2 };
         counts.add(&OutboxCounts { filled: 10, leased: 8, empty_leases: 0, redelivered: 0, after: second });
         assert_eq!((counts.redelivered, counts.after.leased_twice, counts.duplicates()), (1, 3, 3));
-        assert_eq!((counts.filled, counts.leased, counts.after.delivered, counts.after.pending), (20, 19, 16, 4));
+        assert_eq!(
+            (counts.filled, counts.leased, counts.after.delivered, counts.after.pending),
+            (20, 19, 16, 4)
+        );
     }
 }

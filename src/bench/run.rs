@@ -78,7 +78,7 @@ impl BenchEnv {
     }
 
     /// Checks that `spec` can run here and returns its plans.
-    pub(super) fn plans_for(&self, spec: &RunSpec) -> Result<super::PlanRange, BenchError> {
+    pub(super) fn plans_for(&self, spec: &RunSpec) -> Result<PlanRange, BenchError> {
         if spec.workload == Workload::Outbox && self.admin().is_none() {
             return Err(BenchError::Invalid("the outbox workload needs Postgres".into()));
         }

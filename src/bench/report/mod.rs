@@ -58,13 +58,15 @@ fn heading(report: &BenchReport, out: &mut String) {
         "hasim bench {what} on {} [{server}], {per_point}, {} client threads, seed {}",
         report.backend, report.threads, report.seed
     );
-    out.push_str(match report.path {
-        ClaimPath::Actor => "path: each replica's store actor, holding one connection of its pool\n",
-        ClaimPath::ActorPool => {
+    out.push_str(match (report.backend.as_str(), report.path) {
+        ("memory", path) if path.through_actors() => "path: each replica's store actor, on the memory model\n",
+        ("memory", _) => "path: store calls on the memory model, bypassing the actors\n",
+        (_, ClaimPath::Actor) => "path: each replica's store actor, holding one connection of its pool\n",
+        (_, ClaimPath::ActorPool) => {
             "path: each replica's store actor, a connection from its pool per operation, as in scenario runs (--path actor-pool)\n"
         }
-        ClaimPath::Pool => "path: store calls on each replica's pool, bypassing the actors (--path pool)\n",
-        ClaimPath::Connection => {
+        (_, ClaimPath::Pool) => "path: store calls on each replica's pool, bypassing the actors (--path pool)\n",
+        (_, ClaimPath::Connection) => {
             "path: store calls on one connection each replica holds, bypassing the actors (--path connection)\n"
         }
     });
