@@ -1,6 +1,7 @@
-//! Claim contention through the store actors: `hot`, `spread` and `cycle` at a few
-//! replica counts, on Postgres (`DATABASE_URL`, required) and on the memory model (the
-//! model's own cost). One iteration is one claim per replica; throughput is in claims.
+//! Claim contention through the store actors (each holding one connection): `hot`,
+//! `spread` and `cycle` at a few replica counts, on Postgres (`DATABASE_URL`, required)
+//! and on the memory model (the model's own cost), and the `outbox` relays on Postgres.
+//! One iteration is one claim (one relay step) per replica; throughput is in those.
 //!
 //! Full run: `cargo bench --bench claim_contention`. Smoke run, as CI can afford:
 //! `cargo bench --bench claim_contention -- --test` (each benchmark once).
@@ -9,11 +10,14 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hasim::bench::{BenchEnv, Mechanism, RunSpec, Stop, Target, Workload};
+use hasim::bench::{BenchEnv, ClaimPath, Mechanism, RunSpec, Stop, Target, Workload};
 
 const REPLICAS: [usize; 3] = [1, 4, 16];
 /// P for `spread`: far more plans than a run claims, so most claims insert a row.
 const SPREAD_PLANS: u32 = 100_000;
+/// Pending rows for `outbox`, filled before every measurement: more than its longest
+/// sample takes (about 3,000 relay steps here).
+const OUTBOX_ROWS: u32 = 20_000;
 
 fn database_url() -> String {
     match std::env::var("DATABASE_URL") {
@@ -28,22 +32,24 @@ fn database_url() -> String {
 fn plans_for(workload: Workload, replicas: usize) -> u32 {
     match workload {
         Workload::Spread => SPREAD_PLANS,
+        Workload::Outbox => OUTBOX_ROWS,
         other => other.default_plans(replicas),
     }
 }
 
-fn contention(c: &mut Criterion, backend: &str, target: Target) {
+fn contention(c: &mut Criterion, backend: &str, target: Target, workloads: &[Workload]) {
     let system = actix::System::new();
     let max = *REPLICAS.iter().max().unwrap();
     let env = system
         .block_on(BenchEnv::create(&target, SPREAD_PLANS, max, 2))
         .unwrap_or_else(|e| panic!("cannot set up the {backend} bench: {e}"));
-    for workload in [Workload::Hot, Workload::Spread, Workload::Cycle] {
+    for &workload in workloads {
         let mut group = c.benchmark_group(format!("{backend}/{workload}"));
         group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
         for replicas in REPLICAS {
-            let running =
-                system.block_on(env.start_replicas(replicas, Mechanism::OnConflict)).expect("replicas");
+            let running = system
+                .block_on(env.start_replicas(replicas, Mechanism::OnConflict, ClaimPath::Actor))
+                .expect("replicas");
             group.throughput(Throughput::Elements(replicas as u64));
             group.bench_function(BenchmarkId::from_parameter(replicas), |b| {
                 b.iter_custom(|iters| {
@@ -56,6 +62,8 @@ fn contention(c: &mut Criterion, backend: &str, target: Target) {
                     let point = system.block_on(env.run(&running, &spec)).expect("bench run");
                     assert_eq!(point.duplicates, 0, "duplicate winners: {point:?}");
                     assert_eq!(point.errors, 0, "claims failed: {:?}", point.first_error);
+                    let dry = point.outbox.is_some_and(|o| o.empty_leases > 0);
+                    assert!(!dry, "the outbox ran dry after {} steps: raise OUTBOX_ROWS", point.claims);
                     Duration::from_secs_f64(point.elapsed_s)
                 })
             });
@@ -67,11 +75,12 @@ fn contention(c: &mut Criterion, backend: &str, target: Target) {
 }
 
 fn postgres(c: &mut Criterion) {
-    contention(c, "postgres", Target::Postgres { url: database_url() });
+    let workloads = [Workload::Hot, Workload::Spread, Workload::Cycle, Workload::Outbox];
+    contention(c, "postgres", Target::Postgres { url: database_url() }, &workloads);
 }
 
 fn memory(c: &mut Criterion) {
-    contention(c, "memory", Target::Memory);
+    contention(c, "memory", Target::Memory, &[Workload::Hot, Workload::Spread, Workload::Cycle]);
 }
 
 criterion_group!(benches, postgres, memory);

@@ -1,6 +1,6 @@
 //! The claim-contention benchmarks (`hasim::bench`, `hasim bench`): short sweeps on
-//! Postgres that must find exactly one winner per plan-round, the CLI's outputs, and
-//! its argument errors.
+//! Postgres that must find exactly one winner per plan-round and deliver every outbox
+//! row once, on every claim path; the CLI's outputs; and its argument errors.
 
 mod common;
 
@@ -10,9 +10,12 @@ use clap::Parser;
 use common::{database_url, run};
 use hasim::bench::cli::{self, BenchArgs};
 use hasim::bench::{
-    BenchConfig, BenchEnv, BenchReport, ClaimPath, Mechanism, PointResult, RunSpec, Stop, Target, Workload,
-    sweep,
+    BenchConfig, BenchEnv, BenchReport, ClaimPath, Mechanism, OutboxRows, PointResult, RunSpec, Stop, Target,
+    Workload, sweep,
 };
+
+const PATHS: [ClaimPath; 4] =
+    [ClaimPath::Actor, ClaimPath::ActorPool, ClaimPath::Pool, ClaimPath::Connection];
 
 #[derive(Parser)]
 struct Cli {
@@ -70,7 +73,7 @@ fn spread_keeps_one_row_per_won_plan_and_cycle_wins_every_claim_on_its_own_plan(
     run(async {
         let env = BenchEnv::create(&postgres(), 200, 4, 2).await.expect("bench environment");
         for mechanism in Mechanism::ALL {
-            let replicas = env.start_replicas(4, mechanism).await.unwrap();
+            let replicas = env.start_replicas(4, mechanism, ClaimPath::Actor).await.unwrap();
             let stop = Stop::ClaimsPerReplica(150);
 
             // 600 claims on 200 plans: many collide, each plan is won at most once.
@@ -106,8 +109,8 @@ fn advisory_claims_of_runs_sharing_a_server_do_not_take_each_others_locks() {
         // Both schemas number their plans from 1: both runs claim the same ids at once.
         assert_eq!(a.plans(), b.plans());
         let (ra, rb) = (
-            a.start_replicas(4, Mechanism::Advisory).await.unwrap(),
-            b.start_replicas(4, Mechanism::Advisory).await.unwrap(),
+            a.start_replicas(4, Mechanism::Advisory, ClaimPath::Actor).await.unwrap(),
+            b.start_replicas(4, Mechanism::Advisory, ClaimPath::Actor).await.unwrap(),
         );
         let spec = RunSpec::new(Workload::Cycle, Mechanism::Advisory, 4, Stop::ClaimsPerReplica(300));
         let (pa, pb) = tokio::join!(a.run(&ra, &spec), b.run(&rb, &spec));
@@ -142,11 +145,10 @@ fn a_bench_environment_dropped_without_close_still_drops_its_schema() {
 fn every_claim_path_gives_the_same_answers() {
     run(async {
         let env = BenchEnv::create(&postgres(), 4, 4, 2).await.unwrap();
-        for path in [ClaimPath::Actor, ClaimPath::Pool, ClaimPath::Connection] {
+        for path in PATHS {
             for mechanism in [Mechanism::OnConflict, Mechanism::ForUpdate] {
-                let replicas = env.start_replicas(4, mechanism).await.unwrap();
-                let spec =
-                    RunSpec { path, ..RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40)) };
+                let replicas = env.start_replicas(4, mechanism, path).await.unwrap();
+                let spec = RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40));
                 let hot = env.run(&replicas, &spec).await.unwrap();
                 assert_hot_rounds(&hot);
                 assert_eq!((hot.rounds, hot.path), (Some(40), path));
@@ -155,6 +157,88 @@ fn every_claim_path_gives_the_same_answers() {
         }
         env.close().await.unwrap();
     });
+}
+
+/// The outbox as the relays and the table count it, for a run of `steps` relay steps
+/// that did not drain the table: every leased row delivered exactly once.
+#[track_caller]
+fn assert_outbox_delivered_once(p: &PointResult, steps: u64) {
+    assert_clean(p);
+    let o = p.outbox.expect("outbox counts");
+    assert_eq!(p.claims, steps, "every relay step counted");
+    assert_eq!(
+        (o.leased, p.wins, o.after.delivered),
+        (steps, steps, steps),
+        "each lease delivered once: {o:?}"
+    );
+    assert_eq!((o.redelivered, o.after.leased_twice, o.empty_leases), (0, 0, 0), "{o:?}");
+    assert_eq!(o.after.pending, o.filled - steps);
+    assert_eq!(p.rows_left, o.after.pending);
+}
+
+#[test]
+fn outbox_relays_deliver_every_leased_row_exactly_once_on_every_path() {
+    run(async {
+        let env = BenchEnv::create(&postgres(), 3_000, 8, 2).await.unwrap();
+        for path in PATHS {
+            let relays = env.start_replicas(8, Mechanism::OnConflict, path).await.unwrap();
+            let spec =
+                RunSpec::new(Workload::Outbox, Mechanism::OnConflict, 3_000, Stop::ClaimsPerReplica(200));
+            let p = env.run(&relays, &spec).await.unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            assert_eq!(p.outbox.map(|o| o.filled), Some(3_000), "the table is filled before the run");
+            assert_outbox_delivered_once(&p, 1_600);
+            assert_eq!(p.path, path);
+            relays.close().await;
+        }
+        env.close().await.unwrap();
+    });
+}
+
+#[test]
+fn outbox_relays_stop_when_the_table_runs_dry_and_say_so() {
+    run(async {
+        let env = BenchEnv::create(&postgres(), 50, 4, 2).await.unwrap();
+        let relays = env.start_replicas(4, Mechanism::OnConflict, ClaimPath::Actor).await.unwrap();
+        let spec = RunSpec::new(Workload::Outbox, Mechanism::OnConflict, 50, Stop::ClaimsPerReplica(1_000));
+        let p = env.run(&relays, &spec).await.unwrap();
+        let o = p.outbox.expect("outbox counts");
+        let after = OutboxRows { pending: 0, delivered: 50, leased_twice: 0 };
+        assert_eq!((o.leased, p.wins, o.after), (50, 50, after));
+        assert_eq!(o.empty_leases, 4, "each relay stops at its first empty lease");
+        assert_eq!(p.claims, 54);
+        assert_eq!((p.duplicates, p.errors), (0, 0));
+        relays.close().await;
+        env.close().await.unwrap();
+    });
+}
+
+#[test]
+fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
+    let json = temp_path("outbox.json");
+    let line = ["outbox", "--replicas", "1,4", "--duration", "1s", "--plans", "50000", "--pgbench"];
+    let mut parsed = args(&line).expect("valid arguments");
+    parsed.database_url = Some(database_url());
+    parsed.json = Some(json.clone());
+    let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench outbox failed: {e:#}"));
+    for expected in ["steps/s", "delivered/s", "0 duplicate deliveries", "outbox rows", "pgbench tps"] {
+        assert!(table.contains(expected), "no {expected:?} in\n{table}");
+    }
+    assert!(!table.contains("RAN DRY"), "{table}");
+    let report: BenchReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report.workload, Workload::Outbox);
+    for p in &report.points {
+        let o = p.outbox.expect("outbox counts");
+        assert_eq!((p.duplicates, p.errors, o.empty_leases), (0, 0, 0), "{p:?}");
+        assert_eq!((o.leased, o.after.delivered), (p.wins, p.wins));
+        let pg = p.pgbench.as_ref().expect("pgbench ran");
+        let after = pg.outbox.expect("the table after pgbench");
+        assert!(pg.failed == 0 && after.delivered > 0 && after.pending > 0, "{pg:?}");
+        assert_eq!(after.leased_twice, 0, "pgbench leased a row twice");
+        let script = &pg.scripts[0].text;
+        assert!(script.contains("FOR UPDATE SKIP LOCKED") && script.contains("SET delivered_at = now()"));
+        assert!(p.ratio.is_some_and(|r| r > 0.0));
+    }
+    let _ = std::fs::remove_file(json);
 }
 
 #[test]
@@ -203,6 +287,7 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
     let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
     assert!(table.contains("pgbench tps") && table.contains("ratio"), "{table}");
     assert!(table.contains("0 duplicate winners"), "{table}");
+    assert!(table.contains("store actor, holding one connection"), "the default path: {table}");
 
     let text = std::fs::read_to_string(&json).expect("json written");
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -211,6 +296,7 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
     }
     let report: BenchReport = serde_json::from_value(value).expect("JSON reads back as a report");
     assert_eq!((report.workload, report.mechanism), (Workload::Hot, Mechanism::OnConflict));
+    assert_eq!(report.path, ClaimPath::Actor, "the bench goes through the store actors by default");
     assert_eq!(report.points.iter().map(|p| p.replicas).collect::<Vec<_>>(), [1, 4]);
     for p in &report.points {
         assert_hot_rounds(p);
@@ -279,7 +365,9 @@ fn impossible_runs_fail_before_measuring_with_clear_errors_that_exit_2() {
     );
     assert!(missing.contains("pgbench") && missing.contains("/nonexistent/pgbench"), "{missing}");
 
-    assert!(usage_error(&["outbox", "--replicas", "1"], Some(&db)).contains("outbox table"));
+    let outbox_mechanism = usage_error(&["outbox", "--mechanism", "advisory"], Some(&db));
+    assert!(outbox_mechanism.contains("SKIP LOCKED"), "{outbox_mechanism}");
+    assert!(usage_error(&["outbox", "--memory"], None).contains("needs Postgres"));
     assert!(usage_error(&["hot", "--memory", "--mechanism", "advisory"], None).contains("needs Postgres"));
     let nowhere = usage_error(&["hot", "--json", "/nonexistent/dir/out.json"], Some(&db));
     assert!(nowhere.contains("does not exist"), "{nowhere}");

@@ -101,3 +101,26 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("no/such/file.toml"), "{}", text(&missing.stderr));
 }
+
+/// `hasim bench` refuses what it cannot measure before measuring, saying why, with
+/// exit status 2, from the binary as a user runs it.
+#[test]
+fn bench_refuses_impossible_runs_with_a_clear_error_and_exit_status_2() {
+    let unreachable = "postgres://postgres@127.0.0.1:1/postgres";
+    for (args, says) in [
+        (&["bench", "hot", "--replicas", "0"][..], "at least 1 replica"),
+        (&["bench", "lukewarm"], "lukewarm"),
+        (&["bench", "hot", "--replicas", "1", "--database-url", unreachable], "cannot connect to Postgres"),
+        (
+            &["bench", "hot", "--replicas", "1", "--pgbench", "--pgbench-bin", "/nonexistent/pgbench"],
+            "pgbench",
+        ),
+        (&["bench", "outbox", "--memory"], "needs Postgres"),
+    ] {
+        let out = hasim(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: expected {says:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

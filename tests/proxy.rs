@@ -1,5 +1,5 @@
 //! The fault proxy on real sockets: first against a tiny echo server, then between
-//! a replica's sqlx pool and Postgres.
+//! a replica's sqlx pool (or its store actor) and Postgres.
 //!
 //! Timings are asserted as lower bounds only: the machine is shared, so a fault may
 //! take longer to show, never less.
@@ -10,8 +10,13 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use actix::Actor;
 use common::{PgFixture, run};
+use hasim::actors::{ClaimEvent, ResetClaim, StoreActor};
+use hasim::history::History;
+use hasim::model::{EventType, ReplicaId};
 use hasim::proxy::{LinkMode, LinkProxy};
+use hasim::store::{Backend, Claim, NewPlan, PgStore, Store, breaks_connection};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -390,6 +395,58 @@ fn postgres_a_reset_while_the_pool_checks_a_connection_is_retried_on_a_fresh_one
         assert_eq!(select_one(&direct).await.unwrap(), 1);
         proxied.close().await;
         direct.close().await;
+        proxy.stop().await;
+    });
+}
+
+/// A store actor holding its connection (as `hasim bench` replicas do) meets a cut
+/// link in the operation that was on it, or, cut while idle, in the next one (a held
+/// connection is not pinged before use). Either way that one operation fails, the
+/// broken connection is given up, and the next operation runs on a new one.
+#[test]
+fn postgres_a_store_actor_holding_its_connection_takes_a_new_one_after_the_link_is_cut() {
+    run(async {
+        let db = PgFixture::new().await;
+        let setup = db.store(1).await;
+        let new_plan = || NewPlan { project: "demo".into(), title: "rollout".into(), tasks: vec![] };
+        let (p, q) = (
+            setup.create_plan(&new_plan()).await.unwrap().plan,
+            setup.create_plan(&new_plan()).await.unwrap().plan,
+        );
+        let proxy = LinkProxy::start(postgres_addr().await).await.unwrap();
+        let pool = db.schema.pool("r1", 1, Some(proxy.addr())).await.expect("pool through the proxy");
+        let store =
+            StoreActor::new(ReplicaId::nth(1), Backend::Postgres(PgStore::new(pool)), History::discard())
+                .holding_connection()
+                .start();
+        let claim = |plan| store.send(ClaimEvent { plan, event: EventType::PipelineFailed });
+        assert_eq!(claim(p).await.unwrap().unwrap(), Claim::Won);
+        assert_eq!(proxy.stats().accepted, 1);
+
+        // Cut while idle: the next operation meets the break and fails without
+        // reaching the server; the one after it opens a new connection.
+        proxy.reset();
+        while proxy.stats().open > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let failed = store.send(ResetClaim { plan: p }).await.unwrap();
+        assert!(failed.as_ref().is_err_and(breaks_connection), "expected a broken connection: {failed:?}");
+        let reset = store.send(ResetClaim { plan: p }).await.unwrap().unwrap();
+        assert_eq!(reset, Some(EventType::PipelineFailed), "the failed reset never reached the server");
+        assert_eq!(proxy.stats().accepted, 2, "a new connection for the operation after the break");
+
+        // Cut with an operation on the link: it fails; the next one, after the heal,
+        // runs on a new connection.
+        proxy.set_mode(LinkMode::Partition);
+        let in_flight = actix::spawn(claim(q));
+        tokio::time::sleep(QUIET).await; // written, and held
+        proxy.reset();
+        let failed = in_flight.await.unwrap().unwrap();
+        assert!(failed.as_ref().is_err_and(breaks_connection), "expected a broken connection: {failed:?}");
+        proxy.set_mode(LinkMode::Normal);
+        assert_eq!(claim(q).await.unwrap().unwrap(), Claim::Won, "the cut claim never reached the server");
+        assert_eq!(proxy.stats().accepted, 3);
+        assert_eq!(proxy.stats().resets, 2);
         proxy.stop().await;
     });
 }

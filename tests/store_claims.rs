@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use actix::prelude::*;
 use common::{PgFixture, run};
 use hasim::Error;
@@ -72,6 +74,77 @@ fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_pos
         }
         assert_one_winner_each(&race(claimers, &plans).await);
         assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
+    });
+}
+
+#[test]
+fn thirty_two_store_actors_each_holding_one_connection_race_and_each_plan_has_one_winner_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let plans = create_plans(&pg.store(1).await).await;
+        let mut claimers = Vec::new();
+        for r in 1..=CLAIMERS {
+            // A pool of one: any use of the pool beside the held connection would wait
+            // for it, and time out.
+            let store = Backend::Postgres(pg.store(1).await);
+            let actor = StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start()));
+            claimers.push(actor.holding_connection().start());
+        }
+        assert_one_winner_each(&race(claimers, &plans).await);
+        assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
+    });
+}
+
+/// A holding store actor runs its operations one at a time, in arrival order: a claim
+/// waiting on another replica's uncommitted row holds up the operation after it, which
+/// an actor on a pool of two runs at once on its second connection.
+#[test]
+fn a_store_actor_holding_its_connection_runs_operations_one_at_a_time_in_arrival_order() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let setup = pg.store(1).await;
+        let p = setup.create_plan(&new_plan(0)).await.unwrap().plan;
+        let q = setup.create_plan(&new_plan(1)).await.unwrap().plan;
+        // Another replica's claim of p, not committed yet.
+        let mut other = setup.pool().begin().await.unwrap();
+        sqlx::query("INSERT INTO plan_webhook_delivery (plan_id, event_type) VALUES ($1, 'PIPELINE_FAILED')")
+            .bind(p.0)
+            .execute(&mut *other)
+            .await
+            .unwrap();
+
+        let mut waiting = Vec::new();
+        for holding in [true, false] {
+            let store = Backend::Postgres(pg.store(2).await);
+            let actor = StoreActor::new(ReplicaId::nth(1), store, History::discard());
+            let store = if holding { actor.holding_connection() } else { actor }.start();
+            let claim = actix::spawn(store.send(ClaimEvent { plan: p, event: EventType::PipelineFailed }));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let next =
+                tokio::time::timeout(Duration::from_millis(300), store.send(ResetClaim { plan: q })).await;
+            assert_eq!(next.is_err(), holding, "holding: {holding}, the operation after the claim: {next:?}");
+            assert!(!claim.is_finished(), "the claim did not wait for the other replica's row");
+            waiting.push(claim);
+        }
+        other.commit().await.unwrap();
+        for claim in waiting {
+            assert_eq!(claim.await.unwrap().unwrap().unwrap(), Claim::Lost, "the other replica won p");
+        }
+    });
+}
+
+#[test]
+fn reset_then_claim_yields_a_new_winner_and_failed_and_completed_share_a_row_on_a_held_connection() {
+    run(async {
+        let pg = PgFixture::new().await;
+        let store = Backend::Postgres(pg.store(1).await);
+        let actor = StoreActor::new(ReplicaId::nth(1), store, History::new(Clock::start()));
+        // Ends with a claim on a missing plan: a statement's error keeps the connection.
+        let store = actor.holding_connection().start();
+        reset_and_shared_row(store.clone()).await;
+        let plan = store.send(CreatePlan { plan: new_plan(1) }).await.unwrap().unwrap().plan;
+        let claim = store.send(ClaimEvent { plan, event: EventType::PipelineFailed }).await.unwrap();
+        assert_eq!(claim.unwrap(), Claim::Won);
     });
 }
 

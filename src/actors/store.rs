@@ -4,8 +4,12 @@
 //!
 //! Each write is logged to the run's history when it returns, with the history's
 //! sequence number at invocation (see [`crate::history`]). Operations run
-//! concurrently, like queries on a pool; when the actor stops (its replica crashed)
-//! the ones in flight are dropped with it and the pool is closed.
+//! concurrently, like a server's queries on its pool: what replicas in scenario runs
+//! do. [`StoreActor::holding_connection`] makes the actor hold one connection of its
+//! pool instead and run its operations on it one at a time, as a client holding its
+//! connection does (`hasim bench` replicas; see [`crate::store::PgStore::holding`]).
+//! When the actor stops (its replica crashed) the operations in flight are dropped
+//! with it and the pool is closed.
 
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ use crate::link::Link;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, Store,
+    NewRun, OutboxRow, PgStore, PlanState, RaisedEvent, Raising, RunOutcome, Store,
 };
 use crate::world::Token;
 
@@ -42,6 +46,18 @@ impl StoreActor {
     /// network between a replica and its database).
     pub fn over(mut self, link: Link) -> Self {
         self.link = Some(link);
+        self
+    }
+
+    /// Holds one connection of the Postgres pool for every operation, which then run
+    /// one at a time in arrival order; a connection that breaks is replaced at the
+    /// next operation ([`PgStore::holding`]). The memory model is left as it is.
+    pub fn holding_connection(mut self) -> Self {
+        if let Backend::Postgres(pg) = &self.store
+            && !pg.holds_connection()
+        {
+            self.store = Backend::Postgres(PgStore::holding(pg.pool().clone()));
+        }
         self
     }
 

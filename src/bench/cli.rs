@@ -3,6 +3,7 @@
 //! ```text
 //! hasim bench [WORKLOAD] --replicas 1,2,4,8,16,32 [--plans N] [--duration 5s]
 //!     [--mechanism M] [--database-url U] [--json PATH] [--csv PATH] [--svg PATH] [--pgbench]
+//!     [--path actor|actor-pool|pool|connection]
 //! ```
 //!
 //! The binary parses [`BenchArgs`] (clap exits 2 on a malformed command line), calls
@@ -25,8 +26,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// What the replicas do: hot (rounds: all claim one plan at once, one wins and resets),
-    /// spread (claims on plans drawn at random from --plans, keeping what is won), cycle (claim, send, reset on
-    /// the replica's plan), outbox (not available yet).
+    /// spread (claims on plans drawn at random from --plans, keeping what is won), cycle
+    /// (claim, send, reset on the replica's plan), outbox (relays lease pending outbox rows
+    /// with FOR UPDATE SKIP LOCKED, send and mark them delivered; Postgres only).
     #[arg(value_enum, default_value_t = Workload::Hot)]
     pub workload: Workload,
 
@@ -34,7 +36,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32", value_parser = parse_replicas)]
     pub replicas: Vec<usize>,
 
-    /// Plans claimed (P). Default: 1 for hot, 1000000 for spread, one per replica for cycle.
+    /// Plans claimed (P). Default: 1 for hot, 1000000 for spread, one per replica for
+    /// cycle; for outbox, the pending rows filled in before each run (default 200000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub plans: Option<u32>,
 
@@ -44,7 +47,7 @@ pub struct BenchArgs {
 
     /// How a replica claims: on-conflict (the design's INSERT ... ON CONFLICT DO NOTHING),
     /// advisory (pg_try_advisory_xact_lock, then insert), for-update (lock the plan row,
-    /// then check and insert).
+    /// then check and insert). Not for outbox.
     #[arg(long, value_enum, default_value_t = Mechanism::OnConflict)]
     pub mechanism: Mechanism,
 
@@ -90,7 +93,8 @@ pub struct BenchArgs {
     pub repeat: u16,
 
     /// Give replicas pools that skip sqlx's liveness ping (a round trip) before each use
-    /// of a connection; the pools replicas normally get ping.
+    /// of a connection; the pools replicas normally get ping. Matters for the paths that
+    /// take a connection per operation.
     #[arg(long)]
     pub no_acquire_ping: bool,
 
@@ -99,9 +103,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub connections: u32,
 
-    /// How claims reach the database: actor (what replicas do), pool (the same store
-    /// call without the actors), connection (the same SQL on one held connection, no
-    /// pool). The differences are what each layer costs.
+    /// How claims reach the database: actor (each replica's store actor, holding one
+    /// connection of its pool), actor-pool (the store actor taking a connection from its
+    /// pool per operation, as scenario replicas do), pool and connection (the same store
+    /// calls without the actors). The differences are what each layer costs.
     #[arg(long, value_enum, default_value_t = ClaimPath::Actor)]
     pub path: ClaimPath,
 

@@ -12,15 +12,16 @@
 //!   then the same check-and-insert. Replicas queue on the plan row.
 //!
 //! Both transactional mechanisms go through [`ClaimActor`], a replica's second actor on
-//! the same pool, built like the store actor (one message, a future per message).
+//! the same store (its pool, or the connection it holds), built like the store actor
+//! (one message, a future per message).
 
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 
 use crate::Result;
 use crate::model::{EventType, PlanId};
-use crate::store::Claim;
+use crate::store::{Claim, PgStore};
 
 /// How a replica claims the right to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -72,18 +73,19 @@ pub const INSERT_IF_ABSENT: &str = "INSERT INTO plan_webhook_delivery (plan_id, 
      SELECT $1::bigint, $2::text WHERE NOT EXISTS \
      (SELECT 1 FROM plan_webhook_delivery WHERE plan_id = $1::bigint) RETURNING plan_id";
 
-/// Claims `plan` with `mechanism` on `pool`: a connection is taken for the claim
-/// (its statement, or its transaction), as a store would.
+/// Claims `plan` with `mechanism` on a connection of `store` (one from its pool for
+/// the claim, or the one it holds), as the store's own operations run.
 ///
 /// `on-conflict` is the store's own claim and normally runs through the store actor;
-/// asked here, it runs the same statement on `pool`.
-pub async fn claim(pool: &PgPool, mechanism: Mechanism, plan: PlanId, event: EventType) -> Result<Claim> {
-    let mut conn = pool.acquire().await?;
-    claim_on(&mut conn, mechanism, plan, event).await
+/// asked here, it runs the same statement.
+pub async fn claim(store: &PgStore, mechanism: Mechanism, plan: PlanId, event: EventType) -> Result<Claim> {
+    let mut conn = store.connection().await?;
+    let result = claim_on(&mut conn, mechanism, plan, event).await;
+    conn.give_back(result)
 }
 
-/// Claims `plan` with `mechanism` on a connection the caller holds (no pool between
-/// claims: one round trip per statement, like a pgbench client).
+/// Claims `plan` with `mechanism` on a connection the caller holds (one round trip per
+/// statement, like a pgbench client).
 pub async fn claim_on(
     conn: &mut PgConnection,
     mechanism: Mechanism,
@@ -119,28 +121,23 @@ pub async fn claim_on(
     Ok(if inserted { Claim::Won } else { Claim::Lost })
 }
 
-/// Resets `plan`'s claim on a connection the caller holds (the store's statement).
-pub async fn reset_on(conn: &mut PgConnection, plan: PlanId) -> Result<Option<EventType>> {
-    let row: Option<(String,)> = sqlx::query_as(RESET).bind(plan.0).fetch_optional(conn).await?;
-    Ok(row.map(|(e,)| e.parse()).transpose()?)
-}
-
 async fn insert_if_absent(tx: &mut sqlx::PgConnection, plan: PlanId, event: EventType) -> Result<bool> {
     let row: Option<(i64,)> =
         sqlx::query_as(INSERT_IF_ABSENT).bind(plan.0).bind(event.as_str()).fetch_optional(tx).await?;
     Ok(row.is_some())
 }
 
-/// A replica's actor for the claims the store does not offer, on the replica's pool.
+/// A replica's actor for the claims the store does not offer, on the replica's store.
 #[derive(Debug)]
 pub struct ClaimActor {
-    pool: PgPool,
+    store: PgStore,
 }
 
 impl ClaimActor {
-    /// An actor claiming on `pool` (the replica's, shared with its store actor).
-    pub fn new(pool: PgPool) -> Self {
-        ClaimActor { pool }
+    /// An actor claiming on `store` (a clone of the replica's store actor's: the same
+    /// pool, the same held connection).
+    pub fn new(store: PgStore) -> Self {
+        ClaimActor { store }
     }
 }
 
@@ -167,7 +164,7 @@ impl Handler<MechanismClaim> for ClaimActor {
     type Result = ResponseActFuture<Self, Result<Claim>>;
 
     fn handle(&mut self, m: MechanismClaim, _: &mut Context<Self>) -> Self::Result {
-        let pool = self.pool.clone();
-        Box::pin(async move { claim(&pool, m.mechanism, m.plan, m.event).await }.into_actor(self))
+        let store = self.store.clone();
+        Box::pin(async move { claim(&store, m.mechanism, m.plan, m.event).await }.into_actor(self))
     }
 }

@@ -1,7 +1,8 @@
 //! The rollout store: the tables every replica shares, behind one trait with two
 //! backends that mean the same thing.
 //!
-//! - [`PgStore`]: the real one, on a Postgres schema of its own ([`RunSchema`]).
+//! - [`PgStore`]: the real one, on a Postgres schema of its own ([`RunSchema`]), taking
+//!   a connection of its pool per operation or holding one ([`PgConn`]).
 //! - [`MemoryStore`]: an in-process model of the same tables, keys and transitions,
 //!   for fast, deterministic runs. A differential test (`tests/store_differential.rs`)
 //!   runs the same random operations on both and compares every answer.
@@ -11,6 +12,7 @@
 mod memory;
 mod memory_outbox;
 mod postgres;
+mod postgres_conn;
 mod postgres_outbox;
 mod schema;
 
@@ -21,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use postgres::PgStore;
+pub use postgres_conn::{PgConn, breaks_connection};
+pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
 pub use schema::{RunSchema, redact_url};
 
 use crate::Result;

@@ -1,10 +1,13 @@
 //! The Postgres backend: the statements the rollout server runs, as free functions
-//! over any executor (a pool or an open transaction), and [`PgStore`], which runs
-//! them on a pool and wraps the multi-statement ones in transactions.
+//! over any executor (a pool, a connection or an open transaction), and [`PgStore`],
+//! which runs them on a connection of its pool (or the one it holds, see
+//! [`super::postgres_conn`]) and wraps the multi-statement ones in transactions.
 
 use std::time::Duration;
 
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+
+use super::postgres_conn::{Held, in_tx, on_connection};
 
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
@@ -16,41 +19,24 @@ use crate::{Error, Result};
 /// The SQLSTATE Postgres raises for a foreign key violation.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
 
-/// The store on a Postgres pool whose connections use one run's schema.
+/// The store on a Postgres pool whose connections use one run's schema. Clones share
+/// the pool (and the held connection, for a store made with [`PgStore::holding`]).
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
+    pub(super) held: Option<Held>,
 }
 
 impl PgStore {
-    /// Wraps a pool (see [`super::RunSchema::pool`]).
+    /// The store on `pool` (see [`super::RunSchema::pool`]), taking a connection from
+    /// it for each operation.
     pub fn new(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore { pool, held: None }
     }
 
     /// The pool, e.g. to close it when a replica crashes.
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    pub(super) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
-    }
-}
-
-/// Commits on success; on failure rolls back at once, so the connection does not sit
-/// idle in a transaction holding locks until its next use.
-pub(super) async fn finish<T>(tx: Transaction<'_, Postgres>, result: Result<T>) -> Result<T> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            // The connection may be gone already; the error that matters is `e`.
-            let _ = tx.rollback().await;
-            Err(e)
-        }
     }
 }
 
@@ -412,26 +398,22 @@ pub async fn claims(db: impl PgExecutor<'_>) -> Result<Vec<ClaimRow>> {
 
 impl Store for PgStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
-        let mut tx = self.begin().await?;
-        let result = create_plan(&mut tx, plan).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| create_plan(tx, plan)))
     }
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
-        claim_event(&self.pool, plan, event).await
+        on_connection!(self, |c| claim_event(c, plan, event))
     }
     async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
-        reset_claim(&self.pool, plan).await
+        on_connection!(self, |c| reset_claim(c, plan))
     }
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
-        let mut tx = self.begin().await?;
-        let result = create_pending_runs(&mut tx, plan, tasks).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| create_pending_runs(tx, plan, tasks)))
     }
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
-        promote_pending(&self.pool).await
+        on_connection!(self, |c| promote_pending(c))
     }
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
-        claim_available_runs(&self.pool, replica, limit).await
+        on_connection!(self, |c| claim_available_runs(c, replica, limit))
     }
     async fn finish_run(
         &self,
@@ -439,29 +421,25 @@ impl Store for PgStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Option<EndedRun>> {
-        finish_run(&self.pool, run, replica, outcome).await
+        on_connection!(self, |c| finish_run(c, run, replica, outcome))
     }
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
-        let mut tx = self.begin().await?;
-        let result = cancel_runs(&mut tx, plan, tasks).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| cancel_runs(tx, plan, tasks)))
     }
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Batch<TaskId>> {
-        let mut tx = self.begin().await?;
-        let result = skip_tasks(&mut tx, plan, tasks, reason).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| skip_tasks(tx, plan, tasks, reason)))
     }
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
-        plan_state(&self.pool, plan).await
+        on_connection!(self, |c| plan_state(c, plan))
     }
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
-        heartbeat(&self.pool, replica).await
+        on_connection!(self, |c| heartbeat(c, replica))
     }
     async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
-        fail_abandoned_runs(&self.pool, stale_after).await
+        on_connection!(self, |c| fail_abandoned_runs(c, stale_after))
     }
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
-        claims(&self.pool).await
+        on_connection!(self, |c| claims(c))
     }
     async fn finish_run_raising(
         &self,
@@ -489,12 +467,12 @@ impl Store for PgStore {
         lease: Duration,
         max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        super::postgres_outbox::lease_events(&self.pool, replica, limit, lease, max_leases).await
+        on_connection!(self, |c| super::postgres_outbox::lease_events(c, replica, limit, lease, max_leases))
     }
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
-        super::postgres_outbox::mark_delivered(&self.pool, event).await
+        on_connection!(self, |c| super::postgres_outbox::mark_delivered(c, event))
     }
     async fn outbox(&self) -> Result<Vec<OutboxRow>> {
-        super::postgres_outbox::outbox(&self.pool).await
+        on_connection!(self, |c| super::postgres_outbox::outbox(c))
     }
 }

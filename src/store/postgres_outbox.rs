@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sqlx::{PgExecutor, Postgres, Transaction};
 
-use super::postgres::{fail_abandoned_runs_of, finish, finish_run, lock_plan, micros, skip_tasks};
+use super::postgres::{fail_abandoned_runs_of, finish_run, lock_plan, micros, skip_tasks};
+use super::postgres_conn::{in_tx, on_connection};
 use super::{Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome};
 use crate::Result;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -113,6 +114,21 @@ async fn skip_tasks_raising(
     Ok(Raising { value: batch, raised })
 }
 
+/// A relay's lease: `$1` the relay, `$2` the most rows, `$3` the lease in microseconds,
+/// `$4` the most leases a row may take. `hasim bench outbox` runs the same text in
+/// pgbench.
+pub(crate) const LEASE_EVENTS: &str = "UPDATE plan_event_outbox SET leases = leases + 1, lease_owner = $1, \
+         lease_until = now() + make_interval(secs => $3::float8 / 1e6) \
+     WHERE (plan_id, event_type, episode) IN ( \
+         SELECT plan_id, event_type, episode FROM plan_event_outbox \
+         WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= now()) AND leases < $4 \
+         ORDER BY plan_id, episode, event_type LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     RETURNING plan_id, event_type, episode, leases";
+
+/// Marks a row delivered: `$1` the plan, `$2` the event type, `$3` the episode.
+pub(crate) const MARK_DELIVERED: &str = "UPDATE plan_event_outbox SET delivered_at = now(), lease_owner = NULL, lease_until = NULL \
+     WHERE plan_id = $1 AND event_type = $2 AND episode = $3 AND delivered_at IS NULL RETURNING plan_id";
+
 /// Leases up to `limit` undelivered rows whose lease is free or expired.
 pub async fn lease_events(
     db: impl PgExecutor<'_>,
@@ -121,21 +137,13 @@ pub async fn lease_events(
     lease: Duration,
     max_leases: u32,
 ) -> Result<Vec<LeasedEvent>> {
-    let rows: Vec<(i64, String, i32, i32)> = sqlx::query_as(
-        "UPDATE plan_event_outbox SET leases = leases + 1, lease_owner = $1, \
-             lease_until = now() + make_interval(secs => $3::float8 / 1e6) \
-         WHERE (plan_id, event_type, episode) IN ( \
-             SELECT plan_id, event_type, episode FROM plan_event_outbox \
-             WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= now()) AND leases < $4 \
-             ORDER BY plan_id, episode, event_type LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING plan_id, event_type, episode, leases",
-    )
-    .bind(replica.as_str())
-    .bind(i64::from(limit))
-    .bind(micros(lease))
-    .bind(max_leases as i32)
-    .fetch_all(db)
-    .await?;
+    let rows: Vec<(i64, String, i32, i32)> = sqlx::query_as(LEASE_EVENTS)
+        .bind(replica.as_str())
+        .bind(i64::from(limit))
+        .bind(micros(lease))
+        .bind(max_leases as i32)
+        .fetch_all(db)
+        .await?;
     let mut leased = rows
         .into_iter()
         .map(|(plan, event, episode, leases)| {
@@ -154,15 +162,12 @@ pub(super) fn key(e: &RaisedEvent) -> (PlanId, u32, &'static str) {
 
 /// Marks a row delivered.
 pub async fn mark_delivered(db: impl PgExecutor<'_>, event: RaisedEvent) -> Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "UPDATE plan_event_outbox SET delivered_at = now(), lease_owner = NULL, lease_until = NULL \
-         WHERE plan_id = $1 AND event_type = $2 AND episode = $3 AND delivered_at IS NULL RETURNING plan_id",
-    )
-    .bind(event.plan.0)
-    .bind(event.event.as_str())
-    .bind(event.episode as i32)
-    .fetch_optional(db)
-    .await?;
+    let row: Option<(i64,)> = sqlx::query_as(MARK_DELIVERED)
+        .bind(event.plan.0)
+        .bind(event.event.as_str())
+        .bind(event.episode as i32)
+        .fetch_optional(db)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -189,18 +194,14 @@ impl PgStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Raising<Option<EndedRun>>> {
-        let mut tx = self.begin().await?;
-        let result = finish_run_raising(&mut tx, run, replica, outcome).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| finish_run_raising(tx, run, replica, outcome)))
     }
 
     pub(super) async fn fail_abandoned_runs_raising_tx(
         &self,
         stale_after: Duration,
     ) -> Result<Raising<Vec<EndedRun>>> {
-        let mut tx = self.begin().await?;
-        let result = fail_abandoned_runs_raising(&mut tx, stale_after).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| fail_abandoned_runs_raising(tx, stale_after)))
     }
 
     pub(super) async fn skip_tasks_raising_tx(
@@ -209,8 +210,6 @@ impl PgStore {
         tasks: &[TaskId],
         reason: &str,
     ) -> Result<Raising<Batch<TaskId>>> {
-        let mut tx = self.begin().await?;
-        let result = skip_tasks_raising(&mut tx, plan, tasks, reason).await;
-        finish(tx, result).await
+        on_connection!(self, |c| in_tx!(c, |tx| skip_tasks_raising(tx, plan, tasks, reason)))
     }
 }

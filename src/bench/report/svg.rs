@@ -1,181 +1,10 @@
-//! Renders a [`BenchReport`]: the terminal table, CSV, and an SVG chart of throughput
-//! and p99 latency against replicas (drawn by hand: axes, ticks, polylines).
+//! The SVG chart of a [`BenchReport`]: throughput and p99 latency against replicas,
+//! drawn by hand (axes, ticks, polylines), so it needs no plotting library.
 
 use std::fmt::Write as _;
 
-use super::{BenchReport, PointResult};
-
-fn ms(us: f64) -> String {
-    format!("{:.3}", us / 1e3)
-}
-
-/// The table `hasim bench` prints: one row per replica count.
-pub fn table(report: &BenchReport) -> String {
-    let mut out = String::new();
-    let per_point = match report.stop {
-        super::Stop::Duration(d) => format!("{:?} per point", d),
-        super::Stop::ClaimsPerReplica(n) => format!("{n} claims per replica per point"),
-    };
-    let per_point = if report.repeat > 1 {
-        format!("{per_point}, {} runs each (rates and ratio are medians)", report.repeat)
-    } else {
-        per_point
-    };
-    let server =
-        report.server_version.as_deref().map(short_version).unwrap_or_else(|| "in-process model".into());
-    let _ = writeln!(
-        out,
-        "hasim bench {} (mechanism {}) on {} [{}], {}, {} client threads, seed {}",
-        report.workload, report.mechanism, report.backend, server, per_point, report.threads, report.seed
-    );
-    match report.path {
-        super::ClaimPath::Actor => {}
-        super::ClaimPath::Pool => {
-            out.push_str("claims bypass the actors: store calls on each replica's pool (--path pool)\n")
-        }
-        super::ClaimPath::Connection => out.push_str(
-            "claims bypass the actors and the pool: one held connection per replica (--path connection)\n",
-        ),
-    }
-    if report.backend == "postgres" {
-        let _ = writeln!(
-            out,
-            "replica pools: {} connection(s), {}",
-            report.pool.connections,
-            if report.pool.ping_on_acquire {
-                "ping before each use (as RunSchema::pool)"
-            } else {
-                "no ping before use (--no-acquire-ping)"
-            }
-        );
-    }
-    let with_pgbench = report.points.iter().any(|p| p.pgbench.is_some());
-    let _ = write!(
-        out,
-        "{:>8} {:>7} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>5} {:>6} {:>7}",
-        "replicas",
-        "plans",
-        "claims/s",
-        "winners/s",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "dups",
-        "errors",
-        "cpu us"
-    );
-    if with_pgbench {
-        let _ = write!(out, " {:>11} {:>6}", "pgbench tps", "ratio");
-    }
-    out.push('\n');
-    for p in &report.points {
-        let _ = write!(
-            out,
-            "{:>8} {:>7} {:>10.1} {:>10.1} {:>8} {:>8} {:>8} {:>8} {:>5} {:>6} {:>7.1}",
-            p.replicas,
-            p.plans,
-            p.claims_per_s,
-            p.winners_per_s,
-            ms(p.latency.p50_us),
-            ms(p.latency.p95_us),
-            ms(p.latency.p99_us),
-            ms(p.latency.max_us),
-            p.duplicates,
-            p.errors,
-            p.client_cpu_us_per_claim
-        );
-        if with_pgbench {
-            match (&p.pgbench, p.ratio) {
-                (Some(pg), Some(ratio)) => {
-                    let _ = write!(out, " {:>11.1} {:>5.2}x", pg.tps, ratio);
-                }
-                _ => {
-                    let _ = write!(out, " {:>11} {:>6}", "-", "-");
-                }
-            }
-        }
-        out.push('\n');
-    }
-    let claims: u64 = report.points.iter().map(|p| p.claims).sum();
-    let wins: u64 = report.points.iter().map(|p| p.wins).sum();
-    let _ = writeln!(
-        out,
-        "total: {claims} claims, {wins} winners, {} duplicate winners, {} errors",
-        report.duplicates(),
-        report.points.iter().map(|p| p.errors).sum::<u64>()
-    );
-    for p in report.points.iter().filter(|p| p.first_error.is_some()) {
-        let _ = writeln!(
-            out,
-            "first error at {} replicas: {}",
-            p.replicas,
-            p.first_error.as_deref().unwrap_or("")
-        );
-    }
-    if report.points.iter().any(|p| !p.waits.is_empty()) {
-        out.push_str("server backends, sampled (share of samples):\n");
-        for p in &report.points {
-            let _ = writeln!(out, "  r={:<3} hasim:   {}", p.replicas, waits_line(&p.waits));
-            if let Some(pg) = &p.pgbench {
-                let _ = writeln!(out, "  r={:<3} pgbench: {}", p.replicas, waits_line(&pg.waits));
-            }
-        }
-    }
-    out
-}
-
-fn waits_line(waits: &[super::WaitSample]) -> String {
-    let shown: Vec<String> =
-        waits.iter().take(5).map(|w| format!("{} {:.0}%", w.what, w.share * 100.0)).collect();
-    if shown.is_empty() { "-".into() } else { shown.join(", ") }
-}
-
-/// "PostgreSQL 15.20 (Debian ...) on x86_64..." -> "PostgreSQL 15.20".
-fn short_version(v: &str) -> String {
-    v.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-}
-
-/// One CSV row per point, with a header.
-pub fn csv(report: &BenchReport) -> String {
-    let mut out = String::from(
-        "workload,mechanism,backend,replicas,plans,claims,wins,errors,duplicates,rounds,elapsed_s,\
-         claims_per_s,winners_per_s,p50_us,p95_us,p99_us,max_us,mean_us,client_cpu_us_per_claim,\
-         rss_kib_before,rss_kib_after,load_before,pgbench_tps,ratio\n",
-    );
-    let opt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
-    for p in &report.points {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{:.2},{},{}",
-            report.workload,
-            report.mechanism,
-            report.backend,
-            p.replicas,
-            p.plans,
-            p.claims,
-            p.wins,
-            p.errors,
-            p.duplicates,
-            p.rounds.map(|r| r.to_string()).unwrap_or_default(),
-            p.elapsed_s,
-            p.claims_per_s,
-            p.winners_per_s,
-            p.latency.p50_us,
-            p.latency.p95_us,
-            p.latency.p99_us,
-            p.latency.max_us,
-            p.latency.mean_us,
-            p.client_cpu_us_per_claim,
-            p.rss_kib_before,
-            p.rss_kib_after,
-            p.load_before,
-            opt(p.pgbench.as_ref().map(|pg| pg.tps)),
-            opt(p.ratio),
-        );
-    }
-    out
-}
+use super::Labels;
+use crate::bench::{BenchReport, PointResult};
 
 /// A round step for about five ticks up to `max`.
 fn tick_step(max: f64) -> f64 {
@@ -317,6 +146,7 @@ fn panel(out: &mut String, x0: f64, title: &str, y_label: &str, xs: &[usize], se
 /// Throughput (claims/s, winners/s, pgbench tps) and latency (p50, p99) against
 /// replicas, as a standalone SVG document.
 pub fn svg(report: &BenchReport) -> String {
+    let names = Labels::of(report.workload);
     let xs: Vec<usize> = report.points.iter().map(|p| p.replicas).collect();
     let line = |f: &dyn Fn(&PointResult) -> Option<f64>| -> Vec<(f64, f64)> {
         report.points.iter().filter_map(|p| f(p).map(|v| (p.replicas as f64, v))).collect()
@@ -341,13 +171,13 @@ pub fn svg(report: &BenchReport) -> String {
     );
     let throughput = [
         Series {
-            label: "hasim claims/s",
+            label: &format!("hasim {}", names.ops),
             color: "#1f77b4",
             dashed: false,
             points: line(&|p| Some(p.claims_per_s)),
         },
         Series {
-            label: "hasim winners/s",
+            label: &format!("hasim {}", names.wins),
             color: "#2ca02c",
             dashed: false,
             points: line(&|p| Some(p.winners_per_s)),
@@ -374,7 +204,7 @@ pub fn svg(report: &BenchReport) -> String {
             points: line(&|p| Some(p.latency.p50_us / 1e3)),
         },
     ];
-    panel(&mut out, PANEL_W, "Claim latency", "milliseconds", &xs, &latency);
+    panel(&mut out, PANEL_W, names.latency, "milliseconds", &xs, &latency);
     out.push_str("</svg>\n");
     out
 }

@@ -1,34 +1,21 @@
-//! pgbench beside hasim: scripts with the same statements as the racers send, run with
-//! the same number of clients (`-c R -j 2 -M prepared`) on the same schema.
-//!
-//! pgbench has no barrier, so `hot` cannot be played in rounds there. Its mirror runs
-//! the rounds' statement mix instead: per R transactions, R-1 claims of the hot plan
-//! and one reset followed by a claim (two scripts weighted R-1 and 1). Every
-//! transaction holds exactly one claim, so pgbench's transactions/s compare with
-//! hasim's claims/s in every workload.
+//! pgbench beside hasim: the scripts of [`scripts`] run with as many clients as
+//! hasim has replicas (`-c R -j 2 -M prepared`), on the same schema, settled the same
+//! way before each run.
+
+mod scripts;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
-use super::mechanism::{ADVISORY_LOCK, INSERT_IF_ABSENT, Mechanism, ON_CONFLICT_CLAIM, PLAN_LOCK, RESET};
-use super::runner::{PlanRange, WaitSample};
-use super::{BenchError, Stop, Workload};
+pub use scripts::{PgbenchScript, scripts};
 
-/// The event every bench claim is for, as pgbench spells it (it cannot bind text).
-const EVENT_LITERAL: &str = "'PIPELINE_FAILED'";
-
-/// One pgbench script and its weight (`-f file@weight`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PgbenchScript {
-    /// A short name (`claim`, `reset-claim`...).
-    pub name: String,
-    /// Its weight.
-    pub weight: u32,
-    /// The script.
-    pub text: String,
-}
+use super::env::EnvBackend;
+use super::{BenchEnv, BenchError, OutboxRows, PgbenchOptions, RunSpec, Stop, WaitSample, Workload};
+use crate::Error;
+use crate::store::redact_url;
 
 /// What pgbench measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,64 +34,55 @@ pub struct PgbenchResult {
     pub scripts: Vec<PgbenchScript>,
     /// Where its server backends spent their time (sampled).
     pub waits: Vec<WaitSample>,
+    /// `outbox`: the table after the run.
+    #[serde(default)]
+    pub outbox: Option<OutboxRows>,
 }
 
-/// A statement of [`super::mechanism`] in pgbench's spelling: `$1` is the plan `:p`,
-/// `$2` the event.
-fn pgbench_sql(sql: &str) -> String {
-    sql.replace("$1", ":p").replace("$2", EVENT_LITERAL)
-}
-
-/// The claim of `mechanism`, leaving `won_plan_id` set when it won.
-fn claim_block(mechanism: Mechanism) -> String {
-    match mechanism {
-        Mechanism::OnConflict => format!("{} \\aset won_\n", pgbench_sql(ON_CONFLICT_CLAIM)),
-        Mechanism::Advisory => format!(
-            "BEGIN;\n{} \\gset\n\\if :got = 1\n{} \\aset won_\n\\endif\nCOMMIT;\n",
-            pgbench_sql(ADVISORY_LOCK),
-            pgbench_sql(INSERT_IF_ABSENT)
-        ),
-        Mechanism::ForUpdate => format!(
-            "BEGIN;\n{};\n{} \\aset won_\nCOMMIT;\n",
-            pgbench_sql(PLAN_LOCK),
-            pgbench_sql(INSERT_IF_ABSENT)
-        ),
+impl BenchEnv {
+    /// Runs pgbench on the statements `spec` runs, with `replicas` clients, on this
+    /// schema, settled as before a hasim run.
+    pub async fn pgbench(
+        &self,
+        options: &PgbenchOptions,
+        replicas: usize,
+        spec: &RunSpec,
+    ) -> Result<PgbenchResult, BenchError> {
+        let EnvBackend::Postgres { url, schema, admin } = &self.backend else {
+            return Err(BenchError::Invalid("pgbench needs Postgres".into()));
+        };
+        let plans = self.plans_for(spec)?;
+        let lease = super::outbox::lease_for(spec.stop);
+        let scripts = scripts(spec.workload, spec.mechanism, plans, replicas, lease);
+        self.clean(spec.workload, plans).await?;
+        let sampler = self.sampler("pgbench", spec.sample_waits);
+        let job = Job {
+            program: options.program.clone(),
+            url: url.clone(),
+            shown_url: redact_url(url),
+            schema: schema.name().to_owned(),
+            clients: replicas,
+            threads: options.threads.clamp(1, replicas.max(1)),
+            stop: spec.stop,
+            seed: spec.seed,
+            scripts,
+        };
+        let (tx, rx) = oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(&job));
+        });
+        let result = rx.await.map_err(|_| Error::ActorGone("pgbench runner"));
+        let waits = match sampler {
+            Some(s) => s.finish().await,
+            None => Vec::new(),
+        };
+        let mut result = result??;
+        result.waits = waits;
+        if spec.workload == Workload::Outbox {
+            result.outbox = Some(super::outbox::rows(admin).await?);
+        }
+        Ok(result)
     }
-}
-
-/// The scripts that mirror `workload` with `replicas` clients on `plans`.
-pub fn scripts(
-    workload: Workload,
-    mechanism: Mechanism,
-    plans: PlanRange,
-    replicas: usize,
-) -> Result<Vec<PgbenchScript>, BenchError> {
-    let reset = format!("{};\n", pgbench_sql(RESET));
-    let claim = claim_block(mechanism);
-    let random_plan = if plans.count == 1 {
-        format!("\\set p {}\n", plans.first)
-    } else {
-        format!("\\set p random({}, {})\n", plans.first, plans.last())
-    };
-    let script = |name: &str, weight: u32, text: String| PgbenchScript { name: name.into(), weight, text };
-    Ok(match workload {
-        Workload::Hot => {
-            let mut list = vec![script("reset-claim", 1, format!("{random_plan}{reset}{claim}"))];
-            if replicas > 1 {
-                list.insert(0, script("claim", replicas as u32 - 1, format!("{random_plan}{claim}")));
-            }
-            list
-        }
-        Workload::Spread => vec![script("claim", 1, format!("{random_plan}{claim}"))],
-        Workload::Cycle => {
-            let plan = format!("\\set p {} + :client_id % {}\n", plans.first, plans.count);
-            let text = format!("\\set won_plan_id 0\n{plan}{claim}\\if :won_plan_id > 0\n{reset}\\endif\n");
-            vec![script("claim-reset-if-won", 1, text)]
-        }
-        Workload::Outbox => {
-            return Err(BenchError::Invalid("the outbox workload is not available yet".into()));
-        }
-    })
 }
 
 /// Fails with [`BenchError::PgbenchMissing`] unless `program --version` runs.
@@ -122,20 +100,20 @@ pub fn check_installed(program: &std::path::Path) -> Result<(), BenchError> {
 
 /// One pgbench invocation.
 #[derive(Debug, Clone)]
-pub(crate) struct Job {
-    pub program: PathBuf,
-    pub url: String,
-    pub shown_url: String,
-    pub schema: String,
-    pub clients: usize,
-    pub threads: usize,
-    pub stop: Stop,
-    pub seed: u64,
-    pub scripts: Vec<PgbenchScript>,
+struct Job {
+    program: PathBuf,
+    url: String,
+    shown_url: String,
+    schema: String,
+    clients: usize,
+    threads: usize,
+    stop: Stop,
+    seed: u64,
+    scripts: Vec<PgbenchScript>,
 }
 
 /// Writes the scripts, runs pgbench (blocking) and parses what it printed.
-pub(crate) fn run(job: &Job) -> Result<PgbenchResult, BenchError> {
+fn run(job: &Job) -> Result<PgbenchResult, BenchError> {
     let dir = std::env::temp_dir().join(format!("{}-pgbench-{}", job.schema, std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|source| BenchError::Io { what: format!("creating {}", dir.display()), source })?;
@@ -225,6 +203,7 @@ pub fn parse(stdout: &str) -> Option<PgbenchResult> {
         command: String::new(),
         scripts: Vec::new(),
         waits: Vec::new(),
+        outbox: None,
     })
 }
 
@@ -259,35 +238,5 @@ tps = 44241.378459 (without initial connection time)
     #[test]
     fn no_tps_line_is_no_result() {
         assert!(parse("pgbench: error: connection failed\n").is_none());
-    }
-
-    #[test]
-    fn scripts_use_the_racers_statements() {
-        let plans = PlanRange { first: 7, count: 1 };
-        let hot = scripts(Workload::Hot, Mechanism::OnConflict, plans, 4).unwrap();
-        assert_eq!(
-            hot.iter().map(|s| (s.name.as_str(), s.weight)).collect::<Vec<_>>(),
-            [("claim", 3), ("reset-claim", 1)]
-        );
-        assert!(hot[0].text.starts_with("\\set p 7\nINSERT INTO plan_webhook_delivery"));
-        assert!(hot[0].text.contains("VALUES (:p, 'PIPELINE_FAILED') ON CONFLICT (plan_id) DO NOTHING"));
-        assert!(hot[1].text.contains("DELETE FROM plan_webhook_delivery WHERE plan_id = :p"));
-        assert_eq!(scripts(Workload::Hot, Mechanism::OnConflict, plans, 1).unwrap().len(), 1);
-
-        let spread =
-            scripts(Workload::Spread, Mechanism::Advisory, PlanRange { first: 10, count: 100 }, 2).unwrap();
-        assert!(spread[0].text.contains("\\set p random(10, 109)"));
-        assert!(spread[0].text.contains(
-            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), :p::int)::int AS got \\gset"
-        ));
-        assert!(spread[0].text.contains("WHERE plan_id = :p::bigint) RETURNING plan_id \\aset won_"));
-
-        let cycle =
-            scripts(Workload::Cycle, Mechanism::ForUpdate, PlanRange { first: 3, count: 8 }, 8).unwrap();
-        assert!(cycle[0].text.contains("\\set p 3 + :client_id % 8"));
-        assert!(cycle[0].text.contains("SELECT id FROM plan WHERE id = :p FOR UPDATE;"));
-        assert!(cycle[0].text.contains("\\if :won_plan_id > 0\nDELETE FROM plan_webhook_delivery"));
-        assert!(!spread[0].text.contains("DELETE"), "spread keeps what it wins");
-        assert!(scripts(Workload::Outbox, Mechanism::OnConflict, plans, 1).is_err());
     }
 }
