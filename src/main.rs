@@ -58,8 +58,9 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Measure what the webhook claim costs when replicas race for it, through the
-    /// store actors, side by side with pgbench running the same statements.
+    /// Measure what the webhook claim costs when replicas race for it (and what the
+    /// outbox relays cost), through the store actors, side by side with pgbench
+    /// running the same statements.
     ///
     /// Every table row reports duplicate winners (always 0 for a sound claim).
     /// Exit status: 0 on success, 2 on bad arguments, an unreachable server or a
