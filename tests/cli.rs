@@ -1,16 +1,10 @@
 //! The `hasim` binary as a user meets it: exit codes, positioned errors, help.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn hasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("the hasim binary runs")
-}
+use std::path::Path;
+
+use common::hasim;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

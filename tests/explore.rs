@@ -4,8 +4,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::hasim;
 use hasim::check::Verdict;
 use hasim::cluster::Database;
 use hasim::explore::{Bounds, Search, case, explore, run_case};
@@ -100,15 +100,6 @@ fn a_search_runs_on_postgres_too() {
     let outcome = explore(&search, |_| {}).expect("these tests need Postgres");
     assert_eq!(outcome.cases, 2);
     assert!(outcome.counterexamples.is_empty(), "{}", outcome.counterexamples[0].file);
-}
-
-fn hasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("the hasim binary runs")
 }
 
 fn out_dir(name: &str) -> PathBuf {

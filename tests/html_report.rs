@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::hasim;
 use hasim::faults::FaultKind;
 use hasim::history::{Entry, Event};
 use hasim::report::html::{self, Section};
@@ -381,15 +381,6 @@ action = "run"
         "the error reads back intact: {errors:?}"
     );
     assert_eq!(data["plans"][0], "<b>plan</b>");
-}
-
-fn hasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hasim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("the hasim binary runs")
 }
 
 fn temp(name: &str) -> std::path::PathBuf {

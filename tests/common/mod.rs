@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::process::{Command, Output};
 
 use hasim::store::{PgStore, RunSchema};
 
@@ -77,4 +78,15 @@ pub fn run_on_memory(
     let options =
         hasim::runner::RunOptions { database: hasim::cluster::Database::Memory, strategy, seed: None };
     hasim::runner::run_scenario(scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
+}
+
+/// Runs the `hasim` binary from the project root, without `DATABASE_URL`.
+#[track_caller]
+pub fn hasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the hasim binary runs")
 }
