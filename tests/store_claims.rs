@@ -66,16 +66,19 @@ fn assert_one_winner_each(winners: &[usize]) {
 /// time, so that tests running beside them still get theirs.
 static ONE_RACE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_postgres() {
+/// 32 store actors, each on a pool of `connections` of its own (holding one of them
+/// when `holding`), race for every plan's claim: one winner each, a row each.
+#[track_caller]
+fn thirty_two_race_on_postgres(connections: u32, holding: bool) {
     let _race = ONE_RACE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     run(async {
         let pg = PgFixture::new().await;
         let plans = create_plans(&pg.store(1).await).await;
         let mut claimers = Vec::new();
         for r in 1..=CLAIMERS {
-            let store = Backend::Postgres(pg.store(2).await);
-            claimers.push(StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start())).start());
+            let store = Backend::Postgres(pg.store(connections).await);
+            let actor = StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start()));
+            claimers.push(if holding { actor.holding_connection() } else { actor }.start());
         }
         assert_one_winner_each(&race(claimers, &plans).await);
         assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
@@ -83,22 +86,15 @@ fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_pos
 }
 
 #[test]
+fn thirty_two_pools_race_on_a_thousand_plans_and_each_plan_has_one_winner_on_postgres() {
+    thirty_two_race_on_postgres(2, false);
+}
+
+#[test]
 fn thirty_two_store_actors_each_holding_one_connection_race_and_each_plan_has_one_winner_on_postgres() {
-    let _race = ONE_RACE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    run(async {
-        let pg = PgFixture::new().await;
-        let plans = create_plans(&pg.store(1).await).await;
-        let mut claimers = Vec::new();
-        for r in 1..=CLAIMERS {
-            // A pool of one: any use of the pool beside the held connection would wait
-            // for it, and time out.
-            let store = Backend::Postgres(pg.store(1).await);
-            let actor = StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start()));
-            claimers.push(actor.holding_connection().start());
-        }
-        assert_one_winner_each(&race(claimers, &plans).await);
-        assert_eq!(pg.store(1).await.claims().await.unwrap().len(), PLANS);
-    });
+    // A pool of one: any use of the pool beside the held connection would wait for
+    // it, and time out.
+    thirty_two_race_on_postgres(1, true);
 }
 
 /// A holding store actor runs its operations one at a time, in arrival order: a claim
