@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use crate::actors::{ActionKind, Director};
 use crate::check::{self, CheckInput, Report, Request};
 use crate::clock::Clock;
-use crate::faults::{CrashPoints, CrashTrigger, Fault, FaultKind, Trigger};
+use crate::faults::{CrashPoints, Fault, PointTrigger};
 use crate::history::{Entry, History};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
@@ -91,6 +91,27 @@ impl Stores {
     }
 }
 
+impl Stores {
+    /// Makes the run's writes final once its replicas have stopped: on Postgres, the
+    /// link proxies drop what they hold and the server ends the replicas' connections
+    /// (a transaction of theirs has then committed or not, for good). The memory
+    /// model applies a write at once, so it has nothing to settle.
+    pub async fn settle(&self, keep: &str) -> Result<()> {
+        match self {
+            Stores::Memory(_) => Ok(()),
+            Stores::Postgres { schema, proxies, .. } => {
+                for proxy in proxies.values() {
+                    proxy.reset();
+                }
+                schema.settle(keep).await
+            }
+        }
+    }
+}
+
+/// The label of the director's own connections (the observer's).
+pub(crate) const OBSERVER: &str = "director";
+
 /// What a finished run gives back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
@@ -121,11 +142,12 @@ impl RunResult {
     pub(crate) async fn collect(
         spec: &ClusterSpec,
         world: &World,
-        db: &Backend,
+        (stores, db): (&Stores, &Backend),
         quiesced: bool,
         claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
     ) -> RunResult {
         let elapsed = world.history.clock().now();
+        resolve(world, stores, db).await;
         let plans = crate::actors::created_plans(world);
         let mut final_state = Vec::new();
         for &plan in &plans {
@@ -159,13 +181,37 @@ impl RunResult {
     }
 }
 
+/// Waits until no replica can write any more (the replicas are stopping: their
+/// writes in flight are cut off), settles the database, and resolves every
+/// indeterminate write from the commit log.
+async fn resolve(world: &World, stores: &Stores, db: &Backend) {
+    let Some(journal) = world.history.journal() else { return };
+    for _ in 0..5_000 {
+        if journal.settled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    if journal.unresolved() == 0 {
+        return;
+    }
+    if let Err(e) = stores.settle(OBSERVER).await {
+        tracing::warn!("cannot settle the database before resolving writes: {e}");
+    }
+    if let Err(e) = world.history.resolve(db).await {
+        tracing::warn!("cannot read the commit log: {e}");
+    }
+}
+
 /// Runs `spec` on `stores`, sending webhooks to `endpoint`. Must run inside an actix
 /// system; on the memory store with the in-process endpoint, a paused clock makes it
 /// deterministic.
 pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: Clock) -> Result<RunResult> {
     let history = History::new(clock);
-    let crash_points = CrashPoints::new(crash_triggers(&spec.faults));
-    let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint);
+    let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
+    let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
+    let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint)
+        .observing(observer.clone());
     if let Stores::Postgres { proxies, .. } = &stores {
         for (name, proxy) in proxies {
             if let Some(link) = world.link(name) {
@@ -174,7 +220,6 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
         }
     }
     let census = world.census.clone();
-    let observer = stores.connect(&ReplicaId("director".into()), "director").await?;
     let (done, result) = oneshot::channel();
     Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
     let mut result = result.await.map_err(|_| Error::ActorGone("director"))?;
@@ -187,25 +232,6 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     }
     result.leaked_actors = census.live();
     Ok(result)
-}
-
-/// The crashes of `faults` that strike at crash points.
-fn crash_triggers(faults: &[Fault]) -> Vec<CrashTrigger> {
-    faults
-        .iter()
-        .filter_map(|f| match (&f.kind, &f.trigger) {
-            (FaultKind::Crash { restart_after, .. }, Trigger::When { replica, point, nth }) => {
-                Some(CrashTrigger {
-                    fault: f.index,
-                    replica: replica.clone(),
-                    point: *point,
-                    nth: *nth,
-                    restart_after: *restart_after,
-                })
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// Where webhooks go.

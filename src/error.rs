@@ -33,6 +33,9 @@ pub enum Error {
     /// A column held a value the model does not know.
     #[error("corrupt row: {0}")]
     Corrupt(#[from] UnknownValue),
+    /// An operation's result could not be written to or read from the commit log.
+    #[error("commit log: {0}")]
+    CommitLog(String),
     /// The replica's link to the database was reset while the operation was on it.
     #[error("connection reset: the link to the database was cut")]
     LinkReset,

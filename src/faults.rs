@@ -1,5 +1,6 @@
-//! Faults as data: where a replica can be made to crash, and the registry that
-//! decides, each time a replica passes a crash point, whether it crashes there.
+//! Faults as data: the points inside a replica where a fault can strike, and the
+//! registry that decides, each time a replica passes a point, whether a fault (a
+//! crash, or a reset or partition of its DB link) strikes there.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,9 +10,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ReplicaId;
+use crate::store::CommitOp;
 use crate::webhook::EndpointFault;
 
-/// A named point inside a replica where a scenario can crash it.
+/// A named point inside a replica where a scenario can strike it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CrashPoint {
@@ -25,19 +27,27 @@ pub enum CrashPoint {
     DuringSend,
     /// Right after a claim row was reset.
     AfterReset,
+    /// A write of this kind committed on the server and its reply has not reached
+    /// the replica yet (a claim that won, a run's status write, an outbox insert, a
+    /// lease). Only writes that changed something pass it.
+    AfterCommit(CommitOp),
 }
 
 impl CrashPoint {
-    /// Every crash point.
-    pub const ALL: [CrashPoint; 5] = [
+    /// Every point.
+    pub const ALL: [CrashPoint; 9] = [
         CrashPoint::BeforeClaim,
         CrashPoint::AfterClaim,
         CrashPoint::AfterStatusWrite,
         CrashPoint::DuringSend,
         CrashPoint::AfterReset,
+        CrashPoint::AfterCommit(CommitOp::Claim),
+        CrashPoint::AfterCommit(CommitOp::StatusWrite),
+        CrashPoint::AfterCommit(CommitOp::OutboxInsert),
+        CrashPoint::AfterCommit(CommitOp::Lease),
     ];
 
-    /// The name scenario files use.
+    /// The name scenario files use for `point` (`after-commit` also takes an `op`).
     pub fn as_str(self) -> &'static str {
         match self {
             CrashPoint::BeforeClaim => "before-claim",
@@ -45,13 +55,26 @@ impl CrashPoint {
             CrashPoint::AfterStatusWrite => "after-status-write",
             CrashPoint::DuringSend => "during-send",
             CrashPoint::AfterReset => "after-reset",
+            CrashPoint::AfterCommit(_) => "after-commit",
+        }
+    }
+
+    /// The point as a `when` table names it: `point = "after-claim"`, or
+    /// `point = "after-commit", op = "claim"`.
+    pub fn when_keys(self) -> String {
+        match self {
+            CrashPoint::AfterCommit(op) => format!("point = \"after-commit\", op = \"{op}\""),
+            point => format!("point = \"{}\"", point.as_str()),
         }
     }
 }
 
 impl fmt::Display for CrashPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            CrashPoint::AfterCommit(op) => write!(f, "after-commit of {op}"),
+            point => f.write_str(point.as_str()),
+        }
     }
 }
 
@@ -78,9 +101,11 @@ pub enum Trigger {
         /// When it stops, for window faults.
         until: Option<Duration>,
     },
-    /// When `replica` reaches `point` for the `nth` time (crashes only).
+    /// When `replica` reaches `point` for the `nth` time (crashes, DB resets and
+    /// partitions).
     When {
-        /// The replica, by scenario name.
+        /// The replica, by scenario name; [`ReplicaId::any`] for whichever replica
+        /// gets there (passages are then counted across the cluster).
         replica: ReplicaId,
         /// The crash point.
         point: CrashPoint,
@@ -105,6 +130,9 @@ pub enum FaultKind {
     DbPartition {
         /// Whose link.
         replica: ReplicaId,
+        /// For a partition struck at a point: how long it lasts (`None`: to the end).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heal_after: Option<Duration>,
     },
     /// The replica's DB link adds latency to every round trip.
     DbLatency {
@@ -130,7 +158,10 @@ impl Fault {
                 Some(after) => format!("crash {replica}, restart after {after:?}"),
                 None => format!("crash {replica}"),
             },
-            FaultKind::DbPartition { replica } => format!("db-partition {replica}"),
+            FaultKind::DbPartition { replica, heal_after: Some(after) } => {
+                format!("db-partition {replica}, healing after {after:?}")
+            }
+            FaultKind::DbPartition { replica, .. } => format!("db-partition {replica}"),
             FaultKind::DbLatency { replica, latency } => format!("db-latency {replica} +{latency:?}"),
             FaultKind::DbReset { replica } => format!("db-reset {replica}"),
             FaultKind::Endpoint(fault) => format!("endpoint {}", fault.describe()),
@@ -147,7 +178,7 @@ impl Fault {
     pub fn replica(&self) -> Option<&ReplicaId> {
         match &self.kind {
             FaultKind::Crash { replica, .. }
-            | FaultKind::DbPartition { replica }
+            | FaultKind::DbPartition { replica, .. }
             | FaultKind::DbLatency { replica, .. }
             | FaultKind::DbReset { replica } => Some(replica),
             FaultKind::Endpoint(_) => None,
@@ -155,34 +186,66 @@ impl Fault {
     }
 }
 
-/// Crash `replica` the `nth` time (1-based) it reaches `point`.
+/// What a fault struck at a point does to the replica that passed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PointAction {
+    /// The replica crashes, and restarts this long after if given.
+    Crash {
+        /// Start it again this long after the crash.
+        restart_after: Option<Duration>,
+    },
+    /// Its DB connections are reset.
+    DbReset,
+    /// Its DB link is partitioned, healing this long after if given.
+    DbPartition {
+        /// When the link heals.
+        heal_after: Option<Duration>,
+    },
+}
+
+/// A fault that strikes when a replica reaches a point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CrashTrigger {
+pub struct PointTrigger {
     /// The fault's index in the scenario (for the history).
     pub fault: usize,
-    /// The replica, by its scenario name (`r2`), whatever its incarnation.
+    /// The replica, by its scenario name (`r2`), whatever its incarnation; or
+    /// [`ReplicaId::any`].
     pub replica: ReplicaId,
     /// The point.
     pub point: CrashPoint,
-    /// Which passage crashes it.
+    /// Which passage strikes (counted per replica, or across the cluster for `any`).
     pub nth: u32,
-    /// Start it again this long after the crash.
-    pub restart_after: Option<Duration>,
+    /// What it does.
+    pub action: PointAction,
 }
 
-/// What a replica that reached a crash point must do.
+impl PointTrigger {
+    /// The point trigger of `fault`, if it strikes at a point.
+    pub fn of(fault: &Fault) -> Option<PointTrigger> {
+        let Trigger::When { replica, point, nth } = &fault.trigger else { return None };
+        let action = match &fault.kind {
+            FaultKind::Crash { restart_after, .. } => PointAction::Crash { restart_after: *restart_after },
+            FaultKind::DbReset { .. } => PointAction::DbReset,
+            FaultKind::DbPartition { heal_after, .. } => PointAction::DbPartition { heal_after: *heal_after },
+            FaultKind::DbLatency { .. } | FaultKind::Endpoint(_) => return None,
+        };
+        Some(PointTrigger { fault: fault.index, replica: replica.clone(), point: *point, nth: *nth, action })
+    }
+}
+
+/// A fault striking a replica that reached a point.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Crash {
+pub struct Strike {
     /// The fault that fired.
     pub fault: usize,
     /// The point it fired at.
     pub point: CrashPoint,
-    /// When to restart, if ever.
-    pub restart_after: Option<Duration>,
+    /// What it does.
+    pub action: PointAction,
 }
 
-/// The crash triggers of a run, shared by every replica; counts passages per replica
-/// and point across incarnations.
+/// The point triggers of a run, shared by every replica; counts passages per replica
+/// and point across incarnations, and per point across the cluster.
 #[derive(Debug, Clone, Default)]
 pub struct CrashPoints {
     inner: Arc<Mutex<Inner>>,
@@ -190,28 +253,35 @@ pub struct CrashPoints {
 
 #[derive(Debug, Default)]
 struct Inner {
-    triggers: Vec<CrashTrigger>,
+    triggers: Vec<PointTrigger>,
+    /// Passages by (replica, point); `any` counts the cluster's.
     passages: HashMap<(ReplicaId, CrashPoint), u32>,
 }
 
 impl CrashPoints {
     /// A registry armed with `triggers`.
-    pub fn new(triggers: Vec<CrashTrigger>) -> Self {
+    pub fn new(triggers: Vec<PointTrigger>) -> Self {
         CrashPoints { inner: Arc::new(Mutex::new(Inner { triggers, passages: HashMap::new() })) }
     }
 
-    /// Counts a passage of `replica` (its scenario name) through `point`; says whether
-    /// it crashes there.
-    pub fn pass(&self, replica: &ReplicaId, point: CrashPoint) -> Option<Crash> {
+    /// Counts a passage of `replica` (its scenario name) through `point`; says which
+    /// fault, if any, strikes it there. Each trigger strikes once.
+    pub fn pass(&self, replica: &ReplicaId, point: CrashPoint) -> Option<Strike> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let passages = inner.passages.entry((replica.clone(), point)).or_default();
-        *passages += 1;
-        let n = *passages;
+        let mut count = |who: &ReplicaId| {
+            let passages = inner.passages.entry((who.clone(), point)).or_default();
+            *passages += 1;
+            *passages
+        };
+        let (own, cluster) = (count(replica), count(&ReplicaId::any()));
         inner
             .triggers
             .iter()
-            .find(|t| &t.replica == replica && t.point == point && t.nth == n)
-            .map(|t| Crash { fault: t.fault, point, restart_after: t.restart_after })
+            .find(|t| {
+                t.point == point
+                    && ((t.replica == *replica && t.nth == own) || (t.replica.is_any() && t.nth == cluster))
+            })
+            .map(|t| Strike { fault: t.fault, point, action: t.action })
     }
 }
 
@@ -219,16 +289,14 @@ impl CrashPoints {
 mod tests {
     use super::*;
 
+    fn trigger(replica: ReplicaId, point: CrashPoint, nth: u32) -> PointTrigger {
+        PointTrigger { fault: 0, replica, point, nth, action: PointAction::Crash { restart_after: None } }
+    }
+
     #[test]
     fn a_trigger_fires_on_the_nth_passage_of_its_replica_only() {
         let r1 = ReplicaId::nth(1);
-        let points = CrashPoints::new(vec![CrashTrigger {
-            fault: 0,
-            replica: r1.clone(),
-            point: CrashPoint::AfterClaim,
-            nth: 2,
-            restart_after: None,
-        }]);
+        let points = CrashPoints::new(vec![trigger(r1.clone(), CrashPoint::AfterClaim, 2)]);
         assert_eq!(points.pass(&ReplicaId::nth(2), CrashPoint::AfterClaim), None);
         assert_eq!(points.pass(&r1, CrashPoint::BeforeClaim), None);
         assert_eq!(points.pass(&r1, CrashPoint::AfterClaim), None);
@@ -238,10 +306,24 @@ mod tests {
     }
 
     #[test]
+    fn an_any_trigger_strikes_whichever_replica_makes_the_nth_passage_of_the_cluster() {
+        let point = CrashPoint::AfterCommit(CommitOp::Claim);
+        let points = CrashPoints::new(vec![trigger(ReplicaId::any(), point, 2)]);
+        assert_eq!(points.pass(&ReplicaId::nth(1), point), None);
+        assert_eq!(points.pass(&ReplicaId::nth(2), CrashPoint::AfterClaim), None, "another point");
+        let strike = points.pass(&ReplicaId::nth(3), point).expect("the cluster's second passage");
+        assert_eq!(strike.point, point);
+        assert_eq!(points.pass(&ReplicaId::nth(1), point), None, "fires once");
+    }
+
+    #[test]
     fn crash_points_use_the_scenario_spelling() {
         for point in CrashPoint::ALL {
             let json = serde_json::to_string(&point).unwrap();
-            assert_eq!(json, format!("\"{point}\""));
+            match point {
+                CrashPoint::AfterCommit(op) => assert_eq!(json, format!("{{\"after-commit\":\"{op}\"}}")),
+                _ => assert_eq!(json, format!("\"{point}\"")),
+            }
         }
     }
 }

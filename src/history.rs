@@ -4,7 +4,11 @@
 //! Store writes are logged by the replica's store actor when the write returns, with
 //! the sequence number the log had when the write was invoked (`invoked`), so the
 //! checker can tell writes that were ordered (`a.seq < b.invoked`) from writes that
-//! overlapped in time, whose commit order is unknown.
+//! overlapped in time, whose commit order is unknown. A write whose answer never came
+//! is indeterminate until the run is over, when the store's commit log says whether
+//! it committed ([`journal`]).
+
+mod journal;
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::store::{Claim, NewRun, RaisedEvent, RunRef};
+
+pub use journal::{Journal, OpGuard, OpId, Resolver, StoreAlive};
 
 /// A position in the history. Entries are numbered 0, 1, 2, ... in the order they
 /// were appended.
@@ -200,7 +206,9 @@ pub enum Event {
         /// Why it stopped.
         reason: String,
     },
-    /// A store operation failed (connection lost, timeout, ...).
+    /// A store operation failed (connection lost, timeout, ...). For a write
+    /// (`op_id` given) that is no proof it did not commit: a `StoreResolved` entry
+    /// after the run says.
     StoreFailed {
         /// The operation.
         op: String,
@@ -208,6 +216,34 @@ pub enum Event {
         error: String,
         /// `invoked` of the operation.
         invoked: Seq,
+        /// The write's number in the journal, for writes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op_id: Option<OpId>,
+    },
+    /// A store write was cut off in flight: its replica stopped before the answer
+    /// came. A `StoreResolved` entry after the run says whether it committed.
+    StoreDropped {
+        /// The operation.
+        op: String,
+        /// The write's number in the journal.
+        op_id: OpId,
+        /// `invoked` of the write.
+        invoked: Seq,
+    },
+    /// After the run, from the store's commit log: whether a write whose answer
+    /// never came (`StoreFailed` or `StoreDropped`) committed a change. When it did,
+    /// the entries of what it changed follow, with the write's `invoked`: it
+    /// committed somewhere between its invocation and the end of the run.
+    StoreResolved {
+        /// The operation.
+        op: String,
+        /// The write's number in the journal.
+        op_id: OpId,
+        /// `invoked` of the write.
+        invoked: Seq,
+        /// Whether it committed a change (a write that changed nothing leaves no
+        /// trace, whether it committed or not).
+        committed: bool,
     },
     /// A replica crashed: it and everything it owned stopped at once.
     Crashed {
@@ -251,7 +287,9 @@ impl Event {
             | ClaimAttempted { invoked, .. }
             | ClaimReset { invoked, .. }
             | EventsRaised { invoked, .. }
-            | StoreFailed { invoked, .. } => Some(*invoked),
+            | StoreFailed { invoked, .. }
+            | StoreDropped { invoked, .. }
+            | StoreResolved { invoked, .. } => Some(*invoked),
             _ => None,
         }
     }
@@ -263,18 +301,20 @@ pub struct History {
     clock: Clock,
     /// `None` for a history that keeps nothing ([`History::discard`]).
     entries: Option<Arc<Mutex<Vec<Entry>>>>,
+    /// The writes in flight and the indeterminate ones (`None` with `entries`).
+    journal: Option<Journal>,
 }
 
 impl History {
     /// An empty history on `clock`.
     pub fn new(clock: Clock) -> Self {
-        History { clock, entries: Some(Arc::default()) }
+        History { clock, entries: Some(Arc::default()), journal: Some(Journal::default()) }
     }
 
     /// A history that keeps nothing, for work that is measured rather than judged
     /// (benchmarks, `hasim doctor`): appending costs nothing and memory stays flat.
     pub fn discard() -> Self {
-        History { clock: Clock::start(), entries: None }
+        History { clock: Clock::start(), entries: None, journal: None }
     }
 
     fn lock(&self) -> Option<MutexGuard<'_, Vec<Entry>>> {

@@ -45,6 +45,7 @@ pub mod scenario;
 pub mod script;
 pub mod store;
 pub mod strategy;
+pub mod strike;
 pub mod webhook;
 pub mod world;
 

@@ -81,7 +81,9 @@ impl Link {
                 return Err(Error::LinkReset);
             }
             match state.mode {
-                LinkMode::Normal => return Ok(()),
+                // The memory store's replies are the store actor's to hold (see
+                // `crate::strike`): the request itself goes through.
+                LinkMode::Normal | LinkMode::HoldReplies => return Ok(()),
                 LinkMode::Latency(d) => {
                     tokio::select! {
                         () = tokio::time::sleep(d * 2) => {

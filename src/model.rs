@@ -21,6 +21,9 @@ pub struct TaskId(pub i64);
 #[serde(transparent)]
 pub struct RunId(pub i64);
 
+/// The name scenario files give whichever replica reaches a point first.
+const ANY: &str = "any";
+
 /// A replica's name: `r1`, `r2`, ...
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -35,6 +38,17 @@ impl ReplicaId {
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whichever replica: what a fault triggered at a point by `replica = "any"`
+    /// names (it strikes the first replica to get there).
+    pub fn any() -> Self {
+        ReplicaId(ANY.to_owned())
+    }
+
+    /// Whether this is [`ReplicaId::any`].
+    pub fn is_any(&self) -> bool {
+        self.0 == ANY
     }
 }
 

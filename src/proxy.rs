@@ -11,6 +11,8 @@
 //! - [`LinkMode::Latency`]: each chunk is written `d` after it was read, in both
 //!   directions and in order, so a round trip takes at least `2d` longer. Chunks are
 //!   pipelined: reading goes on while earlier chunks wait out their delay.
+//! - [`LinkMode::HoldReplies`]: bytes to the server flow, bytes back are held as in
+//!   a partition: a statement reaches the server and its reply stays on the wire.
 //! - [`LinkMode::Partition`]: no byte moves either way, on existing connections and
 //!   on new ones. New connections are still accepted (the listener is ours, not the
 //!   far side's), but the proxy does not even connect upstream until the partition
@@ -87,6 +89,9 @@ pub enum LinkMode {
     /// Nothing moves in either direction; what is read meanwhile is held and flows
     /// once the link heals (the mode is `Normal` or `Latency` again).
     Partition,
+    /// Bytes to the server flow; bytes to the clients are held, as in a partition
+    /// (a reply on its way back, caught between the server and the replica).
+    HoldReplies,
 }
 
 /// What a proxy has done so far, for tests to show that a fault struck.
@@ -346,12 +351,21 @@ async fn forward(
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.split();
     let (server_read, server_write) = server.split();
-    let up = pipe(client_read, server_write, shared, &shared.bytes_up);
-    let down = pipe(server_read, client_write, shared, &shared.bytes_down);
+    let up = pipe(client_read, server_write, shared, Direction::Up);
+    let down = pipe(server_read, client_write, shared, Direction::Down);
     match tokio::try_join!(up, down) {
         Ok(_) => End::Done,
         Err(_) => End::Failed,
     }
+}
+
+/// Which way a pipe carries bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
 }
 
 /// One chunk read, and when; `None` is the end of the stream.
@@ -360,7 +374,7 @@ type Item = (Instant, Option<Vec<u8>>);
 /// Forwards one direction: reads chunks as they come (holding up to [`HELD_CHUNKS`])
 /// and writes each once the mode lets it go. An end of stream is forwarded as a
 /// write shutdown, in order with the data.
-async fn pipe<R, W>(mut reader: R, mut writer: W, shared: &Shared, forwarded: &AtomicU64) -> io::Result<()>
+async fn pipe<R, W>(mut reader: R, mut writer: W, shared: &Shared, direction: Direction) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -376,17 +390,21 @@ where
             }
         }
     };
+    let forwarded = match direction {
+        Direction::Up => &shared.bytes_up,
+        Direction::Down => &shared.bytes_down,
+    };
     let write = async move {
         let mut control = shared.control.subscribe();
         while let Some((read_at, chunk)) = rx.recv().await {
             let Some(chunk) = chunk else {
-                gate(&mut control, read_at).await;
+                gate(&mut control, read_at, direction).await;
                 writer.shutdown().await?;
                 return Ok(());
             };
             let mut sent = 0;
             while sent < chunk.len() {
-                gate(&mut control, read_at).await;
+                gate(&mut control, read_at, direction).await;
                 // A partition that starts while a write waits on the peer stops the
                 // rest of the chunk too.
                 tokio::select! {
@@ -409,13 +427,14 @@ where
 
 /// Waits until a chunk read at `read_at` may be forwarded under the current mode,
 /// following mode changes as they come.
-async fn gate(control: &mut watch::Receiver<Control>, read_at: Instant) {
+async fn gate(control: &mut watch::Receiver<Control>, read_at: Instant, direction: Direction) {
     loop {
         let mode = control.borrow_and_update().mode;
         let due = match mode {
             LinkMode::Normal => return,
+            LinkMode::HoldReplies if direction == Direction::Up => return,
             LinkMode::Latency(d) => read_at + d,
-            LinkMode::Partition => {
+            LinkMode::Partition | LinkMode::HoldReplies => {
                 // The sender outlives every connection; if it did not, nothing would
                 // ever change again, and the connection's own watch ends it.
                 if control.changed().await.is_err() {
@@ -459,7 +478,7 @@ mod tests {
         paused(async {
             let tx = control(LinkMode::Normal);
             let start = Instant::now();
-            gate(&mut tx.subscribe(), start).await;
+            gate(&mut tx.subscribe(), start, Direction::Up).await;
             assert_eq!(start.elapsed(), Duration::ZERO);
         });
     }
@@ -470,11 +489,11 @@ mod tests {
             let tx = control(LinkMode::Latency(Duration::from_millis(50)));
             let read_at = Instant::now();
             tokio::time::sleep(Duration::from_millis(20)).await;
-            gate(&mut tx.subscribe(), read_at).await;
+            gate(&mut tx.subscribe(), read_at, Direction::Up).await;
             assert_eq!(read_at.elapsed(), Duration::from_millis(50));
             // A chunk already past its delay goes at once.
             let now = Instant::now();
-            gate(&mut tx.subscribe(), read_at).await;
+            gate(&mut tx.subscribe(), read_at, Direction::Up).await;
             assert_eq!(now.elapsed(), Duration::ZERO);
         });
     }
@@ -489,8 +508,25 @@ mod tests {
                 healer.send_modify(|c| c.mode = LinkMode::Normal);
             });
             let start = Instant::now();
-            gate(&mut tx.subscribe(), start).await;
+            gate(&mut tx.subscribe(), start, Direction::Up).await;
             assert_eq!(start.elapsed(), Duration::from_millis(300));
+        });
+    }
+
+    #[test]
+    fn holding_replies_lets_requests_through_and_holds_replies_until_the_link_heals() {
+        paused(async {
+            let tx = Arc::new(control(LinkMode::HoldReplies));
+            let start = Instant::now();
+            gate(&mut tx.subscribe(), start, Direction::Up).await;
+            assert_eq!(start.elapsed(), Duration::ZERO, "a request goes at once");
+            let healer = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                healer.send_modify(|c| c.mode = LinkMode::Normal);
+            });
+            gate(&mut tx.subscribe(), start, Direction::Down).await;
+            assert_eq!(start.elapsed(), Duration::from_millis(200), "the reply waits for the heal");
         });
     }
 
@@ -506,7 +542,7 @@ mod tests {
                 changer.send_modify(|c| c.mode = LinkMode::Latency(Duration::from_millis(100)));
             });
             let start = Instant::now();
-            gate(&mut tx.subscribe(), start).await;
+            gate(&mut tx.subscribe(), start, Direction::Up).await;
             // Released by the heal, its delay long since served.
             assert_eq!(start.elapsed(), Duration::from_millis(450));
         });
@@ -522,7 +558,7 @@ mod tests {
                 changer.send_modify(|c| c.mode = LinkMode::Latency(Duration::from_millis(80)));
             });
             let start = Instant::now();
-            gate(&mut tx.subscribe(), start).await;
+            gate(&mut tx.subscribe(), start, Direction::Up).await;
             assert_eq!(start.elapsed(), Duration::from_millis(80));
         });
     }

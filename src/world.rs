@@ -17,6 +17,7 @@ use crate::history::History;
 use crate::link::Link;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
+use crate::store::Backend;
 use crate::webhook::{Receiver, Secret, Transport};
 
 /// How a replica sends a webhook: how long it waits, how often it tries.
@@ -134,6 +135,8 @@ pub struct World {
     pub census: Census,
     /// Each replica's link to the database, by scenario name (`r1` ...).
     pub links: Arc<HashMap<ReplicaId, Link>>,
+    /// The run's own connection to the database, past every link (the director's).
+    pub observer: Option<Backend>,
     tasks: Arc<Mutex<HashMap<TaskId, TaskEntry>>>,
     busy: Arc<AtomicUsize>,
 }
@@ -155,9 +158,16 @@ impl World {
             crash_points,
             endpoint,
             census: Census::default(),
+            observer: None,
             tasks: Arc::default(),
             busy: Arc::default(),
         }
+    }
+
+    /// This world, reading the database past the links through `observer`.
+    pub fn observing(mut self, observer: Backend) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Records which plan and task a created task id is, and its script.

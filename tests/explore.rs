@@ -74,12 +74,12 @@ fn the_same_seed_searches_the_same_cases_and_finds_the_same_counterexample() {
 
 #[test]
 fn a_counterexample_found_in_memory_replays_on_postgres() {
-    // The first seed-claim counterexample of seed 1 is a crash at a crash point
-    // (`before-claim`): it strikes at the same step whatever the timing, and the
-    // completion it interrupts is never checked again, on any store.
+    // The first seed-claim counterexample of seed 1 is a crash at a point: it
+    // strikes at the same step whatever the timing, and the completion it
+    // interrupts is never checked again, on any store.
     let found = explore(&Search { seed: 1, ..Search::new(StrategyKind::SeedClaim, 50) }, |_| {}).unwrap();
     let c = &found.counterexamples[0];
-    assert!(c.file.contains("point = \"before-claim\""), "{}", c.file);
+    assert!(c.file.contains("kind = \"crash\"\nwhen = {"), "{}", c.file);
     let scenario = hasim::scenario::parse(&c.name, &c.file).expect("the file reads back");
     let options = RunOptions {
         database: Database::Postgres { url: common::database_url(), keep_schema: false },

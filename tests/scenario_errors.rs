@@ -256,7 +256,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             },
             Fault {
                 index: 2,
-                kind: FaultKind::DbPartition { replica: r(3) },
+                kind: FaultKind::DbPartition { replica: r(3), heal_after: None },
                 trigger: Trigger::At { at: 300 * MS, until: Some(900 * MS) },
             },
             Fault {

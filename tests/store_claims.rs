@@ -74,10 +74,12 @@ fn thirty_two_race_on_postgres(connections: u32, holding: bool) {
     run(async {
         let pg = PgFixture::new().await;
         let plans = create_plans(&pg.store(1).await).await;
+        // One run, one history: its writes are numbered across every replica.
+        let history = History::new(Clock::start());
         let mut claimers = Vec::new();
         for r in 1..=CLAIMERS {
             let store = Backend::Postgres(pg.store(connections).await);
-            let actor = StoreActor::new(ReplicaId::nth(r), store, History::new(Clock::start()));
+            let actor = StoreActor::new(ReplicaId::nth(r), store, history.clone());
             claimers.push(if holding { actor.holding_connection() } else { actor }.start());
         }
         assert_one_winner_each(&race(claimers, &plans).await);
@@ -155,11 +157,9 @@ fn thirty_two_claimers_race_on_a_thousand_plans_and_each_plan_has_one_winner_in_
     run(async {
         let db = MemoryStore::new();
         let plans = create_plans(&db).await;
+        let history = History::new(Clock::start());
         let claimers = (1..=CLAIMERS)
-            .map(|r| {
-                StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), History::new(Clock::start()))
-                    .start()
-            })
+            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), history.clone()).start())
             .collect();
         assert_one_winner_each(&race(claimers, &plans).await);
         assert_eq!(db.claims().await.unwrap().len(), PLANS);

@@ -76,15 +76,13 @@ async fn every_run_taken_once(claimers: Vec<Addr<StoreActor>>, db: impl Store) {
 fn eight_replicas_take_every_available_run_exactly_once_on_postgres() {
     run(async {
         let pg = PgFixture::new().await;
+        // One run, one history: its writes are numbered across every replica.
+        let history = History::new(Clock::start());
         let mut claimers = Vec::new();
         for r in 1..=REPLICAS {
             claimers.push(
-                StoreActor::new(
-                    ReplicaId::nth(r),
-                    Backend::Postgres(pg.store(2).await),
-                    History::new(Clock::start()),
-                )
-                .start(),
+                StoreActor::new(ReplicaId::nth(r), Backend::Postgres(pg.store(2).await), history.clone())
+                    .start(),
             );
         }
         every_run_taken_once(claimers, pg.store(1).await).await;
@@ -95,11 +93,9 @@ fn eight_replicas_take_every_available_run_exactly_once_on_postgres() {
 fn eight_replicas_take_every_available_run_exactly_once_in_memory() {
     run(async {
         let db = MemoryStore::new();
+        let history = History::new(Clock::start());
         let claimers = (1..=REPLICAS)
-            .map(|r| {
-                StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), History::new(Clock::start()))
-                    .start()
-            })
+            .map(|r| StoreActor::new(ReplicaId::nth(r), Backend::Memory(db.clone()), history.clone()).start())
             .collect();
         every_run_taken_once(claimers, db).await;
     });

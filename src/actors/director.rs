@@ -293,10 +293,12 @@ impl Director {
             }
         }
         let (observer, world, spec) = (self.observer.clone(), self.world.clone(), self.spec.clone());
+        let stores = self.stores.clone();
         let snapshots = std::mem::take(&mut self.claim_snapshots);
         ctx.spawn(
             async move {
-                let result = RunResult::collect(&spec, &world, &observer, quiesced, snapshots).await;
+                let result =
+                    RunResult::collect(&spec, &world, (&stores, &observer), quiesced, snapshots).await;
                 let _ = done.send(result);
             }
             .into_actor(self)

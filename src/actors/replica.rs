@@ -24,6 +24,7 @@ use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
 use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
 use crate::strategy::{Hook, ReplicaCtx, ReplicaParts, Strategy};
+use crate::strike::AtCommit;
 use crate::world::{Token, World};
 
 /// One incarnation of a replica.
@@ -201,6 +202,9 @@ impl Actor for ReplicaActor {
         if let Some(link) = self.world.link(&self.name).filter(|_| in_memory) {
             store = store.over(link.clone());
         }
+        let replica = ctx.address().recipient();
+        store =
+            store.striking(AtCommit::new(self.world.clone(), self.name.clone(), self.id.clone(), replica));
         self.store = Some(store.counted(self.world.census.token()).start());
         let webhook =
             WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());

@@ -15,15 +15,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::Result;
-use crate::history::{Event, History, Seq};
+use crate::history::{Event, History, OpGuard, Resolver, Seq, StoreAlive};
 use crate::link::Link;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PgStore, PlanState, RaisedEvent, Raising, RunOutcome, Store,
+    NewRun, OpTag, OutboxRow, PgStore, PlanState, RaisedEvent, Raising, RunOutcome, Store,
 };
+use crate::strike::AtCommit;
 use crate::world::Token;
+use crate::{Error, Result};
 
 /// A replica's handle on the shared database.
 #[derive(Debug)]
@@ -33,13 +34,17 @@ pub struct StoreActor {
     history: History,
     link: Option<Link>,
     _census: Option<Token>,
+    _alive: Option<StoreAlive>,
+    /// The after-commit point of the actor's replica.
+    at_commit: Option<AtCommit>,
 }
 
 impl StoreActor {
     /// The store actor of `replica`, owning `store` (its pool, or the memory model),
     /// logging its writes to `history`.
     pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
-        StoreActor { replica, store, history, link: None, _census: None }
+        let _alive = history.journal().map(|journal| journal.store_alive());
+        StoreActor { replica, store, history, link: None, _census: None, _alive, at_commit: None }
     }
 
     /// Passes every operation over `link` first (the memory store's stand-in for the
@@ -59,6 +64,21 @@ impl StoreActor {
             self.store = Backend::Postgres(PgStore::holding(pg.pool().clone()));
         }
         self
+    }
+
+    /// Strikes the replica's writes at the after-commit point (`crate::strike`).
+    pub fn striking(mut self, at: AtCommit) -> Self {
+        self.at_commit = Some(at);
+        self
+    }
+
+    /// The after-commit point as each backend takes it: the memory store's writes
+    /// strike once applied, the Postgres store's just before COMMIT.
+    fn at_commit(&self) -> (Option<AtCommit>, Option<AtCommit>) {
+        match &self.store {
+            Backend::Memory(_) => (self.at_commit.clone(), None),
+            Backend::Postgres(_) => (None, self.at_commit.clone()),
+        }
     }
 
     /// Counts this actor in a run's census while it lives.
@@ -109,10 +129,15 @@ fn ended(run: &EndedRun, error: Option<String>, by_cleaner: bool, invoked: Seq) 
 /// Declares one message per store operation and its handler, which runs the
 /// operation on the actor's backend inside the actor's context and logs what the
 /// write changed (`log`: the history entries for a successful result).
+///
+/// A `write` is opened in the run's journal when invoked and tagged, so the store
+/// records it in its commit log when it commits; when its answer never comes, the
+/// same `log` turns the result the commit log kept into entries after the run. A
+/// `read` changes nothing and is only logged when it fails.
 macro_rules! store_messages {
     ($(
         $(#[$doc:meta])*
-        $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $ret:ty
+        $kind:ident $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $ret:ty
             => |$store:ident, $msg:ident| $call:expr;
             log |$lm:ident, $result:ident, $invoked:ident| $log:expr;
     )*) => {$(
@@ -128,17 +153,29 @@ macro_rules! store_messages {
             type Result = ResponseActFuture<Self, Result<$ret>>;
 
             fn handle(&mut self, $msg: $name, _: &mut Context<Self>) -> Self::Result {
-                let $store = self.store.clone();
                 let history = self.history.clone();
                 let replica = self.replica.clone();
                 let link = self.link.clone();
                 let $invoked = history.mark();
+                let guard = store_messages!(@open $kind $name, history, replica, $msg, $ret,
+                    |$lm, $result, $invoked| $log);
+                let (applied, before_commit) = self.at_commit();
+                let $store = match &guard {
+                    Some(guard) => self.store.tagged(OpTag {
+                        op: guard.id(),
+                        replica: replica.clone(),
+                        invoked: $invoked,
+                        before_commit: before_commit.map(|at| at.hook(guard.id())),
+                    }),
+                    None => self.store.clone(),
+                };
                 Box::pin(async move {
-                    let outcome = async {
+                    let outcome: Result<$ret> = async {
                         if let Some(link) = &link {
                             link.pass().await?;
                         }
-                        $call.await
+                        let value = $call.await?;
+                        store_messages!(@applied $kind, applied, value)
                     }.await;
                     let entries: Vec<Event> = match &outcome {
                         Ok($result) => {
@@ -149,8 +186,14 @@ macro_rules! store_messages {
                             op: stringify!($name).to_owned(),
                             error: e.to_string(),
                             invoked: $invoked,
+                            op_id: guard.as_ref().map(OpGuard::id),
                         }],
                     };
+                    match (guard, outcome.is_ok()) {
+                        (Some(guard), true) => guard.answered(),
+                        (Some(guard), false) => guard.failed(),
+                        (None, _) => {}
+                    }
                     for entry in entries {
                         history.record(Some(&replica), entry);
                     }
@@ -159,45 +202,71 @@ macro_rules! store_messages {
             }
         }
     )*};
+    (@open write $name:ident, $history:ident, $replica:ident, $msg:ident, $ret:ty,
+        |$lm:ident, $result:ident, $invoked:ident| $log:expr) => {{
+        let kept = $msg.clone();
+        let at = $invoked;
+        let resolve: Resolver = Box::new(move |value| {
+            let parsed: $ret = serde_json::from_value(value.clone())
+                .map_err(|e| Error::CommitLog(format!("{}: {e}", stringify!($name))))?;
+            let ($lm, $result, $invoked) = (&kept, &parsed, at);
+            Ok($log)
+        });
+        $history.open(&$replica, $invoked, stringify!($name), resolve)
+    }};
+    (@open read $name:ident, $history:ident, $replica:ident, $msg:ident, $ret:ty,
+        |$lm:ident, $result:ident, $invoked:ident| $log:expr) => {
+        None::<OpGuard>
+    };
+    (@applied write, $at:ident, $value:ident) => {
+        match &$at {
+            Some(at) => at.applied($value).await,
+            None => Ok($value),
+        }
+    };
+    (@applied read, $at:ident, $value:ident) => {{
+        let _ = &$at;
+        Ok($value)
+    }};
 }
 
 store_messages! {
     /// [`Store::create_plan`].
-    CreatePlan { plan: NewPlan } -> CreatedPlan
+    write CreatePlan { plan: NewPlan } -> CreatedPlan
         => |s, m| s.create_plan(&m.plan);
         log |_m, r, invoked| vec![Event::PlanCreated { plan: r.plan, tasks: r.tasks.clone(), invoked }];
     /// [`Store::claim_event`].
-    ClaimEvent { plan: PlanId, event: EventType } -> Claim
+    write ClaimEvent { plan: PlanId, event: EventType } -> Claim
         => |s, m| s.claim_event(m.plan, m.event);
         log |m, r, invoked| vec![Event::ClaimAttempted { plan: m.plan, event: m.event, claim: *r, invoked }];
     /// [`Store::reset_claim`].
-    ResetClaim { plan: PlanId } -> Option<EventType>
+    write ResetClaim { plan: PlanId } -> Option<EventType>
         => |s, m| s.reset_claim(m.plan);
         log |m, r, invoked| vec![Event::ClaimReset { plan: m.plan, deleted: *r, invoked }];
     /// [`Store::create_pending_runs`].
-    CreatePendingRuns { plan: PlanId, tasks: Vec<TaskId> } -> Batch<NewRun>
+    write CreatePendingRuns { plan: PlanId, tasks: Vec<TaskId> } -> Batch<NewRun>
         => |s, m| s.create_pending_runs(m.plan, &m.tasks);
         log |m, r, invoked| vec![Event::RunsCreated {
             plan: m.plan, runs: r.changed.clone(), episode: r.episode, invoked,
         }];
     /// [`Store::promote_pending`].
-    PromotePending {} -> Vec<RunId>
+    write PromotePending {} -> Vec<RunId>
         => |s, _m| s.promote_pending();
         log |_m, r, invoked| if r.is_empty() { vec![] } else {
             vec![Event::RunsPromoted { runs: r.clone(), invoked }]
         };
     /// [`Store::claim_available_runs`].
-    ClaimAvailableRuns { replica: ReplicaId, limit: u32 } -> Vec<ClaimedRun>
+    write ClaimAvailableRuns { replica: ReplicaId, limit: u32 } -> Vec<ClaimedRun>
         => |s, m| s.claim_available_runs(&m.replica, m.limit);
         log |_m, r, invoked| r.iter().map(|c| Event::RunStarted {
             run: c.run, task: c.task, plan: c.plan, attempt: c.attempt, invoked,
         }).collect();
     /// [`Store::finish_run`].
-    FinishRun { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Option<EndedRun>
+    write FinishRun { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Option<EndedRun>
         => |s, m| s.finish_run(m.run, &m.replica, &m.outcome);
         log |m, r, invoked| r.iter().map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked)).collect();
     /// [`Store::cancel_runs`].
-    CancelRuns { plan: PlanId, tasks: Vec<TaskId> } -> Cancellation
+    write CancelRuns { plan: PlanId, tasks: Vec<TaskId> } -> Cancellation
         => |s, m| s.cancel_runs(m.plan, &m.tasks);
         log |m, r, invoked| vec![Event::RunsCanceled {
             plan: m.plan,
@@ -206,59 +275,59 @@ store_messages! {
             invoked,
         }];
     /// [`Store::skip_tasks`].
-    SkipTasks { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Batch<TaskId>
+    write SkipTasks { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Batch<TaskId>
         => |s, m| s.skip_tasks(m.plan, &m.tasks, &m.reason);
         log |m, r, invoked| vec![Event::TasksSkipped {
             plan: m.plan, tasks: r.changed.clone(), episode: r.episode, invoked,
         }];
     /// [`Store::plan_state`].
-    ReadPlanState { plan: PlanId } -> PlanState
+    read ReadPlanState { plan: PlanId } -> PlanState
         => |s, m| s.plan_state(m.plan);
         log |_m, _r, _invoked| vec![];
     /// [`Store::heartbeat`].
-    Heartbeat { replica: ReplicaId } -> ()
+    read Heartbeat { replica: ReplicaId } -> ()
         => |s, m| s.heartbeat(&m.replica);
         log |_m, _r, _invoked| vec![];
     /// [`Store::fail_abandoned_runs`].
-    FailAbandonedRuns { stale_after: Duration } -> Vec<EndedRun>
+    write FailAbandonedRuns { stale_after: Duration } -> Vec<EndedRun>
         => |s, m| s.fail_abandoned_runs(m.stale_after);
         log |_m, r, invoked| r.iter().map(|e| {
             ended(e, Some(crate::store::abandoned_error(&e.replica)), true, invoked)
         }).collect();
     /// [`Store::claims`].
-    Claims {} -> Vec<ClaimRow>
+    read Claims {} -> Vec<ClaimRow>
         => |s, _m| s.claims();
         log |_m, _r, _invoked| vec![];
     /// [`Store::finish_run_raising`].
-    FinishRunRaising { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Raising<Option<EndedRun>>
+    write FinishRunRaising { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Raising<Option<EndedRun>>
         => |s, m| s.finish_run_raising(m.run, &m.replica, &m.outcome);
         log |m, r, invoked| r.value.iter()
             .map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked))
             .chain(raised(&r.raised, invoked))
             .collect();
     /// [`Store::fail_abandoned_runs_raising`].
-    FailAbandonedRunsRaising { stale_after: Duration } -> Raising<Vec<EndedRun>>
+    write FailAbandonedRunsRaising { stale_after: Duration } -> Raising<Vec<EndedRun>>
         => |s, m| s.fail_abandoned_runs_raising(m.stale_after);
         log |_m, r, invoked| r.value.iter()
             .map(|e| ended(e, Some(crate::store::abandoned_error(&e.replica)), true, invoked))
             .chain(raised(&r.raised, invoked))
             .collect();
     /// [`Store::skip_tasks_raising`].
-    SkipTasksRaising { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Raising<Batch<TaskId>>
+    write SkipTasksRaising { plan: PlanId, tasks: Vec<TaskId>, reason: String } -> Raising<Batch<TaskId>>
         => |s, m| s.skip_tasks_raising(m.plan, &m.tasks, &m.reason);
         log |m, r, invoked| std::iter::once(Event::TasksSkipped {
             plan: m.plan, tasks: r.value.changed.clone(), episode: r.value.episode, invoked,
         }).chain(raised(&r.raised, invoked)).collect();
     /// [`Store::lease_events`].
-    LeaseEvents { replica: ReplicaId, limit: u32, lease: Duration, max_leases: u32 } -> Vec<LeasedEvent>
+    write LeaseEvents { replica: ReplicaId, limit: u32, lease: Duration, max_leases: u32 } -> Vec<LeasedEvent>
         => |s, m| s.lease_events(&m.replica, m.limit, m.lease, m.max_leases);
         log |_m, _r, _invoked| vec![];
     /// [`Store::mark_delivered`].
-    MarkDelivered { event: RaisedEvent } -> bool
+    read MarkDelivered { event: RaisedEvent } -> bool
         => |s, m| s.mark_delivered(m.event);
         log |_m, _r, _invoked| vec![];
     /// [`Store::outbox`].
-    ReadOutbox {} -> Vec<OutboxRow>
+    read ReadOutbox {} -> Vec<OutboxRow>
         => |s, _m| s.outbox();
         log |_m, _r, _invoked| vec![];
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
-use super::replica::{CrashNow, ReplicaActor};
+use super::replica::ReplicaActor;
 use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::ReplicaId;
@@ -152,7 +152,7 @@ impl Sender {
     /// written and reaches the endpoint, and the replica dies before reading the answer.
     async fn send(&self, request: &OutgoingRequest, timeout: Duration) -> SendOutcome {
         let endpoint = &self.world.endpoint;
-        let Some(crash) = self.world.crash_points.pass(&self.name, CrashPoint::DuringSend) else {
+        let Some(crash) = self.world.pass(&self.name, &self.id, CrashPoint::DuringSend) else {
             return endpoint.transport.send(request, timeout).await;
         };
         let send = endpoint.transport.send(request, timeout);
@@ -168,11 +168,7 @@ impl Sender {
             // the transport returns, without looking at the answer.
             None => drop(send.await),
         }
-        self.replica.do_send(CrashNow {
-            fault: Some(crash.fault),
-            point: Some(CrashPoint::DuringSend),
-            restart_after: crash.restart_after,
-        });
+        self.replica.do_send(crash.message());
         pending().await
     }
 

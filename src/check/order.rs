@@ -5,11 +5,50 @@
 //! A returned before B was invoked (`a.seq < b.invoked`); otherwise they overlapped and
 //! their commit order is unknown. Episodes are counted from the episode-starting
 //! writes in that order.
+//!
+//! A write whose answer never came and that the commit log shows committed is
+//! logged after the run, with its invocation: it committed somewhere in between.
+//! Replays take it at its invocation, the earliest it can have committed
+//! ([`replay_order`]); its span still reaches to where it was logged.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::history::{Entry, Seq};
+use crate::history::{Entry, Event, Seq};
+
+/// The entries that writes resolved after the run changed, each with the
+/// `StoreResolved` entry before them.
+pub(super) fn resolved_writes(history: &[Entry]) -> BTreeMap<Seq, Seq> {
+    let mut resolved = BTreeMap::new();
+    let mut current: Option<(Seq, Seq)> = None;
+    for e in history {
+        match &e.event {
+            Event::StoreResolved { invoked, committed, .. } => {
+                current = committed.then_some((e.seq, *invoked));
+            }
+            event => match current {
+                Some((found, invoked)) if event.invoked() == Some(invoked) => {
+                    resolved.insert(e.seq, found);
+                }
+                _ => current = None,
+            },
+        }
+    }
+    resolved
+}
+
+/// The history in the order to replay it: a write resolved after the run at its
+/// invocation (just before the entry that followed it), every other entry where it
+/// was logged.
+pub(super) fn replay_order(history: &[Entry]) -> Vec<&Entry> {
+    let resolved = resolved_writes(history);
+    let mut entries: Vec<&Entry> = history.iter().collect();
+    entries.sort_by_key(|e| match resolved.contains_key(&e.seq) {
+        true => (e.event.invoked().unwrap_or(e.seq), 0, e.seq),
+        false => (e.seq, 1, e.seq),
+    });
+    entries
+}
 
 /// When each entry was appended.
 #[derive(Debug, Default)]

@@ -142,7 +142,7 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
             events.push(OwedEvent {
                 plan,
                 event: EventType::PipelineCompleted,
-                episode: facts.episodes.after(c.seq),
+                episode: facts.completed_episode,
                 ambiguous: why.or_else(|| facts.completed_unknown.clone()),
                 caused_at: Some(timeline.at(c.seq)),
                 earliest: timeline.earliest(c.invoked),

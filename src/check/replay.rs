@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::matching::state_word;
-use super::order::{Episodes, Span, Timeline};
+use super::order::{Episodes, Span, Timeline, replay_order};
 use crate::history::{Entry, Event, Seq};
 use crate::model::{PlanId, RunId, RunStatus, TaskId, TaskState};
 use crate::store::PlanState;
@@ -37,6 +37,8 @@ pub(super) struct PlanFacts {
     pub(super) failures: Vec<Failure>,
     /// The write after which the plan was complete.
     pub(super) completed: Option<Span>,
+    /// The plan's episode right after that write, in replay order.
+    pub(super) completed_episode: u32,
     /// Every task's state at the end of the replay, in task order.
     pub(super) tasks: Vec<(TaskId, TaskState)>,
     /// The first episode whose FAILED events are unknown (unlogged writes).
@@ -113,7 +115,7 @@ pub(super) fn replay(
     let mut replays: BTreeMap<PlanId, PlanReplay> = BTreeMap::new();
     let mut plans: BTreeMap<PlanId, PlanFacts> = BTreeMap::new();
     let mut homes: HashMap<RunId, (PlanId, TaskId, Seq)> = HashMap::new();
-    for entry in history {
+    for entry in replay_order(history) {
         let span = Span::of(entry);
         let touched = match &entry.event {
             Event::PlanCreated { plan, tasks, .. } => {
@@ -177,6 +179,7 @@ pub(super) fn replay(
             let facts = plans.entry(plan).or_default();
             if facts.completed.is_none() && replays[&plan].complete() {
                 facts.completed = Some(span);
+                facts.completed_episode = facts.episodes.count();
             }
         }
     }

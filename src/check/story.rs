@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::order::resolved_writes;
 use super::owed::OwedEvent;
 use super::verdict::{Sends, webhook_id};
 use super::{Request, Witness};
@@ -25,6 +26,9 @@ pub(super) struct Story<'a> {
     pub(super) history: &'a [Entry],
     /// The history by sequence number.
     by_seq: BTreeMap<Seq, &'a Entry>,
+    /// The entries of writes whose answer never came and that committed all the same,
+    /// logged after the run: each with the `StoreResolved` entry that found it.
+    resolved: BTreeMap<Seq, Seq>,
     /// Every request the receiver got.
     pub(super) requests: &'a [Request],
     /// The scenario's deadline.
@@ -78,7 +82,35 @@ pub(super) fn concerns(description: &str, involved: &BTreeSet<String>) -> bool {
 impl<'a> Story<'a> {
     /// A storyteller for `history` and the receiver's `requests`.
     pub(super) fn new(history: &'a [Entry], requests: &'a [Request], deadline: Duration) -> Self {
-        Story { history, by_seq: history.iter().map(|e| (e.seq, e)).collect(), requests, deadline }
+        Story {
+            history,
+            by_seq: history.iter().map(|e| (e.seq, e)).collect(),
+            resolved: resolved_writes(history),
+            requests,
+            deadline,
+        }
+    }
+
+    /// Where `entry` belongs in the story: its own place, or for a write resolved
+    /// after the run, where it was invoked (it committed somewhere after that).
+    pub(super) fn place(&self, entry: &Entry) -> Seq {
+        match self.resolved.get(&entry.seq) {
+            Some(_) => entry.event.invoked().unwrap_or(entry.seq),
+            None => entry.seq,
+        }
+    }
+
+    /// For a write resolved after the run: `, invoked at #X, committed though its
+    /// answer never came (resolved at #Z)`; empty otherwise.
+    fn resolution(&self, entry: &Entry) -> String {
+        match (self.resolved.get(&entry.seq), entry.event.invoked()) {
+            (Some(found), Some(invoked)) => {
+                format!(
+                    " (invoked at #{invoked}; it committed though its answer never came, resolved at #{found})"
+                )
+            }
+            _ => String::new(),
+        }
     }
 
     /// Entry `seq`, if the history has it.
@@ -114,7 +146,8 @@ impl<'a> Story<'a> {
                 )
             }
             Event::RunEnded { run, status, .. } => {
-                format!("run {run} {status} at #{} ({}){more}{complete}", first.seq, who(first))
+                let resolution = self.resolution(first);
+                format!("run {run} {status} at #{} ({}){resolution}{more}{complete}", first.seq, who(first))
             }
             Event::TasksSkipped { tasks, .. } => {
                 let list: Vec<String> = tasks.iter().map(|t| t.to_string()).collect();
@@ -143,14 +176,17 @@ impl<'a> Story<'a> {
         lines: &mut Lines,
         involved: &mut BTreeSet<String>,
     ) {
-        let window = self.history.iter().filter(|e| e.seq > from && e.seq < to);
+        let window = self.history.iter().filter(|e| (from + 1..to).contains(&self.place(e)));
         let mut lost = 0;
         for e in window {
             match &e.event {
                 Event::ClaimAttempted { plan, event, claim, .. } if *plan == o.plan && *event == o.event => {
                     involved.insert(who(e));
                     match claim {
-                        Claim::Won => lines.add(e.seq, format!("{} won the claim at #{}", who(e), e.seq)),
+                        Claim::Won => {
+                            let resolution = self.resolution(e);
+                            lines.add(e.seq, format!("{} won the claim at #{}{resolution}", who(e), e.seq))
+                        }
                         Claim::Lost if !won_only && lost < MAX_LOST_CLAIMS => {
                             lost += 1;
                             let to = self.holder(o.plan, e.seq);
@@ -174,7 +210,7 @@ impl<'a> Story<'a> {
     /// Says that no claim for the event was attempted in `(from, to)`, and what the
     /// plan's last completion check there saw (or that none ran).
     pub(super) fn no_claim(&self, o: &OwedEvent, from: Seq, to: Seq, lines: &mut Lines) {
-        let window = || self.history.iter().filter(|e| e.seq > from && e.seq < to);
+        let window = || self.history.iter().filter(|e| (from + 1..to).contains(&self.place(e)));
         let tried = window()
             .any(|e| matches!(&e.event, Event::ClaimAttempted { plan, event, .. } if *plan == o.plan && *event == o.event));
         if tried {
@@ -198,7 +234,7 @@ impl<'a> Story<'a> {
 
     /// Who held the plan's claim row when a claim at `seq` lost.
     pub(super) fn holder(&self, plan: PlanId, seq: Seq) -> String {
-        let before = self.history.iter().filter(|e| e.seq < seq).rev();
+        let before = self.history.iter().filter(|e| self.place(e) < seq).rev();
         for e in before {
             match &e.event {
                 Event::ClaimAttempted { plan: p, event, claim: Claim::Won, .. } if *p == plan => {
@@ -266,6 +302,9 @@ impl<'a> Story<'a> {
                 }
                 Event::StoreFailed { op, error, .. } if e.seq > from && involved.contains(&who(e)) => {
                     format!("{}'s {op} failed at #{} ({error})", who(e), e.seq)
+                }
+                Event::StoreDropped { op, .. } if e.seq > from && involved.contains(&who(e)) => {
+                    format!("{}'s {op} was cut off in flight at #{}", who(e), e.seq)
                 }
                 Event::FaultStarted { fault, description }
                     if (e.seq > from || !ended.contains(fault)) && concerns(description, involved) =>

@@ -28,7 +28,12 @@ impl Story<'_> {
         let o = &m.owed;
         let mut lines = Lines::default();
         let mut involved = BTreeSet::new();
-        let from = o.causes.first().copied().unwrap_or(0);
+        // A cause resolved after the run committed somewhere after its invocation:
+        // the story starts there.
+        let from = o.causes.first().and_then(|s| self.entry(*s)).map_or(0, |e| match self.place(e) {
+            place if place == e.seq => place,
+            invoked => invoked.saturating_sub(1),
+        });
         let to = next_cause(o, owed);
         self.cause(o, &mut lines, &mut involved);
         for e in &j.started {

@@ -162,7 +162,8 @@ impl Case {
                         CrashWhen::At(at) => format!("at = \"{at}ms\"\nreplica = \"{name}\""),
                         CrashWhen::Point(point, nth) => {
                             format!(
-                                "when = {{ replica = \"{name}\", point = \"{point}\", nth = {} }}",
+                                "when = {{ replica = \"{name}\", {}, nth = {} }}",
+                                point.when_keys(),
                                 nth.max(1)
                             )
                         }

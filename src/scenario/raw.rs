@@ -108,6 +108,7 @@ pub struct RawFault {
     pub when: Option<Spanned<RawWhen>>,
     pub replica: Option<Str>,
     pub restart_after: Option<Dur>,
+    pub heal_after: Option<Dur>,
     pub latency: Option<Dur>,
     pub status: Option<Int>,
     pub retry_after: Option<Dur>,
@@ -116,12 +117,13 @@ pub struct RawFault {
     pub requests: Option<Int>,
 }
 
-/// A fault's `when = { replica, point, nth }`.
+/// A fault's `when = { replica, point, op, nth }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWhen {
     pub replica: Str,
     pub point: Str,
+    pub op: Option<Str>,
     pub nth: Option<Int>,
 }
 

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::commit_log::{self, Committed, OpTag, Recorded};
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
     NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
     abandoned_error,
 };
+use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
 
@@ -23,6 +25,8 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
+    /// The write being made, when a replica's store actor tagged it.
+    tag: Option<OpTag>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +37,8 @@ pub(super) struct Tables {
     heartbeats: HashMap<ReplicaId, Instant>,
     claims: BTreeMap<PlanId, EventType>,
     outbox: super::memory_outbox::Outbox,
+    /// The commit log: what each tagged write that changed something returned.
+    commits: BTreeMap<OpId, serde_json::Value>,
     // Sequences, like BIGSERIAL: the last value handed out.
     last_plan: i64,
     last_task: i64,
@@ -66,6 +72,32 @@ impl MemoryStore {
     /// An empty database.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This store for one write that records itself in the commit log as `tag`.
+    pub fn tagged(&self, tag: OpTag) -> Self {
+        MemoryStore { tag: Some(tag), ..self.clone() }
+    }
+
+    /// Runs a write under the lock. A tagged write that changed something is recorded
+    /// in the commit log in the same critical section, as the transaction that the
+    /// Postgres backend runs records it.
+    fn write<T: Recorded>(&self, f: impl FnOnce(&mut Tables) -> Result<T>) -> Result<T> {
+        let mut t = self.lock();
+        // The log's key is unique, as the table's primary key is: a write whose number
+        // is taken fails whole, before it changes anything.
+        if let Some(tag) = &self.tag
+            && t.commits.contains_key(&tag.op)
+        {
+            return Err(Error::CommitLog(format!("operation {} is already in the commit log", tag.op)));
+        }
+        let value = f(&mut t)?;
+        if let Some(tag) = &self.tag
+            && value.changed()
+        {
+            t.commits.insert(tag.op, commit_log::to_json(&value)?);
+        }
+        Ok(value)
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -191,84 +223,90 @@ impl Tables {
 
 impl Store for MemoryStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
-        let mut t = self.lock();
-        t.last_plan += 1;
-        let id = PlanId(t.last_plan);
-        t.plans.insert(id, PlanRow { project: plan.project.clone(), title: plan.title.clone(), episode: 0 });
-        let mut tasks = Vec::with_capacity(plan.tasks.len());
-        for name in &plan.tasks {
-            t.last_task += 1;
-            let task = TaskId(t.last_task);
-            t.tasks.insert(task, TaskRow { plan: id, name: name.clone(), skipped: false });
-            tasks.push(task);
-        }
-        Ok(CreatedPlan { plan: id, tasks })
+        self.write(|t| {
+            t.last_plan += 1;
+            let id = PlanId(t.last_plan);
+            t.plans
+                .insert(id, PlanRow { project: plan.project.clone(), title: plan.title.clone(), episode: 0 });
+            let mut tasks = Vec::with_capacity(plan.tasks.len());
+            for name in &plan.tasks {
+                t.last_task += 1;
+                let task = TaskId(t.last_task);
+                t.tasks.insert(task, TaskRow { plan: id, name: name.clone(), skipped: false });
+                tasks.push(task);
+            }
+            Ok(CreatedPlan { plan: id, tasks })
+        })
     }
 
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
-        let mut t = self.lock();
-        t.plan(plan)?;
-        if t.claims.contains_key(&plan) {
-            return Ok(Claim::Lost);
-        }
-        t.claims.insert(plan, event);
-        Ok(Claim::Won)
+        self.write(|t| {
+            t.plan(plan)?;
+            if t.claims.contains_key(&plan) {
+                return Ok(Claim::Lost);
+            }
+            t.claims.insert(plan, event);
+            Ok(Claim::Won)
+        })
     }
 
     async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
-        Ok(self.lock().claims.remove(&plan))
+        self.write(|t| Ok(t.claims.remove(&plan)))
     }
 
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
-        let mut t = self.lock();
-        t.plan(plan)?;
-        let mut created = Vec::new();
-        for task in t.plan_tasks(plan, tasks) {
-            let blocked = t.tasks[&task].skipped
-                || t.runs_of(task).any(|(_, r)| r.status.is_open() || r.status == RunStatus::Done);
-            if blocked {
-                continue;
+        self.write(|t| {
+            t.plan(plan)?;
+            let mut created = Vec::new();
+            for task in t.plan_tasks(plan, tasks) {
+                let blocked = t.tasks[&task].skipped
+                    || t.runs_of(task).any(|(_, r)| r.status.is_open() || r.status == RunStatus::Done);
+                if blocked {
+                    continue;
+                }
+                let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
+                t.last_run += 1;
+                let run = RunId(t.last_run);
+                t.runs.insert(
+                    run,
+                    RunRow { task, attempt, status: RunStatus::Pending, replica: None, error: None },
+                );
+                created.push(NewRun { run, task, attempt });
             }
-            let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
-            t.last_run += 1;
-            let run = RunId(t.last_run);
-            t.runs.insert(
-                run,
-                RunRow { task, attempt, status: RunStatus::Pending, replica: None, error: None },
-            );
-            created.push(NewRun { run, task, attempt });
-        }
-        t.advance_episode(plan, created)
+            t.advance_episode(plan, created)
+        })
     }
 
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
-        let mut t = self.lock();
-        let mut promoted = Vec::new();
-        for (id, run) in t.runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Pending) {
-            run.status = RunStatus::Available;
-            promoted.push(*id);
-        }
-        Ok(promoted)
+        self.write(|t| {
+            let mut promoted = Vec::new();
+            for (id, run) in t.runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Pending) {
+                run.status = RunStatus::Available;
+                promoted.push(*id);
+            }
+            Ok(promoted)
+        })
     }
 
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
-        let mut t = self.lock();
-        let chosen: Vec<RunId> = t
-            .runs
-            .iter()
-            .filter(|(_, r)| r.status == RunStatus::Available)
-            .map(|(id, _)| *id)
-            .take(limit as usize)
-            .collect();
-        let mut claimed = Vec::with_capacity(chosen.len());
-        for id in chosen {
-            let run = t.runs.get_mut(&id).expect("chosen from the table");
-            run.status = RunStatus::Running;
-            run.replica = Some(replica.clone());
-            let (task, attempt) = (run.task, run.attempt);
-            claimed.push(ClaimedRun { run: id, task, plan: t.plan_of(task), attempt });
-        }
-        Ok(claimed)
+        self.write(|t| {
+            let chosen: Vec<RunId> = t
+                .runs
+                .iter()
+                .filter(|(_, r)| r.status == RunStatus::Available)
+                .map(|(id, _)| *id)
+                .take(limit as usize)
+                .collect();
+            let mut claimed = Vec::with_capacity(chosen.len());
+            for id in chosen {
+                let run = t.runs.get_mut(&id).expect("chosen from the table");
+                run.status = RunStatus::Running;
+                run.replica = Some(replica.clone());
+                let (task, attempt) = (run.task, run.attempt);
+                claimed.push(ClaimedRun { run: id, task, plan: t.plan_of(task), attempt });
+            }
+            Ok(claimed)
+        })
     }
 
     async fn finish_run(
@@ -277,32 +315,33 @@ impl Store for MemoryStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Option<EndedRun>> {
-        Ok(self.lock().finish(run, replica, outcome))
+        self.write(|t| Ok(t.finish(run, replica, outcome)))
     }
 
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
-        let mut t = self.lock();
-        let chosen: BTreeSet<TaskId> = t.plan_tasks(plan, tasks).into_iter().collect();
-        let mut cancellation = Cancellation::default();
-        for (id, run) in t.runs.iter_mut().filter(|(_, r)| chosen.contains(&r.task)) {
-            let run_ref = RunRef { run: *id, task: run.task };
-            match run.status {
-                RunStatus::Pending | RunStatus::Available => {
-                    run.status = RunStatus::Canceled;
-                    cancellation.canceled.push(run_ref);
+        self.write(|t| {
+            let chosen: BTreeSet<TaskId> = t.plan_tasks(plan, tasks).into_iter().collect();
+            let mut cancellation = Cancellation::default();
+            for (id, run) in t.runs.iter_mut().filter(|(_, r)| chosen.contains(&r.task)) {
+                let run_ref = RunRef { run: *id, task: run.task };
+                match run.status {
+                    RunStatus::Pending | RunStatus::Available => {
+                        run.status = RunStatus::Canceled;
+                        cancellation.canceled.push(run_ref);
+                    }
+                    RunStatus::Running => {
+                        let replica = run.replica.clone().expect("a RUNNING run has a replica");
+                        cancellation.running.push((run_ref, replica));
+                    }
+                    _ => {}
                 }
-                RunStatus::Running => {
-                    let replica = run.replica.clone().expect("a RUNNING run has a replica");
-                    cancellation.running.push((run_ref, replica));
-                }
-                _ => {}
             }
-        }
-        Ok(cancellation)
+            Ok(cancellation)
+        })
     }
 
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Batch<TaskId>> {
-        self.lock().skip(plan, tasks)
+        self.write(|t| t.skip(plan, tasks))
     }
 
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
@@ -332,7 +371,7 @@ impl Store for MemoryStore {
     }
 
     async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
-        Ok(self.lock().fail_abandoned(stale_after))
+        self.write(|t| Ok(t.fail_abandoned(stale_after)))
     }
 
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
@@ -345,18 +384,20 @@ impl Store for MemoryStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Raising<Option<EndedRun>>> {
-        let mut t = self.lock();
-        let ended = t.finish(run, replica, outcome);
-        let raised = ended.as_ref().and_then(|e| t.raise_for_end(e));
-        Ok(Raising { value: ended, raised: raised.into_iter().collect() })
+        self.write(|t| {
+            let ended = t.finish(run, replica, outcome);
+            let raised = ended.as_ref().and_then(|e| t.raise_for_end(e));
+            Ok(Raising { value: ended, raised: raised.into_iter().collect() })
+        })
     }
 
     async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
-        let mut t = self.lock();
-        let ended = t.fail_abandoned(stale_after);
-        let plans: BTreeSet<PlanId> = ended.iter().map(|e| e.plan).collect();
-        let raised = plans.into_iter().filter_map(|plan| t.raise_failed(plan)).collect();
-        Ok(Raising { value: ended, raised })
+        self.write(|t| {
+            let ended = t.fail_abandoned(stale_after);
+            let plans: BTreeSet<PlanId> = ended.iter().map(|e| e.plan).collect();
+            let raised = plans.into_iter().filter_map(|plan| t.raise_failed(plan)).collect();
+            Ok(Raising { value: ended, raised })
+        })
     }
 
     async fn skip_tasks_raising(
@@ -365,10 +406,11 @@ impl Store for MemoryStore {
         tasks: &[TaskId],
         _reason: &str,
     ) -> Result<Raising<Batch<TaskId>>> {
-        let mut t = self.lock();
-        let batch = t.skip(plan, tasks)?;
-        let raised = if batch.changed.is_empty() { None } else { t.raise_if_complete(plan) };
-        Ok(Raising { value: batch, raised: raised.into_iter().collect() })
+        self.write(|t| {
+            let batch = t.skip(plan, tasks)?;
+            let raised = if batch.changed.is_empty() { None } else { t.raise_if_complete(plan) };
+            Ok(Raising { value: batch, raised: raised.into_iter().collect() })
+        })
     }
 
     async fn lease_events(
@@ -378,14 +420,19 @@ impl Store for MemoryStore {
         lease: Duration,
         max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        Ok(self.lock().lease(replica, limit, lease, max_leases))
+        self.write(|t| Ok(t.lease(replica, limit, lease, max_leases)))
     }
 
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
-        Ok(self.lock().mark_delivered(event))
+        self.write(|t| Ok(t.mark_delivered(event)))
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxRow>> {
         Ok(self.lock().outbox_rows())
+    }
+
+    async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
+        let t = self.lock();
+        Ok(ops.iter().filter_map(|op| Some((*op, t.commits.get(op)?.clone()))).collect())
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! Every write returns what it changed, so callers can log it.
 
+mod commit_log;
 mod memory;
 mod memory_outbox;
 mod postgres;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use commit_log::{BeforeCommit, CommitOp, Committed, OpTag, Recorded};
 pub use memory::MemoryStore;
 pub use postgres::PgStore;
 pub use postgres_conn::{PgConn, breaks_connection};
@@ -28,6 +30,7 @@ pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
 pub use schema::{RunSchema, redact_url};
 
 use crate::Result;
+use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
 
 /// A plan to create, with its tasks in order.
@@ -376,6 +379,10 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The whole outbox, in key order.
     fn outbox(&self) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
+
+    /// The commit log's rows of `ops`: each of those tagged writes that committed
+    /// and changed something, with what it returned (see [`OpTag`]).
+    fn committed(&self, ops: &[OpId]) -> impl Future<Output = Result<Committed>> + Send;
 }
 
 /// The error message the cleaner stores on a run it fails.
@@ -390,6 +397,16 @@ pub enum Backend {
     Postgres(PgStore),
     /// The in-process model.
     Memory(MemoryStore),
+}
+
+impl Backend {
+    /// This backend for one write that records itself in the commit log as `tag`.
+    pub fn tagged(&self, tag: OpTag) -> Self {
+        match self {
+            Backend::Postgres(s) => Backend::Postgres(s.tagged(tag)),
+            Backend::Memory(s) => Backend::Memory(s.tagged(tag)),
+        }
+    }
 }
 
 macro_rules! dispatch {
@@ -479,5 +496,8 @@ impl Store for Backend {
     }
     async fn outbox(&self) -> Result<Vec<OutboxRow>> {
         dispatch!(self, s => s.outbox())
+    }
+    async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
+        dispatch!(self, s => s.committed(ops))
     }
 }

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
-use super::postgres_conn::{Held, in_tx, on_connection};
+use super::commit_log::{self, Committed, OpTag};
+use super::postgres_conn::{Held, on_connection, write_op, write_tx};
 
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
     NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
 };
+use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
 
@@ -25,13 +27,20 @@ const FOREIGN_KEY_VIOLATION: &str = "23503";
 pub struct PgStore {
     pub(super) pool: PgPool,
     pub(super) held: Option<Held>,
+    /// The write being made, when a replica's store actor tagged it.
+    pub(super) tag: Option<OpTag>,
 }
 
 impl PgStore {
     /// The store on `pool` (see [`super::RunSchema::pool`]), taking a connection from
     /// it for each operation.
     pub fn new(pool: PgPool) -> Self {
-        PgStore { pool, held: None }
+        PgStore { pool, held: None, tag: None }
+    }
+
+    /// This store for one write that records itself in the commit log as `tag`.
+    pub fn tagged(&self, tag: OpTag) -> Self {
+        PgStore { tag: Some(tag), ..self.clone() }
     }
 
     /// The pool, e.g. to close it when a replica crashes.
@@ -398,22 +407,22 @@ pub async fn claims(db: impl PgExecutor<'_>) -> Result<Vec<ClaimRow>> {
 
 impl Store for PgStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
-        on_connection!(self, |c| in_tx!(c, |tx| create_plan(tx, plan)))
+        write_tx!(self, |tx| create_plan(tx, plan))
     }
     async fn claim_event(&self, plan: PlanId, event: EventType) -> Result<Claim> {
-        on_connection!(self, |c| claim_event(c, plan, event))
+        write_op!(self, |c| claim_event(c, plan, event))
     }
     async fn reset_claim(&self, plan: PlanId) -> Result<Option<EventType>> {
-        on_connection!(self, |c| reset_claim(c, plan))
+        write_op!(self, |c| reset_claim(c, plan))
     }
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
-        on_connection!(self, |c| in_tx!(c, |tx| create_pending_runs(tx, plan, tasks)))
+        write_tx!(self, |tx| create_pending_runs(tx, plan, tasks))
     }
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
-        on_connection!(self, |c| promote_pending(c))
+        write_op!(self, |c| promote_pending(c))
     }
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
-        on_connection!(self, |c| claim_available_runs(c, replica, limit))
+        write_op!(self, |c| claim_available_runs(c, replica, limit))
     }
     async fn finish_run(
         &self,
@@ -421,13 +430,13 @@ impl Store for PgStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Option<EndedRun>> {
-        on_connection!(self, |c| finish_run(c, run, replica, outcome))
+        write_op!(self, |c| finish_run(c, run, replica, outcome))
     }
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
-        on_connection!(self, |c| in_tx!(c, |tx| cancel_runs(tx, plan, tasks)))
+        write_tx!(self, |tx| cancel_runs(tx, plan, tasks))
     }
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], reason: &str) -> Result<Batch<TaskId>> {
-        on_connection!(self, |c| in_tx!(c, |tx| skip_tasks(tx, plan, tasks, reason)))
+        write_tx!(self, |tx| skip_tasks(tx, plan, tasks, reason))
     }
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
         on_connection!(self, |c| plan_state(c, plan))
@@ -436,7 +445,7 @@ impl Store for PgStore {
         on_connection!(self, |c| heartbeat(c, replica))
     }
     async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
-        on_connection!(self, |c| fail_abandoned_runs(c, stale_after))
+        write_op!(self, |c| fail_abandoned_runs(c, stale_after))
     }
     async fn claims(&self) -> Result<Vec<ClaimRow>> {
         on_connection!(self, |c| claims(c))
@@ -467,12 +476,15 @@ impl Store for PgStore {
         lease: Duration,
         max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        on_connection!(self, |c| super::postgres_outbox::lease_events(c, replica, limit, lease, max_leases))
+        write_op!(self, |c| super::postgres_outbox::lease_events(c, replica, limit, lease, max_leases))
     }
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
-        on_connection!(self, |c| super::postgres_outbox::mark_delivered(c, event))
+        write_op!(self, |c| super::postgres_outbox::mark_delivered(c, event))
     }
     async fn outbox(&self) -> Result<Vec<OutboxRow>> {
         on_connection!(self, |c| super::postgres_outbox::outbox(c))
+    }
+    async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
+        on_connection!(self, |c| commit_log::committed(c, ops))
     }
 }

@@ -49,7 +49,7 @@ impl PgStore {
     /// its clones'), which then run one at a time in arrival order. A pool of one
     /// connection is enough; other users of the pool wait while it is held.
     pub fn holding(pool: PgPool) -> Self {
-        PgStore { pool, held: Some(Held::default()) }
+        PgStore { pool, held: Some(Held::default()), tag: None }
     }
 
     /// Whether this store holds a connection rather than taking one per operation.
@@ -171,7 +171,47 @@ macro_rules! in_tx {
     };
 }
 
-pub(super) use {in_tx, on_connection};
+/// Runs a single-statement write of `$store` (`$body`, a future using `$c: &mut
+/// PgConnection`). A tagged store ([`super::commit_log::OpTag`]) runs it in a
+/// transaction that also records it in the commit log; an untagged one (benchmarks)
+/// runs the bare statement.
+macro_rules! write_op {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        match &$store.tag {
+            None => $crate::store::postgres_conn::on_connection!($store, |$c| $body),
+            Some(tag) => $crate::store::postgres_conn::on_connection!(
+                $store,
+                |conn| $crate::store::postgres_conn::in_tx!(conn, |tx| async {
+                    let value = {
+                        let $c: &mut sqlx::PgConnection = &mut **tx;
+                        $body.await?
+                    };
+                    $crate::store::commit_log::record(&mut **tx, tag, &value).await?;
+                    Ok::<_, $crate::Error>(value)
+                })
+            ),
+        }
+    }};
+}
+
+/// Runs a transaction of `$store` (`$body`, a future using `$tx: &mut Transaction`),
+/// recording it in the commit log before it commits when the store is tagged.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        $crate::store::postgres_conn::on_connection!($store, |c| $crate::store::postgres_conn::in_tx!(
+            c,
+            |$tx| async {
+                let value = $body.await?;
+                if let Some(tag) = &$store.tag {
+                    $crate::store::commit_log::record(&mut **$tx, tag, &value).await?;
+                }
+                Ok::<_, $crate::Error>(value)
+            }
+        ))
+    };
+}
+
+pub(super) use {in_tx, on_connection, write_op, write_tx};
 
 #[cfg(test)]
 mod tests {

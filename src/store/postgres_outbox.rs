@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::{PgExecutor, Postgres, Transaction};
 
 use super::postgres::{fail_abandoned_runs_of, finish_run, lock_plan, micros, skip_tasks};
-use super::postgres_conn::{in_tx, on_connection};
+use super::postgres_conn::write_tx;
 use super::{Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome};
 use crate::Result;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -194,14 +194,14 @@ impl PgStore {
         replica: &ReplicaId,
         outcome: &RunOutcome,
     ) -> Result<Raising<Option<EndedRun>>> {
-        on_connection!(self, |c| in_tx!(c, |tx| finish_run_raising(tx, run, replica, outcome)))
+        write_tx!(self, |tx| finish_run_raising(tx, run, replica, outcome))
     }
 
     pub(super) async fn fail_abandoned_runs_raising_tx(
         &self,
         stale_after: Duration,
     ) -> Result<Raising<Vec<EndedRun>>> {
-        on_connection!(self, |c| in_tx!(c, |tx| fail_abandoned_runs_raising(tx, stale_after)))
+        write_tx!(self, |tx| fail_abandoned_runs_raising(tx, stale_after))
     }
 
     pub(super) async fn skip_tasks_raising_tx(
@@ -210,6 +210,6 @@ impl PgStore {
         tasks: &[TaskId],
         reason: &str,
     ) -> Result<Raising<Batch<TaskId>>> {
-        on_connection!(self, |c| in_tx!(c, |tx| skip_tasks_raising(tx, plan, tasks, reason)))
+        write_tx!(self, |tx| skip_tasks_raising(tx, plan, tasks, reason))
     }
 }

@@ -121,13 +121,42 @@ impl RunSchema {
         .await
     }
 
-    /// Runs one statement on a fresh connection outside the run's schema.
-    async fn admin(&self, sql: String) -> Result<()> {
+    /// Ends every connection of the run's pools except those labelled `keep`, and
+    /// waits until the server has let go of them: a transaction of theirs has then
+    /// committed or rolled back for good, so the commit log is final.
+    pub async fn settle(&self, keep: &str) -> Result<()> {
+        debug_assert!(keep.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        let (pattern, kept) = (format!("{}/%", self.name), format!("{}/{keep}", self.name));
+        let others = format!(
+            "FROM pg_stat_activity WHERE application_name LIKE '{pattern}' \
+             AND application_name <> '{kept}' AND pid <> pg_backend_pid()"
+        );
+        self.admin(format!("SELECT pg_terminate_backend(pid) {others}")).await?;
+        let mut conn = self.connect_admin().await?;
+        let count = format!("SELECT count(*) {others}");
+        for _ in 0..500 {
+            let (left,): (i64,) = sqlx::query_as(AssertSqlSafe(count.as_str())).fetch_one(&mut conn).await?;
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// A fresh connection outside the run's schema.
+    async fn connect_admin(&self) -> Result<PgConnection> {
         let connect = PgConnection::connect_with(&self.options);
-        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
-            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })?;
+            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })
+    }
+
+    /// Runs one statement on a fresh connection outside the run's schema.
+    async fn admin(&self, sql: String) -> Result<()> {
+        let mut conn = self.connect_admin().await?;
         // The statements are ours, naming our own schema (`hasim_` + hex) and labels
         // the caller chose (replica ids), never text from a scenario file.
         conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await?;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use actix::prelude::*;
 
 use crate::actors::{
-    Announce, ClaimEvent, CrashNow, ReadPlanState, ReplicaActor, ResetClaim, StoreActor, WebhookActor,
+    Announce, ClaimEvent, ReadPlanState, ReplicaActor, ResetClaim, StoreActor, WebhookActor,
 };
 use crate::faults::CrashPoint;
 use crate::history::Event;
@@ -85,15 +85,12 @@ impl ReplicaCtx {
         self.store.send(msg).await.map_err(|_| Error::ActorGone("store"))?
     }
 
-    /// Passes a crash point: when the scenario crashes this replica here, the replica
-    /// stops and this future never resumes.
+    /// Passes a point: when the scenario crashes this replica here, the replica
+    /// stops and this future never resumes; a DB link fault armed here strikes the
+    /// replica's link and the replica goes on.
     pub async fn crash_point(&self, point: CrashPoint) {
-        if let Some(crash) = self.world.crash_points.pass(&self.name, point) {
-            self.replica.do_send(CrashNow {
-                fault: Some(crash.fault),
-                point: Some(point),
-                restart_after: crash.restart_after,
-            });
+        if let Some(crash) = self.world.pass(&self.name, &self.id, point) {
+            self.replica.do_send(crash.message());
             pending::<()>().await;
         }
     }

@@ -52,7 +52,11 @@ pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
         };
         let lane = match fault.map(|f| &f.kind) {
             Some(FaultKind::Endpoint(_)) => RECEIVER.to_owned(),
-            Some(_) => fault.and_then(Fault::replica).map_or(RECEIVER, lane_of).to_owned(),
+            // A fault at a point for whichever replica gets there strikes the one that did.
+            Some(_) => match fault.and_then(Fault::replica).filter(|r| !r.is_any()) {
+                Some(replica) => lane_of(replica).to_owned(),
+                None => entry.by.as_ref().map_or(RECEIVER, lane_of).to_owned(),
+            },
             None => entry.by.as_ref().map_or(RECEIVER, lane_of).to_owned(),
         };
         bands.push(Band {
@@ -117,7 +121,7 @@ mod tests {
         let mut log = Log::default();
         let from = started(&mut log, 100, Some("r3"), 0);
         let to = log.add(400, Some("r3"), Event::FaultEnded { fault: 0 });
-        let faults = [fault(0, FaultKind::DbPartition { replica: ReplicaId::nth(3) })];
+        let faults = [fault(0, FaultKind::DbPartition { replica: ReplicaId::nth(3), heal_after: None })];
         let bands = build(&faults, &result(log, vec![], 900));
         assert_eq!(bands.len(), 1);
         let band = &bands[0];

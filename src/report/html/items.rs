@@ -105,7 +105,12 @@ impl Builder<'_> {
                 Item { until: Some(entry.at), ..item(kind, outcome, None, None) }
             }
             Event::SendAbandoned { .. } => item(ItemKind::Abandon, "gave-up", None, None),
-            Event::StoreFailed { .. } => item(ItemKind::StoreFailed, "store-error", None, None),
+            Event::StoreFailed { .. } | Event::StoreDropped { .. } => {
+                item(ItemKind::StoreFailed, "store-error", None, None)
+            }
+            Event::StoreResolved { committed, .. } => {
+                item(ItemKind::Write, if *committed { "committed" } else { "not-committed" }, None, None)
+            }
             Event::Crashed { replica, .. } => {
                 let lane = lane_of(replica).to_owned();
                 lanes.down_since.entry(lane.clone()).or_insert(entry.at);
@@ -287,7 +292,7 @@ mod tests {
         log.add(
             60,
             Some("r1"),
-            Event::StoreFailed { op: "Heartbeat".into(), error: "reset".into(), invoked: 3 },
+            Event::StoreFailed { op: "Heartbeat".into(), error: "reset".into(), invoked: 3, op_id: None },
         );
         log.run_ended(90, "r1", 1, RunStatus::Failed, false);
         log.add(90, Some("r1"), Event::CompletionChecked { plan: PlanId(1), complete: false, failed: true });

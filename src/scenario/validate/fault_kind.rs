@@ -40,9 +40,9 @@ impl Kind {
     pub(super) fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Crash => &["at", "when", "replica", "restart_after"],
-            Kind::DbPartition => &["at", "until", "replica"],
+            Kind::DbPartition => &["at", "until", "when", "replica", "heal_after"],
             Kind::DbLatency => &["at", "until", "replica", "latency"],
-            Kind::DbReset => &["at", "replica"],
+            Kind::DbReset => &["at", "when", "replica"],
             Kind::Endpoint => &["at", "until", "status", "retry_after", "hang", "reset", "requests"],
         }
     }
@@ -53,7 +53,7 @@ pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
     let allowed = kind.keys().join(", ");
     match (kind, key) {
         (_, "when") => format!(
-            "when (a crash point) triggers crash faults only; a {} fault starts at a time: use at",
+            "when (a point) triggers crash, db-reset and db-partition faults; a {} fault starts at a time: use at",
             kind.name()
         ),
         (Kind::Crash, "until") => {
@@ -91,6 +91,9 @@ mod tests {
             assert!(FAULT_KINDS.contains(kind.name()));
         }
         assert!(stray_key_message(Kind::Crash, "latency").contains("it is for db-latency"));
-        assert!(stray_key_message(Kind::DbLatency, "when").contains("crash faults only"));
+        assert!(
+            stray_key_message(Kind::DbLatency, "when").contains("crash, db-reset and db-partition faults")
+        );
+        assert!(stray_key_message(Kind::DbReset, "heal_after").contains("it is for db-partition"));
     }
 }

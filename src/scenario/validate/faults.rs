@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::faults::{CrashPoint, Fault, FaultKind, Trigger};
+use crate::faults::{Fault, FaultKind, Trigger};
 use crate::scenario::Target;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
@@ -16,6 +16,32 @@ use super::fault_kind::{FAULT_KINDS, Kind, stray_key_message};
 use super::{Result, Validator};
 
 impl Validator<'_> {
+    /// A db-reset or db-partition struck at a point (`when`).
+    fn link_fault_at_point(&self, i: usize, fault: &Spanned<RawFault>, replicas: usize) -> Result<Fault> {
+        let f = fault.get_ref();
+        let key = |k: &str| format!("faults[{i}].{k}");
+        let when = f.when.as_ref().expect("called with when");
+        for (k, given) in
+            [("at", f.at.as_ref().map(Spanned::span)), ("until", f.until.as_ref().map(Spanned::span))]
+        {
+            if let Some(span) = given {
+                let why = match k {
+                    "at" => "give at (a time) or when (a point), not both",
+                    _ => {
+                        "a partition struck at a point lasts heal_after (or to the end of the run), not until"
+                    }
+                };
+                return Err(self.err_span(span, key(k), why));
+            }
+        }
+        let (replica, trigger) = self.when(i, when, f.replica.as_ref(), replicas)?;
+        let kind = match f.kind.get_ref().as_str() {
+            "db-reset" => FaultKind::DbReset { replica },
+            _ => FaultKind::DbPartition { replica, heal_after: f.heal_after.as_ref().map(|d| d.get_ref().0) },
+        };
+        Ok(Fault { index: i, kind, trigger })
+    }
+
     pub(super) fn fault(
         &self,
         i: usize,
@@ -35,12 +61,13 @@ impl Validator<'_> {
         })?;
 
         // Keys of other kinds, reported in file order.
-        let present: [(&str, Option<Range<usize>>); 11] = [
+        let present: [(&str, Option<Range<usize>>); 12] = [
             ("at", f.at.as_ref().map(Spanned::span)),
             ("until", f.until.as_ref().map(Spanned::span)),
             ("when", f.when.as_ref().map(Spanned::span)),
             ("replica", f.replica.as_ref().map(Spanned::span)),
             ("restart_after", f.restart_after.as_ref().map(Spanned::span)),
+            ("heal_after", f.heal_after.as_ref().map(Spanned::span)),
             ("latency", f.latency.as_ref().map(Spanned::span)),
             ("status", f.status.as_ref().map(Spanned::span)),
             ("retry_after", f.retry_after.as_ref().map(Spanned::span)),
@@ -87,52 +114,22 @@ impl Validator<'_> {
                         };
                         (self.replica(replica, key("replica"), replicas)?, Trigger::At { at, until: None })
                     }
-                    (None, Some(when)) => {
-                        let w = when.get_ref();
-                        let replica = self.replica(&w.replica, key("when.replica"), replicas)?;
-                        if let Some(given) = &f.replica
-                            && given.get_ref() != replica.as_str()
-                        {
-                            return Err(self.err(
-                                given,
-                                key("replica"),
-                                format!(
-                                    "{:?} is not the replica of when ({replica}): a crash at a crash point \
-                                     strikes that replica; leave replica out or make them equal",
-                                    given.get_ref()
-                                ),
-                            ));
-                        }
-                        let point = CrashPoint::ALL
-                            .into_iter()
-                            .find(|p| p.as_str() == w.point.get_ref())
-                            .ok_or_else(|| {
-                                let known: Vec<&str> = CrashPoint::ALL.iter().map(|p| p.as_str()).collect();
-                                self.err(
-                                    &w.point,
-                                    key("when.point"),
-                                    format!(
-                                        "unknown crash point {:?} (known: {})",
-                                        w.point.get_ref(),
-                                        known.join(", ")
-                                    ),
-                                )
-                            })?;
-                        let nth = match &w.nth {
-                            None => 1,
-                            Some(n) => self.int(
-                                n,
-                                &key("when.nth"),
-                                1..i64::from(u32::MAX) + 1,
-                                "nth counts passages from 1 (the first time the replica gets there)",
-                            )?,
-                        };
-                        (replica.clone(), Trigger::When { replica, point, nth })
-                    }
+                    (None, Some(when)) => self.when(i, when, f.replica.as_ref(), replicas)?,
                 };
                 return Ok(Fault { index: i, kind: FaultKind::Crash { replica, restart_after }, trigger });
             }
+            Kind::DbPartition | Kind::DbReset if f.when.is_some() => {
+                return self.link_fault_at_point(i, fault, replicas);
+            }
             Kind::DbPartition | Kind::DbLatency | Kind::DbReset => {
+                if let Some(heal_after) = &f.heal_after {
+                    return Err(self.err(
+                        heal_after,
+                        key("heal_after"),
+                        "heal_after goes with when (a partition struck at a point); a partition that \
+                         starts at a time ends at until",
+                    ));
+                }
                 let Some(replica) = &f.replica else {
                     return Err(self.err(
                         fault,
@@ -142,7 +139,7 @@ impl Validator<'_> {
                 };
                 let replica = self.replica(replica, key("replica"), replicas)?;
                 match kind {
-                    Kind::DbPartition => FaultKind::DbPartition { replica },
+                    Kind::DbPartition => FaultKind::DbPartition { replica, heal_after: None },
                     Kind::DbReset => FaultKind::DbReset { replica },
                     _ => {
                         let Some(latency) = &f.latency else {

@@ -9,6 +9,7 @@ mod fault_kind;
 mod faults;
 mod plans;
 mod timeline;
+mod when;
 
 use std::collections::HashMap;
 use std::ops::Range;
