@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::actors::{ActionKind, Director};
-use crate::check::{self, CheckInput, Report, Request};
+use crate::check::{self, CheckInput, DeliveryView, Report, Request};
 use crate::clock::Clock;
 use crate::faults::{CrashPoints, Fault, PointTrigger};
 use crate::history::{Entry, History};
@@ -132,6 +132,10 @@ pub struct RunResult {
     pub history: Vec<Entry>,
     /// Every request the receiver got.
     pub requests: Vec<ReceivedRequest>,
+    /// Whose side the checker judged deliveries from: the receiver's log, or, with
+    /// an outside endpoint, what the senders saw accepted.
+    #[serde(default)]
+    pub judged_from: DeliveryView,
     /// Each plan's final state.
     pub final_state: Vec<(PlanId, PlanState)>,
     /// Actors of the run still alive a moment after it ended (0: nothing leaked).
@@ -158,9 +162,13 @@ impl RunResult {
         let claims = db.claims().await.unwrap_or_default();
         let requests = world.endpoint.receiver.as_ref().map(Receiver::requests).unwrap_or_default();
         let history = world.history.entries();
+        let (judged_from, seen) = match &world.endpoint.receiver {
+            Some(_) => (DeliveryView::Receiver, requests.iter().map(Request::from).collect()),
+            None => (DeliveryView::Senders, check::senders_view(&history)),
+        };
         let input = CheckInput {
             history: history.clone(),
-            requests: requests.iter().map(Request::from).collect(),
+            requests: seen,
             final_state: final_state.clone(),
             deadline: spec.deadline,
             end: elapsed,
@@ -175,6 +183,7 @@ impl RunResult {
             report,
             history,
             requests,
+            judged_from,
             final_state,
             leaked_actors: 0,
         }

@@ -120,14 +120,21 @@ pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) ->
             |e| if e.strategies.is_empty() { !specific(e.plan) } else { e.strategies.contains(&strategy) },
         )
         .collect();
-    let says_pass =
-        expectations.iter().any(|e| e.pass.is_some() || e.verdicts.iter().any(|(_, v)| v.is_violation()));
+    // The run must keep the contract unless an expectation allows a violation
+    // (`pass = false`, a violating verdict) or says `pass` of the whole run itself: a
+    // plan's `pass = true` says nothing of the other plans.
+    let says_pass = expectations.iter().any(|e| {
+        e.pass == Some(false)
+            || (e.plan.is_none() && e.pass.is_some())
+            || e.verdicts.iter().any(|(_, v)| v.is_violation())
+    });
     if !says_pass {
         checks.push(pass_check(None, true, result));
     }
     for expectation in expectations {
         if let Some(pass) = expectation.pass {
-            checks.push(pass_check(expectation.plan.map(|p| plans.name(p)), pass, result));
+            let plan = expectation.plan.map(|p| (plans.name(p), plans.id(p)));
+            checks.push(pass_check(plan, pass, result));
         }
         let Some(plan) = expectation.plan else { continue };
         let id = plans.id(plan);
@@ -155,18 +162,23 @@ pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) ->
     checks
 }
 
-fn pass_check(plan: Option<&str>, pass: bool, result: &RunResult) -> Check {
+/// Whether the contract holds (`pass`) for the whole run, or for one plan (its name
+/// and id, `None` when the run never created it): that plan's events and the strays
+/// naming it.
+fn pass_check(plan: Option<(&str, Option<PlanId>)>, pass: bool, result: &RunResult) -> Check {
     let violations: Vec<String> = result
         .report
         .violations()
+        .filter(|e| plan.is_none_or(|(_, id)| Some(e.plan) == id))
         .map(|e| format!("{} plan {} {}#{}", e.verdict, e.plan, e.event, e.episode))
         .collect();
     let what = match (plan, pass) {
-        (_, true) => "the run keeps the contract".to_owned(),
-        (Some(plan), false) => format!("the run breaks the contract (around {plan})"),
+        (None, true) => "the run keeps the contract".to_owned(),
         (None, false) => "the run breaks the contract".to_owned(),
+        (Some((name, _)), true) => format!("{name} keeps the contract"),
+        (Some((name, _)), false) => format!("{name} breaks the contract"),
     };
-    Check::new(what, result.report.pass == pass, &format!("violations: {}", list_or_none(&violations)))
+    Check::new(what, violations.is_empty() == pass, &format!("violations: {}", list_or_none(&violations)))
 }
 
 fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], result: &RunResult) -> Check {

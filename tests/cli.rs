@@ -88,6 +88,43 @@ fn run_writes_complete_json() {
 }
 
 #[test]
+fn run_judges_an_outside_endpoint_from_what_the_senders_saw_and_exits_0() {
+    let endpoint = common::OutsideEndpoint::start(200, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let happy =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/happy-path.toml"))
+            .unwrap();
+    // The same file, sending to the outside endpoint; `deliveries` needs hasim's receiver.
+    let (head, _) = happy.split_once("[[expect]]").expect("happy-path expects something");
+    let file = format!("{head}[[expect]]\npass = true\n").replacen(
+        "[cluster]",
+        &format!("[webhook]\nurl = \"{}\"\n\n[cluster]", endpoint.url()),
+        1,
+    );
+    let id = std::process::id();
+    let (path, json) = (
+        std::env::temp_dir().join(format!("hasim-cli-outside-{id}.toml")),
+        std::env::temp_dir().join(format!("hasim-cli-outside-{id}.json")),
+    );
+    std::fs::write(&path, file).unwrap();
+    let out = hasim(&["run", path.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let written = std::fs::read(&json);
+    std::fs::remove_file(&path).ok();
+    std::fs::remove_file(&json).ok();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "outside endpoint: judged from what the senders saw accepted; the receiver's side is unknown"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(" delivered ").count(), 2, "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&written.unwrap()).unwrap();
+    assert_eq!(json[0]["result"]["judged_from"], "senders");
+    assert_eq!(endpoint.requests().len(), 2, "the endpoint got both announcements");
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     assert_eq!(hasim(&["run"]).status.code(), Some(2));
     assert_eq!(hasim(&["run", "scenarios", "--strategy", "nope"]).status.code(), Some(2));

@@ -1,5 +1,6 @@
 //! Task-run transitions on both backends: BatchRunTasks rules, promotion, replicas
-//! taking work with SKIP LOCKED, finishing, canceling, skipping and the cleaner.
+//! taking work with SKIP LOCKED, finishing, canceling, skipping, batches that name no
+//! task, and the cleaner.
 
 mod common;
 
@@ -183,6 +184,50 @@ fn batch_rules_transitions_and_episodes_on_postgres() {
 #[test]
 fn batch_rules_transitions_and_episodes_in_memory() {
     run(async { lifecycle(MemoryStore::new()).await });
+}
+
+/// Batches that name no task, on a fresh plan and on a complete one: each returns an
+/// empty batch in the current episode and changes no task, run or outbox row.
+async fn empty_batches(db: impl Store) {
+    let r1 = ReplicaId::nth(1);
+    let fresh = db.create_plan(&plan_of(1)).await.unwrap();
+    let nothing = db.create_pending_runs(fresh.plan, &[]).await.unwrap();
+    assert_eq!((nothing.changed.len(), nothing.episode), (0, 0));
+
+    let plan = db.create_plan(&plan_of(2)).await.unwrap();
+    db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap();
+    db.promote_pending().await.unwrap();
+    for run in db.claim_available_runs(&r1, 10).await.unwrap() {
+        db.finish_run(run.run, &r1, &RunOutcome::Done).await.unwrap().unwrap();
+    }
+    let (state, outbox) = (db.plan_state(plan.plan).await.unwrap(), db.outbox().await.unwrap());
+    assert_eq!(state.episode, 1);
+
+    let run = db.create_pending_runs(plan.plan, &[]).await.unwrap();
+    assert_eq!((run.changed.len(), run.episode), (0, 1));
+    let skip = db.skip_tasks(plan.plan, &[], "nothing").await.unwrap();
+    assert_eq!((skip.changed.len(), skip.episode), (0, 1));
+    let raising = db.skip_tasks_raising(plan.plan, &[], "nothing").await.unwrap();
+    assert_eq!((raising.value.changed.len(), raising.value.episode), (0, 1));
+    assert!(raising.raised.is_empty(), "an empty skip of a complete plan raises nothing");
+    assert_eq!(db.cancel_runs(plan.plan, &[]).await.unwrap(), Default::default());
+
+    assert_eq!(db.plan_state(plan.plan).await.unwrap(), state);
+    assert_eq!(db.outbox().await.unwrap(), outbox);
+    assert_eq!(db.plan_state(fresh.plan).await.unwrap().episode, 0);
+}
+
+#[test]
+fn empty_batches_change_nothing_on_postgres() {
+    run(async {
+        let pg = PgFixture::new().await;
+        empty_batches(pg.store(2).await).await;
+    });
+}
+
+#[test]
+fn empty_batches_change_nothing_in_memory() {
+    run(async { empty_batches(MemoryStore::new()).await });
 }
 
 /// The cleaner fails RUNNING runs of replicas whose heartbeat went stale, and only those.

@@ -16,11 +16,14 @@
 //! - `verdict`: one event's verdict from its deliveries and send attempts.
 //! - `witness`: the one-line story behind each verdict, told by `story` from the
 //!   history's claims, sends, crashes and faults.
+//! - `senders`: the requests as the senders saw them answered, for runs whose
+//!   endpoint is outside hasim and keeps no log the checker can read.
 
 mod matching;
 mod order;
 mod owed;
 mod replay;
+mod senders;
 mod story;
 mod verdict;
 mod witness;
@@ -35,6 +38,8 @@ use serde::{Deserialize, Serialize};
 use crate::history::{Entry, Seq};
 use crate::model::{EventType, PlanId, TaskId};
 use crate::store::PlanState;
+
+pub use senders::{DeliveryView, senders_view};
 
 /// Everything the checker reads about one finished run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

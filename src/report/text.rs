@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::check::{EventReport, Verdict};
+use crate::check::{DeliveryView, EventReport, Verdict};
 use crate::model::PlanId;
 use crate::runner::ScenarioRun;
 
@@ -21,6 +21,12 @@ pub fn scenario(run: &ScenarioRun) -> String {
         run.seed,
         millis(run.result.elapsed)
     );
+    if run.result.judged_from == DeliveryView::Senders {
+        let _ = writeln!(
+            out,
+            "  outside endpoint: judged from what the senders saw accepted; the receiver's side is unknown"
+        );
+    }
     let rows: Vec<&EventReport> = run.result.report.events.iter().chain(&run.result.report.stray).collect();
     if rows.is_empty() {
         let _ = writeln!(out, "  (no event owed, nothing delivered)");

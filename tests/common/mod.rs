@@ -90,3 +90,57 @@ pub fn hasim(args: &[&str]) -> Output {
         .output()
         .expect("the hasim binary runs")
 }
+
+/// A webhook endpoint outside the run, as `[webhook] url` names one: hasim's own HTTP
+/// receiver on 127.0.0.1, served by an actix system on a thread of its own, answering
+/// every request with one status and checking signatures with a secret. Stopped when
+/// dropped.
+pub struct OutsideEndpoint {
+    url: String,
+    receiver: hasim::webhook::Receiver,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OutsideEndpoint {
+    /// Starts an endpoint that answers `status` to every request and verifies
+    /// signatures with `secret`.
+    pub fn start(status: u16, secret: &str) -> OutsideEndpoint {
+        let secret = hasim::webhook::Secret::parse(secret).expect("a whsec_ secret");
+        let (started, ready) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix::System::new().block_on(async move {
+                let clock = hasim::clock::Clock::start();
+                let receiver = hasim::webhook::Receiver::new(clock, Some(secret)).with_default_status(status);
+                let server = hasim::webhook::HttpReceiver::start(receiver).expect("a port on 127.0.0.1");
+                started.send((server.url(), server.receiver().clone())).expect("the test waits");
+                let _ = stopped.await;
+                server.stop().await;
+            })
+        });
+        let (url, receiver) = ready.recv().expect("the endpoint starts");
+        OutsideEndpoint { url, receiver, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Its URL, for `[webhook] url`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every request it got, with its answer.
+    pub fn requests(&self) -> Vec<hasim::webhook::ReceivedRequest> {
+        self.receiver.requests()
+    }
+}
+
+impl Drop for OutsideEndpoint {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

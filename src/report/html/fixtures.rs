@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::check::Report;
+use crate::check::{DeliveryView, Report};
 use crate::cluster::RunResult;
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -114,6 +114,7 @@ pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResul
         report: Report { events: vec![], stray: vec![], pass: true },
         history: log.entries,
         requests,
+        judged_from: DeliveryView::Receiver,
         final_state: vec![],
         leaked_actors: 0,
     }

@@ -40,15 +40,10 @@ impl Validator<'_> {
                     ));
                 }
             };
+            // `tasks = []` is the request with no task (an empty batch), for every
+            // action: it is what the server would be sent, and changes nothing.
             let tasks = match &a.tasks {
                 None => None,
-                Some(list) if list.get_ref().is_empty() => {
-                    return Err(self.err(
-                        list,
-                        key("tasks"),
-                        "empty task list: leave tasks out to act on every task",
-                    ));
-                }
                 Some(list) => {
                     let known = &names[plan_name].tasks;
                     let mut positions = Vec::new();
