@@ -297,9 +297,13 @@ async fn connection(mut client: TcpStream, upstream: SocketAddr, generation: u64
     shared.open.fetch_add(1, Ordering::Relaxed);
     let mut server = None;
     let mut control = shared.control.subscribe();
+    // A reset comes first: bytes a reset caught on their way (held by a partition,
+    // say) are lost with the connection even when the mode changes in the same
+    // instant and would let them go.
     let end = tokio::select! {
-        end = forward(&mut client, &mut server, upstream, &shared) => end,
+        biased;
         end = interruption(&mut control, generation) => end,
+        end = forward(&mut client, &mut server, upstream, &shared) => end,
     };
     if end == End::Reset {
         // Counted before the sockets close, so a client that sees the reset sees it
