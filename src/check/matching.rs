@@ -128,7 +128,7 @@ fn unknown(facts: &PlanFacts, event: EventType, episode: u32) -> Option<String> 
         EventType::PipelineCompleted => facts.completed_unknown.clone(),
         EventType::PipelineFailed => facts
             .failed_unknown_from
-            .filter(|from| episode >= *from)
+            .filter(|from| episode >= (*from).max(1))
             .map(|_| "the store's final state shows writes the history did not log".to_owned()),
     }
 }

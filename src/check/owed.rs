@@ -153,7 +153,7 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
         }
         None => {
             if let Some(why) = &facts.completed_unknown {
-                let episode = facts.episodes.count();
+                let episode = facts.episodes.count().max(1);
                 events.push(OwedEvent::unknown(plan, EventType::PipelineCompleted, episode, why.clone()));
             }
         }

@@ -179,14 +179,19 @@ pub(super) fn replay(
             let facts = plans.entry(plan).or_default();
             if facts.completed.is_none() && replays[&plan].complete() {
                 facts.completed = Some(span);
-                facts.completed_episode = facts.episodes.count();
+                facts.completed_episode = facts.episodes.count().max(1);
             }
         }
     }
 
     for (plan, facts) in &mut plans {
         let episodes = facts.episodes.clone();
-        facts.failures.iter_mut().for_each(|f| f.episodes = episodes.candidates(f.span));
+        // Episodes count from 1: a run, and so its failure, exists only once a batch
+        // has started one, even where the history cannot order that batch first.
+        facts.failures.iter_mut().for_each(|f| {
+            let (lo, hi) = episodes.candidates(f.span);
+            f.episodes = (lo.max(1), hi.max(1));
+        });
         for (seq, note) in episodes.mismatches() {
             facts.notes.push(note);
             facts.note_entries.push(seq);
@@ -206,7 +211,7 @@ pub(super) fn compare_final(
     let logged = facts.episodes.count();
     if state.episode != logged {
         facts.notes.push(format!("the store is at episode {}, the history shows {logged}", state.episode));
-        let from = facts.episodes.first_missing(state.episode).saturating_sub(1);
+        let from = facts.episodes.first_missing(state.episode).saturating_sub(1).max(1);
         facts.failed_unknown_from = Some(facts.failed_unknown_from.map_or(from, |f| f.min(from)));
     }
     let replayed: HashMap<TaskId, TaskState> = facts.tasks.iter().copied().collect();
@@ -228,7 +233,7 @@ pub(super) fn compare_final(
         let origin = task.latest.as_ref().and_then(|r| created(r.run));
         facts.note_entries.extend(origin);
         if stored == TaskState::Failed || seen == Some(TaskState::Failed) {
-            let from = origin.map_or(0, |seq| facts.episodes.after(seq));
+            let from = origin.map_or(1, |seq| facts.episodes.after(seq).max(1));
             facts.failed_unknown_from = Some(facts.failed_unknown_from.map_or(from, |f| f.min(from)));
         }
     }

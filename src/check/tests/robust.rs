@@ -117,6 +117,8 @@ proptest! {
         let violated = report.events.iter().chain(&report.stray).any(|e| e.verdict.is_violation());
         prop_assert_eq!(report.pass, !violated);
         prop_assert!(report.stray.iter().all(|s| s.verdict == Verdict::Unexpected));
+        // Episodes count from 1: no event of episode 0 is owed, or possibly owed.
+        prop_assert!(report.events.iter().all(|e| e.episode >= 1), "{:?}", report.events);
         let keys: BTreeSet<_> = report.events.iter().map(|e| (e.plan, e.event, e.episode)).collect();
         prop_assert_eq!(keys.len(), report.events.len());
         for e in report.events.iter().chain(&report.stray) {
