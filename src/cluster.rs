@@ -170,6 +170,7 @@ impl RunResult {
             history: history.clone(),
             requests: seen,
             final_state: final_state.clone(),
+            view: judged_from,
             deadline: spec.deadline,
             end: elapsed,
         };

@@ -147,6 +147,7 @@ pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) ->
                 .events
                 .iter()
                 .chain(&result.report.stray)
+                .chain(&result.report.payloads)
                 .filter(|e| Some(e.plan) == id && event.matches(e.event, e.episode))
                 .collect();
             let ok = found.iter().any(|e| e.verdict == *verdict);

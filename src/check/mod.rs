@@ -22,6 +22,7 @@
 mod matching;
 mod order;
 mod owed;
+mod payload;
 mod replay;
 mod senders;
 mod story;
@@ -53,6 +54,10 @@ pub struct CheckInput {
     /// The scenario's deadline: how long after its cause an event must be delivered.
     #[serde(with = "crate::history::micros")]
     pub deadline: Duration,
+    /// Whose side the requests are: the receiver's log (with payloads), or what the
+    /// senders saw accepted (an outside endpoint: no payloads).
+    #[serde(default)]
+    pub view: DeliveryView,
     /// The run time at quiescence, when the run ended.
     #[serde(with = "crate::history::micros")]
     pub end: Duration,
@@ -88,14 +93,19 @@ pub struct Report {
     pub events: Vec<EventReport>,
     /// Unexpected deliveries: one per distinct `webhook-id` that matches no owed event.
     pub stray: Vec<EventReport>,
+    /// Deliveries whose PIPELINE_FAILED payload names the wrong tasks: one
+    /// `wrong-payload` report per event, beside the event's own verdict.
+    #[serde(default)]
+    pub payloads: Vec<EventReport>,
     /// Whether no event is a violation (`lost`, `duplicate`, `unexpected`, `late`).
     pub pass: bool,
 }
 
 impl Report {
-    /// The events and strays whose verdict is a violation, events first.
+    /// The events, strays and wrong payloads whose verdict is a violation, in that
+    /// order.
     pub fn violations(&self) -> impl Iterator<Item = &EventReport> {
-        self.events.iter().chain(&self.stray).filter(|e| e.verdict.is_violation())
+        self.events.iter().chain(&self.stray).chain(&self.payloads).filter(|e| e.verdict.is_violation())
     }
 }
 
@@ -159,11 +169,15 @@ pub enum Verdict {
     Undeliverable,
     /// Writes overlapped so that whether (or in which episode) it is owed is unknown.
     Ambiguous,
+    /// A delivery's PIPELINE_FAILED payload names a task that did not fail in its
+    /// episode, or none (reported beside the event's delivery verdict).
+    #[serde(rename = "wrong-payload")]
+    WrongPayload,
 }
 
 impl Verdict {
     /// Every verdict.
-    pub const ALL: [Verdict; 8] = [
+    pub const ALL: [Verdict; 9] = [
         Verdict::Delivered,
         Verdict::Lost,
         Verdict::Duplicate,
@@ -172,11 +186,16 @@ impl Verdict {
         Verdict::Late,
         Verdict::Undeliverable,
         Verdict::Ambiguous,
+        Verdict::WrongPayload,
     ];
 
-    /// Whether this verdict fails the run: `lost`, `duplicate`, `unexpected`, `late`.
+    /// Whether this verdict fails the run: `lost`, `duplicate`, `unexpected`, `late`,
+    /// `wrong-payload`.
     pub fn is_violation(self) -> bool {
-        matches!(self, Verdict::Lost | Verdict::Duplicate | Verdict::Unexpected | Verdict::Late)
+        matches!(
+            self,
+            Verdict::Lost | Verdict::Duplicate | Verdict::Unexpected | Verdict::Late | Verdict::WrongPayload
+        )
     }
 
     /// The contract's word for it.
@@ -190,6 +209,7 @@ impl Verdict {
             Verdict::Late => "late",
             Verdict::Undeliverable => "undeliverable",
             Verdict::Ambiguous => "ambiguous",
+            Verdict::WrongPayload => "wrong-payload",
         }
     }
 }
@@ -219,8 +239,15 @@ pub fn check(input: &CheckInput) -> Report {
         .collect();
     events.sort_by_key(|e| (e.plan, e.episode, e.event));
     let stray: Vec<EventReport> = matched.stray.iter().map(|s| story.stray(s, &sends)).collect();
-    let pass = !events.iter().chain(&stray).any(|e| e.verdict.is_violation());
-    Report { events, stray, pass }
+    // What the senders saw accepted carries no payload: only a receiver's log can show one.
+    let payloads: Vec<EventReport> = match input.view {
+        DeliveryView::Receiver => {
+            matched.events.iter().filter_map(|m| payload::judge(m, owed.plans.get(&m.owed.plan))).collect()
+        }
+        DeliveryView::Senders => Vec::new(),
+    };
+    let pass = !events.iter().chain(&stray).chain(&payloads).any(|e| e.verdict.is_violation());
+    Report { events, stray, payloads, pass }
 }
 
 /// Optional durations as whole microseconds in JSON, like the history's.

@@ -115,7 +115,8 @@ impl Story<'_> {
                 lines.silent.extend(std::mem::take(&mut lines.items).into_keys());
                 lines.silent.extend(&o.related);
             }
-            Verdict::Unexpected => {}
+            // Events are never judged these: strays and payloads have witnesses of their own.
+            Verdict::Unexpected | Verdict::WrongPayload => {}
         }
         if j.bad_signatures > 0 {
             lines.trailers.push(format!("note: {} request(s) with a bad signature", j.bad_signatures));

@@ -27,7 +27,8 @@ pub fn scenario(run: &ScenarioRun) -> String {
             "  outside endpoint: judged from what the senders saw accepted; the receiver's side is unknown"
         );
     }
-    let rows: Vec<&EventReport> = run.result.report.events.iter().chain(&run.result.report.stray).collect();
+    let report = &run.result.report;
+    let rows: Vec<&EventReport> = report.events.iter().chain(&report.stray).chain(&report.payloads).collect();
     if rows.is_empty() {
         let _ = writeln!(out, "  (no event owed, nothing delivered)");
     } else {

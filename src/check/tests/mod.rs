@@ -262,6 +262,7 @@ impl H {
             requests: self.requests.clone(),
             final_state: self.final_state(),
             deadline: self.deadline.unwrap_or(Duration::from_secs(5)),
+            view: Default::default(),
             end: self.now + Duration::from_secs(1),
         }
     }

@@ -111,7 +111,14 @@ proptest! {
             })
             .collect();
         let final_state = vec![(PlanId(1), PlanState { project: "p".into(), title: "t".into(), episode, tasks: Vec::new() })];
-        let input = CheckInput { history, requests, final_state, deadline, end: Duration::from_secs(1) };
+        let input = CheckInput {
+            history,
+            requests,
+            final_state,
+            deadline,
+            view: Default::default(),
+            end: Duration::from_secs(1),
+        };
         let report = check(&input);
 
         let violated = report.events.iter().chain(&report.stray).any(|e| e.verdict.is_violation());

@@ -111,7 +111,7 @@ pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResul
         plans: vec![PlanId(1)],
         claims: vec![],
         claim_snapshots: vec![],
-        report: Report { events: vec![], stray: vec![], pass: true },
+        report: Report { events: vec![], stray: vec![], payloads: vec![], pass: true },
         history: log.entries,
         requests,
         judged_from: DeliveryView::Receiver,
