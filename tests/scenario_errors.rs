@@ -166,6 +166,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "until",
         "latency",
         "retry_after",
+        "delay",
         "hang",
         "reset",
         "requests",
@@ -272,7 +273,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             Fault {
                 index: 5,
                 kind: FaultKind::Endpoint(EndpointFault {
-                    behaviour: Answer::Status { code: 429, retry_after: Some(1000 * MS) },
+                    behaviour: Answer::Status { code: 429, retry_after: Some(1000 * MS), delay: None },
                     scope: Scope::NextRequests(2),
                 }),
                 trigger: Trigger::At { at: Duration::ZERO, until: None },
@@ -292,6 +293,14 @@ fn the_complete_example_reads_into_the_expected_scenario() {
                     scope: Scope::Window { from: 6000 * MS, until: None },
                 }),
                 trigger: Trigger::At { at: 6000 * MS, until: None },
+            },
+            Fault {
+                index: 8,
+                kind: FaultKind::Endpoint(EndpointFault {
+                    behaviour: Answer::Status { code: 200, retry_after: None, delay: Some(300 * MS) },
+                    scope: Scope::Window { from: 7000 * MS, until: Some(8000 * MS) },
+                }),
+                trigger: Trigger::At { at: 7000 * MS, until: Some(8000 * MS) },
             },
         ],
         claim_snapshots: vec![500 * MS, 10_000 * MS],
@@ -434,6 +443,7 @@ const TOKENS: &[&str] = &[
     "[[claims]]",
     "[cluster]",
     "[webhook]",
+    "delay",
     "kind",
     "at",
     "until",

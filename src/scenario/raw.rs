@@ -114,6 +114,7 @@ pub struct RawFault {
     pub hang: Option<Spanned<bool>>,
     pub reset: Option<Spanned<bool>>,
     pub requests: Option<Int>,
+    pub delay: Option<Dur>,
 }
 
 /// A fault's `when = { replica, point, nth }`.

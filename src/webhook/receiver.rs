@@ -266,7 +266,7 @@ mod tests {
     #[test]
     fn the_first_covering_fault_decides() {
         let receiver = Receiver::new(Clock::start(), None);
-        let busy = Answer::Status { code: 503, retry_after: Some(secs(5)) };
+        let busy = Answer::Status { code: 503, retry_after: Some(secs(5)), delay: None };
         receiver.inject(fault(busy, Scope::NextRequests(1)));
         receiver.inject(fault(Answer::Hang, Scope::NextRequests(2)));
         assert_eq!(answers(&receiver, 3), [busy, Answer::Hang, Answer::status(200)]);
@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn requests_have_a_stable_json_form() {
         let receiver = Receiver::new(Clock::start(), None);
-        let busy = Answer::Status { code: 503, retry_after: Some(secs(2)) };
+        let busy = Answer::Status { code: 503, retry_after: Some(secs(2)), delay: None };
         receiver.inject(fault(busy, Scope::NextRequests(1)));
         receiver.handle(WebhookHeaders { id: Some("x"), ..Default::default() }, b"{}");
         let mut json = serde_json::to_value(&receiver.requests()[0]).unwrap();

@@ -101,8 +101,8 @@ pub enum Transport {
         /// The endpoint.
         url: String,
     },
-    /// Call the receiver directly; a hang sleeps on tokio's clock, so it is virtual
-    /// on a paused runtime.
+    /// Call the receiver directly; a hang or a late answer sleeps on tokio's clock, so
+    /// it is virtual on a paused runtime.
     InProcess(Receiver),
 }
 
@@ -174,7 +174,17 @@ async fn send_in_process(receiver: &Receiver, request: &OutgoingRequest, timeout
         signature: Some(&request.signature),
     };
     match receiver.handle(headers, &request.body) {
-        answer @ Answer::Status { code, .. } => SendOutcome::of_status(code, answer.retry_after_secs()),
+        // A late answer that comes at or after the timeout is never read.
+        Answer::Status { delay: Some(delay), .. } if delay >= timeout => {
+            tokio::time::sleep(timeout).await;
+            SendOutcome::TimedOut
+        }
+        answer @ Answer::Status { code, delay, .. } => {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            SendOutcome::of_status(code, answer.retry_after_secs())
+        }
         Answer::Hang => {
             tokio::time::sleep(timeout).await;
             SendOutcome::TimedOut
@@ -203,14 +213,21 @@ mod tests {
         )
     }
 
-    /// A receiver answering 503 (retry after 5 s), 429, a hang, a reset, then 204 for good.
+    fn late(code: u16, ms: u64) -> Answer {
+        Answer::Status { code, retry_after: None, delay: Some(Duration::from_millis(ms)) }
+    }
+
+    /// A receiver answering 503 (retry after 5 s), 429, a hang, a reset, a 200 50 ms
+    /// late, a 200 600 ms late, then 204 for good.
     fn scripted_receiver() -> Receiver {
         let receiver = Receiver::new(Clock::start(), Some(secret())).with_default_status(204);
         let script = [
-            Answer::Status { code: 503, retry_after: Some(Duration::from_secs(5)) },
+            Answer::Status { code: 503, retry_after: Some(Duration::from_secs(5)), delay: None },
             Answer::status(429),
             Answer::Hang,
             Answer::Reset,
+            late(200, 50),
+            late(200, 600),
         ];
         // Each fault covers requests 0..n, so the first that covers request n is script[n].
         for (n, behaviour) in (1..).zip(script) {
@@ -219,10 +236,10 @@ mod tests {
         receiver
     }
 
-    /// Sends the same request six times; errors are blanked, their wording is the client's.
+    /// Sends the same request eight times; errors are blanked, their wording is the client's.
     async fn outcomes(transport: &Transport) -> Vec<SendOutcome> {
         let mut outcomes = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..8 {
             let outcome = match transport.send(&request(), Duration::from_millis(300)).await {
                 SendOutcome::Failed { .. } => SendOutcome::Failed { error: String::new() },
                 other => other,
@@ -257,6 +274,8 @@ mod tests {
             SendOutcome::Refused { status: 429, retry_after: None },
             SendOutcome::TimedOut,
             SendOutcome::Failed { error: String::new() },
+            SendOutcome::Accepted { status: 200 },
+            SendOutcome::TimedOut,
             SendOutcome::Accepted { status: 204 },
             SendOutcome::Accepted { status: 204 },
         ];
@@ -264,6 +283,9 @@ mod tests {
         assert_eq!(outcomes(&Transport::http(server.url())).await, expected);
         assert_eq!(seen(&in_process), seen(&over_http));
         assert!(seen(&over_http).iter().all(|r| r.signature_ok && r.payload.is_some()));
+        // The answer held past the timeout was given all the same: the endpoint accepted.
+        assert_eq!(seen(&over_http)[5].answer, late(200, 600));
+        assert!(seen(&over_http)[5].answer.is_accepted());
         server.stop().await;
     }
 
@@ -275,6 +297,23 @@ mod tests {
         let outcome = Transport::InProcess(receiver).send(&request(), Duration::from_secs(3)).await;
         assert_eq!(outcome, SendOutcome::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_in_process_late_answer_is_read_after_its_delay_or_times_out() {
+        let receiver = Receiver::new(Clock::start(), None);
+        receiver.inject(EndpointFault { behaviour: late(200, 80), scope: Scope::NextRequests(1) });
+        receiver.inject(EndpointFault { behaviour: late(200, 300), scope: Scope::NextRequests(2) });
+        let transport = Transport::InProcess(receiver.clone());
+        let timeout = Duration::from_millis(100);
+        let started = tokio::time::Instant::now();
+        assert_eq!(transport.send(&request(), timeout).await, SendOutcome::Accepted { status: 200 });
+        assert_eq!(started.elapsed(), Duration::from_millis(80));
+        assert_eq!(transport.send(&request(), timeout).await, SendOutcome::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_millis(180));
+        let arrivals: Vec<(Duration, bool)> =
+            receiver.requests().iter().map(|r| (r.at, r.answer.is_accepted())).collect();
+        assert_eq!(arrivals, [(Duration::ZERO, true), (Duration::from_millis(80), true)]);
     }
 
     #[actix_web::test]

@@ -43,7 +43,7 @@ impl Kind {
             Kind::DbPartition => &["at", "until", "replica"],
             Kind::DbLatency => &["at", "until", "replica", "latency"],
             Kind::DbReset => &["at", "replica"],
-            Kind::Endpoint => &["at", "until", "status", "retry_after", "hang", "reset", "requests"],
+            Kind::Endpoint => &["at", "until", "status", "retry_after", "delay", "hang", "reset", "requests"],
         }
     }
 }
