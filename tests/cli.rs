@@ -87,6 +87,56 @@ fn run_writes_complete_json() {
     std::fs::remove_file(path).ok();
 }
 
+/// `compare` runs the file under each strategy with that strategy's `[webhook.<s>]`
+/// table: one try for seed-claim, the file's three tries for shipped-claim.
+#[test]
+fn compare_runs_each_strategy_with_its_own_webhook_policy() {
+    let scenario = r#"
+name = "refused"
+description = "The endpoint refuses every request."
+[webhook]
+attempts = 3
+backoff = "10ms"
+[webhook.seed-claim]
+attempts = 1
+[[plans]]
+name = "release"
+  [[plans.tasks]]
+  name = "migrate"
+[[timeline]]
+at = "0ms"
+plan = "release"
+action = "run"
+[[faults]]
+kind = "endpoint"
+status = 503
+at = "0ms"
+"#;
+    let id = std::process::id();
+    let file = std::env::temp_dir().join(format!("hasim-cli-policies-{id}.toml"));
+    let json = std::env::temp_dir().join(format!("hasim-cli-policies-{id}.json"));
+    std::fs::write(&file, scenario).unwrap();
+    let (file_arg, json_arg) = (file.to_str().unwrap(), json.to_str().unwrap());
+    let out = hasim(&[
+        "compare",
+        file_arg,
+        "--strategies",
+        "seed-claim,shipped-claim",
+        "--json",
+        json_arg,
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_file(&file).ok();
+    std::fs::remove_file(&json).ok();
+    let requests = |strategy: &str| {
+        let run = runs.as_array().unwrap().iter().find(|r| r["strategy"] == strategy).unwrap();
+        run["result"]["requests"].as_array().unwrap().len()
+    };
+    assert_eq!((requests("seed-claim"), requests("shipped-claim")), (1, 3));
+}
+
 #[test]
 fn bad_arguments_are_usage_errors() {
     assert_eq!(hasim(&["run"]).status.code(), Some(2));

@@ -15,8 +15,8 @@ use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Ta
 use hasim::script::{Attempt, PlanScript, TaskScript};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
-use hasim::webhook::{Answer, EndpointFault, Scope};
-use hasim::world::{ClusterConfig, WebhookPolicy};
+use hasim::webhook::{Answer, EndpointFault, PolicyKeys, Scope, WebhookPolicies};
+use hasim::world::ClusterConfig;
 use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
@@ -191,9 +191,15 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             heartbeat: 100 * MS,
             abandon_after: 600 * MS,
             runs_per_tick: 8,
-            webhook: WebhookPolicy { timeout: 100 * MS, attempts: 3, backoff: 50 * MS },
         },
         strategy: StrategyKind::SeedClaim,
+        webhook: WebhookPolicies {
+            every: PolicyKeys { timeout: Some(100 * MS), attempts: Some(3), backoff: Some(50 * MS) },
+            by_strategy: vec![(
+                StrategyKind::ShippedClaim,
+                PolicyKeys { timeout: Some(80 * MS), attempts: Some(2), backoff: Some(20 * MS) },
+            )],
+        },
         plans: vec![
             PlanScript {
                 name: "deploy".into(),
@@ -368,6 +374,7 @@ fn defaults_are_those_of_the_format_document() {
     assert_eq!(s.spec.deadline, Duration::from_secs(2));
     assert_eq!(s.spec.max_duration, Duration::from_secs(30));
     assert_eq!(s.spec.config, ClusterConfig::default());
+    assert_eq!(s.spec.webhook, WebhookPolicies::default());
     assert_eq!(s.spec.plans[0].project, "demo");
     assert_eq!(s.spec.plans[0].tasks[0], TaskScript::done_after("t", 40 * MS));
     assert_eq!((s.target, s.secret.is_none(), s.default_status), (Target::Builtin, true, 200));
@@ -443,6 +450,8 @@ const TOKENS: &[&str] = &[
     "[[claims]]",
     "[cluster]",
     "[webhook]",
+    "[webhook.outbox]",
+    "[webhook.shipped-claim]",
     "delay",
     "kind",
     "at",

@@ -103,7 +103,7 @@ impl Sender {
     /// Sends with the policy's tries, numbered from `first`; true once accepted.
     async fn deliver(self, payload: Payload, first: u32) -> bool {
         let endpoint = &self.world.endpoint;
-        let policy = &self.world.config.webhook;
+        let policy = &self.world.policy;
         let history = &self.world.history;
         let request = OutgoingRequest::signed(&payload, &endpoint.secret, self.timestamp());
         let webhook_id = request.webhook_id.clone();

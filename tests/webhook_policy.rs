@@ -1,0 +1,183 @@
+//! How replicas send, end to end on both stores: an endpoint that accepts late (the
+//! receiver takes the request and answers after the sender's timeout), and a policy
+//! of its own per strategy.
+
+mod common;
+
+use hasim::check::{EventReport, Verdict};
+use hasim::cluster::Database;
+use hasim::history::Event;
+use hasim::model::EventType;
+use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::scenario::Scenario;
+use hasim::strategy::StrategyKind;
+
+/// One plan whose task completes at 40 ms; the endpoint accepts the first request but
+/// answers 300 ms late, past the 100 ms timeout; two tries; `webhook` adds to
+/// `[webhook]`.
+fn late_accept(webhook: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "late-accept"
+description = "The endpoint accepts the first request and answers after the timeout."
+seed = 5
+strategy = "seed-claim"
+
+[cluster]
+replicas = 1
+
+[webhook]
+timeout = "100ms"
+attempts = 2
+backoff = "50ms"
+{webhook}
+
+[[plans]]
+name = "release"
+  [[plans.tasks]]
+  name = "migrate"
+  duration = "40ms"
+
+[[timeline]]
+at = "0ms"
+plan = "release"
+action = "run"
+
+[[faults]]
+kind = "endpoint"
+status = 200
+delay = "300ms"
+requests = 1
+"#
+    );
+    hasim::scenario::parse("late-accept.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One plan whose task completes; the endpoint refuses every request with 503;
+/// `[webhook]` gives three tries, `tables` more.
+fn refused(tables: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "refused"
+description = "The endpoint refuses every request."
+seed = 6
+strategy = "shipped-claim"
+
+[cluster]
+replicas = 1
+
+[webhook]
+attempts = 3
+backoff = "10ms"
+{tables}
+
+[[plans]]
+name = "release"
+  [[plans.tasks]]
+  name = "migrate"
+  duration = "40ms"
+
+[[timeline]]
+at = "0ms"
+plan = "release"
+action = "run"
+
+[[faults]]
+kind = "endpoint"
+status = 503
+at = "0ms"
+"#
+    );
+    hasim::scenario::parse("refused.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[track_caller]
+fn run(scenario: &Scenario, strategy: Option<StrategyKind>, database: Database) -> ScenarioRun {
+    let options = RunOptions { database, strategy, seed: None };
+    run_scenario(scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
+}
+
+fn postgres() -> Database {
+    Database::Postgres { url: common::database_url(), keep_schema: false }
+}
+
+#[track_caller]
+fn completed(run: &ScenarioRun) -> &EventReport {
+    let events = &run.result.report.events;
+    let [event] = &events[..] else { panic!("one event: {:#?}", run.result.report) };
+    assert_eq!(event.event, EventType::PipelineCompleted);
+    event
+}
+
+/// The outcome the sender logged for each of its tries, in order.
+fn outcomes(run: &ScenarioRun) -> Vec<String> {
+    run.result
+        .history
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SendFinished { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The receiver took both tries and accepted both; the sender heard no answer to the
+/// first; the two carry the same id, so they are one delivery retried.
+#[track_caller]
+fn assert_late_accept(run: &ScenarioRun) {
+    let requests = &run.result.requests;
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests.iter().all(|r| r.answer.is_accepted() && r.signature_ok), "{requests:#?}");
+    assert!(requests[0].answer.delay().is_some() && requests[1].answer.delay().is_none());
+    assert_eq!(outcomes(run).first().map(String::as_str), Some("timed out"));
+    let ids: Vec<Option<&str>> = requests.iter().map(|r| r.webhook_id.as_deref()).collect();
+    let event = completed(run);
+    assert_eq!(ids, [Some("msg_plan1_completed_ep1"); 2]);
+    assert_eq!((event.verdict, event.deliveries, event.attempts), (Verdict::Retried, 1, 2));
+    assert!(run.result.report.pass);
+}
+
+#[test]
+fn a_late_accept_is_one_delivery_retried_on_the_memory_store() {
+    let run = run(&late_accept(""), None, Database::Memory);
+    assert_late_accept(&run);
+    assert_eq!(outcomes(&run), ["timed out", "200"], "virtual time answers the retry at once");
+}
+
+#[test]
+fn a_late_accept_is_one_delivery_retried_on_postgres() {
+    assert_late_accept(&run(&late_accept(""), None, postgres()));
+}
+
+#[test]
+fn a_late_accept_is_retried_under_every_strategy() {
+    let scenario = late_accept("");
+    for strategy in StrategyKind::ALL {
+        assert_late_accept(&run(&scenario, Some(strategy), Database::Memory));
+    }
+}
+
+#[test]
+fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_the_memory_store() {
+    let scenario = refused("[webhook.seed-claim]\nattempts = 1\n\n[webhook.in-memory]\nattempts = 2\n");
+    let tries = |strategy| {
+        let run = run(&scenario, strategy, Database::Memory);
+        assert_eq!(completed(&run).verdict, Verdict::Undeliverable);
+        run.result.requests.len()
+    };
+    // The file's strategy is shipped-claim; --strategy picks the table.
+    assert_eq!(tries(None), 3);
+    assert_eq!(tries(Some(StrategyKind::SeedClaim)), 1);
+    assert_eq!(tries(Some(StrategyKind::InMemory)), 2);
+    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), 3);
+}
+
+#[test]
+fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_postgres() {
+    let scenario = refused("[webhook.seed-claim]\nattempts = 1\n");
+    let run = run(&scenario, Some(StrategyKind::SeedClaim), postgres());
+    assert_eq!(completed(&run).verdict, Verdict::Undeliverable);
+    let requests = &run.result.requests;
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(outcomes(&run), ["503"]);
+}
