@@ -88,7 +88,7 @@ fn run_writes_complete_json() {
 }
 
 /// `compare` runs the file under each strategy with that strategy's `[webhook.<s>]`
-/// table: one try for seed-claim, the file's three tries for shipped-claim.
+/// table: one try and no id for seed-claim, the file's three tries for shipped-claim.
 #[test]
 fn compare_runs_each_strategy_with_its_own_webhook_policy() {
     let scenario = r#"
@@ -97,8 +97,10 @@ description = "The endpoint refuses every request."
 [webhook]
 attempts = 3
 backoff = "10ms"
+id = "stable"
 [webhook.seed-claim]
 attempts = 1
+id = "none"
 [[plans]]
 name = "release"
   [[plans.tasks]]
@@ -130,11 +132,12 @@ at = "0ms"
     let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     std::fs::remove_file(&file).ok();
     std::fs::remove_file(&json).ok();
-    let requests = |strategy: &str| {
+    let requests = |strategy: &str| -> Vec<serde_json::Value> {
         let run = runs.as_array().unwrap().iter().find(|r| r["strategy"] == strategy).unwrap();
-        run["result"]["requests"].as_array().unwrap().len()
+        run["result"]["requests"].as_array().unwrap().iter().map(|r| r["webhook_id"].clone()).collect()
     };
-    assert_eq!((requests("seed-claim"), requests("shipped-claim")), (1, 3));
+    assert_eq!(requests("seed-claim"), [serde_json::Value::Null]);
+    assert_eq!(requests("shipped-claim"), vec![serde_json::json!("msg_plan1_completed_ep1"); 3]);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Ta
 use hasim::script::{Attempt, PlanScript, TaskScript};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
-use hasim::webhook::{Answer, EndpointFault, PolicyKeys, Scope, WebhookPolicies};
+use hasim::webhook::{Answer, EndpointFault, IdPolicy, PolicyKeys, Scope, WebhookPolicies};
 use hasim::world::ClusterConfig;
 use proptest::prelude::*;
 
@@ -148,6 +148,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "timeout",
         "attempts",
         "backoff",
+        "id",
         "secret",
         "status",
         "project",
@@ -194,10 +195,20 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         },
         strategy: StrategyKind::SeedClaim,
         webhook: WebhookPolicies {
-            every: PolicyKeys { timeout: Some(100 * MS), attempts: Some(3), backoff: Some(50 * MS) },
+            every: PolicyKeys {
+                timeout: Some(100 * MS),
+                attempts: Some(3),
+                backoff: Some(50 * MS),
+                id: Some(IdPolicy::Stable),
+            },
             by_strategy: vec![(
                 StrategyKind::ShippedClaim,
-                PolicyKeys { timeout: Some(80 * MS), attempts: Some(2), backoff: Some(20 * MS) },
+                PolicyKeys {
+                    timeout: Some(80 * MS),
+                    attempts: Some(2),
+                    backoff: Some(20 * MS),
+                    id: Some(IdPolicy::Omitted),
+                },
             )],
         },
         plans: vec![
@@ -452,7 +463,10 @@ const TOKENS: &[&str] = &[
     "[webhook]",
     "[webhook.outbox]",
     "[webhook.shipped-claim]",
+    "\"none\"",
+    "\"stable\"",
     "delay",
+    "id",
     "kind",
     "at",
     "until",

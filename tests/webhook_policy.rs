@@ -1,6 +1,6 @@
 //! How replicas send, end to end on both stores: an endpoint that accepts late (the
-//! receiver takes the request and answers after the sender's timeout), and a policy
-//! of its own per strategy.
+//! receiver takes the request and answers after the sender's timeout), requests with a
+//! stable `webhook-id` or none, and a policy of its own per strategy.
 
 mod common;
 
@@ -122,9 +122,9 @@ fn outcomes(run: &ScenarioRun) -> Vec<String> {
 }
 
 /// The receiver took both tries and accepted both; the sender heard no answer to the
-/// first; the two carry the same id, so they are one delivery retried.
+/// first; whether the two are one delivery depends on the id they carry.
 #[track_caller]
-fn assert_late_accept(run: &ScenarioRun) {
+fn assert_late_accept(run: &ScenarioRun, stable: bool) {
     let requests = &run.result.requests;
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert!(requests.iter().all(|r| r.answer.is_accepted() && r.signature_ok), "{requests:#?}");
@@ -132,52 +132,73 @@ fn assert_late_accept(run: &ScenarioRun) {
     assert_eq!(outcomes(run).first().map(String::as_str), Some("timed out"));
     let ids: Vec<Option<&str>> = requests.iter().map(|r| r.webhook_id.as_deref()).collect();
     let event = completed(run);
-    assert_eq!(ids, [Some("msg_plan1_completed_ep1"); 2]);
-    assert_eq!((event.verdict, event.deliveries, event.attempts), (Verdict::Retried, 1, 2));
-    assert!(run.result.report.pass);
+    if stable {
+        assert_eq!(ids, [Some("msg_plan1_completed_ep1"); 2]);
+        assert_eq!((event.verdict, event.deliveries, event.attempts), (Verdict::Retried, 1, 2));
+        assert!(run.result.report.pass);
+    } else {
+        assert_eq!(ids, [None, None]);
+        assert_eq!((event.verdict, event.deliveries, event.attempts), (Verdict::Duplicate, 2, 2));
+        assert!(!run.result.report.pass);
+    }
 }
 
 #[test]
-fn a_late_accept_is_one_delivery_retried_on_the_memory_store() {
-    let run = run(&late_accept(""), None, Database::Memory);
-    assert_late_accept(&run);
+fn a_late_accept_with_a_stable_id_is_one_delivery_retried_on_the_memory_store() {
+    let run = run(&late_accept("id = \"stable\""), None, Database::Memory);
+    assert_late_accept(&run, true);
     assert_eq!(outcomes(&run), ["timed out", "200"], "virtual time answers the retry at once");
 }
 
 #[test]
-fn a_late_accept_is_one_delivery_retried_on_postgres() {
-    assert_late_accept(&run(&late_accept(""), None, postgres()));
+fn a_late_accept_without_id_is_a_duplicate_on_the_memory_store() {
+    let run = run(&late_accept("id = \"none\""), None, Database::Memory);
+    assert_late_accept(&run, false);
 }
 
 #[test]
-fn a_late_accept_is_retried_under_every_strategy() {
-    let scenario = late_accept("");
-    for strategy in StrategyKind::ALL {
-        assert_late_accept(&run(&scenario, Some(strategy), Database::Memory));
+fn a_late_accept_with_a_stable_id_is_one_delivery_retried_on_postgres() {
+    assert_late_accept(&run(&late_accept("id = \"stable\""), None, postgres()), true);
+}
+
+#[test]
+fn a_late_accept_without_id_is_a_duplicate_on_postgres() {
+    assert_late_accept(&run(&late_accept("id = \"none\""), None, postgres()), false);
+}
+
+#[test]
+fn an_id_in_webhook_applies_to_every_strategy() {
+    for (id, stable) in [("stable", true), ("none", false)] {
+        let scenario = late_accept(&format!("id = \"{id}\""));
+        for strategy in StrategyKind::ALL {
+            assert_late_accept(&run(&scenario, Some(strategy), Database::Memory), stable);
+        }
     }
 }
 
 #[test]
 fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_the_memory_store() {
-    let scenario = refused("[webhook.seed-claim]\nattempts = 1\n\n[webhook.in-memory]\nattempts = 2\n");
+    let scenario = refused("[webhook.seed-claim]\nattempts = 1\n\n[webhook.in-memory]\nid = \"none\"\n");
     let tries = |strategy| {
         let run = run(&scenario, strategy, Database::Memory);
         assert_eq!(completed(&run).verdict, Verdict::Undeliverable);
-        run.result.requests.len()
+        let requests = &run.result.requests;
+        (requests.len(), requests.iter().all(|r| r.webhook_id.is_some()))
     };
     // The file's strategy is shipped-claim; --strategy picks the table.
-    assert_eq!(tries(None), 3);
-    assert_eq!(tries(Some(StrategyKind::SeedClaim)), 1);
-    assert_eq!(tries(Some(StrategyKind::InMemory)), 2);
-    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), 3);
+    assert_eq!(tries(None), (3, true));
+    assert_eq!(tries(Some(StrategyKind::SeedClaim)), (1, true));
+    assert_eq!(tries(Some(StrategyKind::InMemory)), (3, false));
+    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), (3, true));
 }
 
 #[test]
 fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_postgres() {
-    let scenario = refused("[webhook.seed-claim]\nattempts = 1\n");
+    let scenario = refused("[webhook.seed-claim]\nattempts = 1\nid = \"none\"\n");
     let run = run(&scenario, Some(StrategyKind::SeedClaim), postgres());
     assert_eq!(completed(&run).verdict, Verdict::Undeliverable);
     let requests = &run.result.requests;
     assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].webhook_id, None);
     assert_eq!(outcomes(&run), ["503"]);
 }

@@ -58,6 +58,7 @@ pub struct RawWebhook {
     pub backoff: Option<Dur>,
     pub secret: Option<Str>,
     pub status: Option<Int>,
+    pub id: Option<Str>,
     #[serde(rename = "in-memory")]
     pub in_memory: Option<Spanned<RawPolicy>>,
     #[serde(rename = "seed-claim")]
@@ -74,6 +75,7 @@ pub struct RawPolicy {
     pub timeout: Option<Dur>,
     pub attempts: Option<Int>,
     pub backoff: Option<Dur>,
+    pub id: Option<Str>,
 }
 
 /// `[[plans]]`.

@@ -120,6 +120,7 @@ mod tests {
             timeout: Duration::from_millis(100),
             attempts: 3,
             backoff: Duration::from_millis(50),
+            ..WebhookPolicy::default()
         };
         // 3 tries of 100 ms, backoffs of 50 and 100 ms, and 4 ticks of 50 ms.
         assert_eq!(lease_for(&policy, Duration::from_millis(50)), Duration::from_millis(650));

@@ -9,8 +9,8 @@
 //! - [`HttpReceiver`]: the same receiver behind a real HTTP server on localhost.
 //! - [`Transport`]: how a sender reaches the endpoint, over HTTP or in process; both
 //!   give the same [`SendOutcome`] for the same fault.
-//! - [`WebhookPolicy`]: how a replica sends (timeout, tries, backoff), and
-//!   [`WebhookPolicies`], what a scenario says about it per strategy.
+//! - [`WebhookPolicy`]: how a replica sends (timeout, tries, backoff, whether it sends
+//!   an id), and [`WebhookPolicies`], what a scenario says about it per strategy.
 
 mod fault;
 mod http;
@@ -23,7 +23,7 @@ mod transport;
 pub use fault::{Answer, Behaviour, EndpointFault, Scope};
 pub use http::HttpReceiver;
 pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
-pub use policy::{PolicyKeys, WebhookPolicies, WebhookPolicy};
+pub use policy::{IdPolicy, PolicyKeys, WebhookPolicies, WebhookPolicy};
 pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
 pub use transport::{OutgoingRequest, SendOutcome, Transport};

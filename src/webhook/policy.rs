@@ -10,7 +10,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::strategy::StrategyKind;
 
-/// How a replica sends a webhook in one run: how long it waits, how often it tries.
+/// Whether a delivery's requests carry a `webhook-id` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdPolicy {
+    /// The id names the event and stays the same across a delivery's retries, so a
+    /// receiver dedupes on it (Standard Webhooks).
+    #[serde(rename = "stable")]
+    Stable,
+    /// No `webhook-id` header at all: the receiver cannot tell a retry from a second
+    /// delivery, so every accepted request is a delivery of its own.
+    #[serde(rename = "none")]
+    Omitted,
+}
+
+impl IdPolicy {
+    /// Both policies.
+    pub const ALL: [IdPolicy; 2] = [IdPolicy::Stable, IdPolicy::Omitted];
+
+    /// The name scenario files use: `stable` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdPolicy::Stable => "stable",
+            IdPolicy::Omitted => "none",
+        }
+    }
+
+    /// The policy named `name` in a scenario file.
+    pub fn parse(name: &str) -> Option<IdPolicy> {
+        IdPolicy::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// How a replica sends a webhook in one run: how long it waits, how often it tries,
+/// and whether its requests carry a stable id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPolicy {
     /// Per-request timeout.
@@ -20,14 +52,21 @@ pub struct WebhookPolicy {
     /// Wait before the second try; doubles after each further failure. A longer
     /// `Retry-After` from the endpoint wins.
     pub backoff: Duration,
+    /// Whether requests carry the `webhook-id` header.
+    pub id: IdPolicy,
 }
 
 impl Default for WebhookPolicy {
     /// Bytebase's 3 tries and 5 s backoff scaled down by 100, as the cluster's timing
     /// is. The timeout (3 s there) is 100 ms: 30 ms is less than a loaded machine's
-    /// first HTTP round trip.
+    /// first HTTP round trip. A stable id.
     fn default() -> Self {
-        WebhookPolicy { timeout: Duration::from_millis(100), attempts: 3, backoff: Duration::from_millis(50) }
+        WebhookPolicy {
+            timeout: Duration::from_millis(100),
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+            id: IdPolicy::Stable,
+        }
     }
 }
 
@@ -40,6 +79,8 @@ pub struct PolicyKeys {
     pub attempts: Option<u32>,
     /// `backoff`.
     pub backoff: Option<Duration>,
+    /// `id`.
+    pub id: Option<IdPolicy>,
 }
 
 impl PolicyKeys {
@@ -49,6 +90,7 @@ impl PolicyKeys {
             timeout: over.timeout.or(self.timeout),
             attempts: over.attempts.or(self.attempts),
             backoff: over.backoff.or(self.backoff),
+            id: over.id.or(self.id),
         }
     }
 }
@@ -75,6 +117,7 @@ impl WebhookPolicies {
             timeout: keys.timeout.unwrap_or(default.timeout),
             attempts: keys.attempts.unwrap_or(default.attempts),
             backoff: keys.backoff.unwrap_or(default.backoff),
+            id: keys.id.unwrap_or(default.id),
         }
     }
 }
@@ -94,17 +137,48 @@ mod tests {
     }
 
     #[test]
+    fn an_id_in_webhook_applies_to_every_strategy() {
+        for id in IdPolicy::ALL {
+            let policies = WebhookPolicies {
+                every: PolicyKeys { id: Some(id), ..PolicyKeys::default() },
+                by_strategy: Vec::new(),
+            };
+            assert!(StrategyKind::ALL.into_iter().all(|s| policies.resolve(s).id == id), "{id:?}");
+        }
+    }
+
+    #[test]
     fn a_strategy_table_overrides_webhook_for_that_strategy_only() {
         let policies = WebhookPolicies {
             every: PolicyKeys { timeout: Some(ms(80)), attempts: Some(5), ..PolicyKeys::default() },
             by_strategy: vec![(
                 StrategyKind::Outbox,
-                PolicyKeys { attempts: Some(2), backoff: Some(ms(10)), timeout: None },
+                PolicyKeys {
+                    attempts: Some(2),
+                    backoff: Some(ms(10)),
+                    id: Some(IdPolicy::Omitted),
+                    timeout: None,
+                },
             )],
         };
         let outbox = policies.resolve(StrategyKind::Outbox);
-        assert_eq!(outbox, WebhookPolicy { timeout: ms(80), attempts: 2, backoff: ms(10) });
+        assert_eq!(
+            outbox,
+            WebhookPolicy { timeout: ms(80), attempts: 2, backoff: ms(10), id: IdPolicy::Omitted }
+        );
         let seed = policies.resolve(StrategyKind::SeedClaim);
-        assert_eq!(seed, WebhookPolicy { timeout: ms(80), attempts: 5, backoff: ms(50) });
+        assert_eq!(
+            seed,
+            WebhookPolicy { timeout: ms(80), attempts: 5, backoff: ms(50), id: IdPolicy::Stable }
+        );
+    }
+
+    #[test]
+    fn id_policies_are_named_as_files_name_them() {
+        for id in IdPolicy::ALL {
+            assert_eq!(IdPolicy::parse(id.as_str()), Some(id));
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{}\"", id.as_str()));
+        }
+        assert_eq!(IdPolicy::parse("omitted"), None);
     }
 }

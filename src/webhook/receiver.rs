@@ -47,7 +47,8 @@ pub struct ReceivedRequest {
     /// The `webhook-timestamp` header, if it was a number.
     pub timestamp: Option<i64>,
     /// Whether the signature verified (always true for a receiver without a secret,
-    /// which does not check).
+    /// which does not check). A request without `webhook-id` is verified over the
+    /// empty id.
     pub signature_ok: bool,
     /// The body, if it was a valid [`Payload`].
     pub payload: Option<Payload>,
@@ -137,8 +138,11 @@ impl Receiver {
 
     fn signature_ok(&self, headers: WebhookHeaders<'_>, timestamp: Option<i64>, body: &[u8]) -> bool {
         let Some(secret) = &self.shared.secret else { return true };
-        match (headers.id, timestamp, headers.signature) {
-            (Some(id), Some(timestamp), Some(signature)) => secret.verify(id, timestamp, body, signature),
+        // A request without `webhook-id` is signed over the empty id.
+        match (timestamp, headers.signature) {
+            (Some(timestamp), Some(signature)) => {
+                secret.verify(headers.id.unwrap_or_default(), timestamp, body, signature)
+            }
             _ => false,
         }
     }
@@ -237,6 +241,22 @@ mod tests {
         assert!(requests.iter().all(|r| !r.signature_ok && r.payload.is_none()));
         assert_eq!(requests.iter().map(|r| r.timestamp).collect::<Vec<_>>(), [Some(5), Some(5), None]);
         assert_eq!(requests.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_request_without_id_verifies_over_the_empty_id_only() {
+        let receiver = Receiver::new(Clock::start(), Some(secret()));
+        let body = Payload::completed(PlanId(9), "release", "shop", 1).to_json();
+        let over_empty = secret().sign("", 1_700_000_000, &body);
+        let over_id = secret().sign("msg_plan9_completed_ep1", 1_700_000_000, &body);
+        for signature in [&over_empty, &over_id] {
+            let headers =
+                WebhookHeaders { id: None, timestamp: Some("1700000000"), signature: Some(signature) };
+            receiver.handle(headers, &body);
+        }
+        let seen: Vec<(Option<String>, bool)> =
+            receiver.requests().into_iter().map(|r| (r.webhook_id, r.signature_ok)).collect();
+        assert_eq!(seen, [(None, true), (None, false)]);
     }
 
     #[test]

@@ -9,13 +9,13 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Payload, Receiver, Secret, WebhookHeaders};
+use super::{Answer, IdPolicy, Payload, Receiver, Secret, WebhookHeaders};
 
 /// A signed webhook, ready to send (and to send again: retries reuse it unchanged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingRequest {
-    /// The `webhook-id` header.
-    pub webhook_id: String,
+    /// The `webhook-id` header; `None` sends none.
+    pub webhook_id: Option<String>,
     /// The `webhook-timestamp` header, Unix seconds.
     pub timestamp: i64,
     /// The `webhook-signature` header.
@@ -25,11 +25,17 @@ pub struct OutgoingRequest {
 }
 
 impl OutgoingRequest {
-    /// The request announcing `payload`, signed with `secret` at `timestamp` (Unix seconds).
-    pub fn signed(payload: &Payload, secret: &Secret, timestamp: i64) -> Self {
-        let webhook_id = payload.webhook_id();
+    /// The request announcing `payload`, signed with `secret` at `timestamp` (Unix
+    /// seconds), with the payload's stable `webhook-id` or, under
+    /// [`IdPolicy::Omitted`], without one: it is then signed over the empty id, which
+    /// is how [`Receiver`] verifies a request that carries none.
+    pub fn signed(payload: &Payload, secret: &Secret, timestamp: i64, id: IdPolicy) -> Self {
+        let webhook_id = match id {
+            IdPolicy::Stable => Some(payload.webhook_id()),
+            IdPolicy::Omitted => None,
+        };
         let body = payload.to_json();
-        let signature = secret.sign(&webhook_id, timestamp, &body);
+        let signature = secret.sign(webhook_id.as_deref().unwrap_or_default(), timestamp, &body);
         OutgoingRequest { webhook_id, timestamp, signature, body }
     }
 }
@@ -131,10 +137,11 @@ async fn send_http(
     request: &OutgoingRequest,
     timeout: Duration,
 ) -> SendOutcome {
-    let sent = client
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(WebhookHeaders::ID, &request.webhook_id)
+    let mut post = client.post(url).header(CONTENT_TYPE, "application/json");
+    if let Some(id) = &request.webhook_id {
+        post = post.header(WebhookHeaders::ID, id);
+    }
+    let sent = post
         .header(WebhookHeaders::TIMESTAMP, request.timestamp)
         .header(WebhookHeaders::SIGNATURE, &request.signature)
         .body(request.body.clone())
@@ -169,7 +176,7 @@ fn with_causes(error: &reqwest::Error) -> String {
 async fn send_in_process(receiver: &Receiver, request: &OutgoingRequest, timeout: Duration) -> SendOutcome {
     let timestamp = request.timestamp.to_string();
     let headers = WebhookHeaders {
-        id: Some(&request.webhook_id),
+        id: request.webhook_id.as_deref(),
         timestamp: Some(&timestamp),
         signature: Some(&request.signature),
     };
@@ -204,13 +211,18 @@ mod tests {
         Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
     }
 
-    fn request() -> OutgoingRequest {
+    fn signed(id: IdPolicy) -> OutgoingRequest {
         let task = FailedTask { task: TaskId(2), name: "migrate".into(), error: "boom".into() };
         OutgoingRequest::signed(
             &Payload::failed(PlanId(4), "release", "shop", 1, vec![task]),
             &secret(),
             1_700_000_000,
+            id,
         )
+    }
+
+    fn request() -> OutgoingRequest {
+        signed(IdPolicy::Stable)
     }
 
     fn late(code: u16, ms: u64) -> Answer {
@@ -257,10 +269,29 @@ mod tests {
     #[test]
     fn a_signed_request_carries_the_payload_and_verifies() {
         let request = request();
-        assert_eq!(request.webhook_id, "msg_plan4_failed_ep1");
+        assert_eq!(request.webhook_id.as_deref(), Some("msg_plan4_failed_ep1"));
         let payload: Payload = serde_json::from_slice(&request.body).unwrap();
-        assert_eq!(payload.webhook_id(), request.webhook_id);
-        assert!(secret().verify(&request.webhook_id, request.timestamp, &request.body, &request.signature));
+        assert_eq!(Some(payload.webhook_id()), request.webhook_id);
+        assert!(secret().verify(
+            "msg_plan4_failed_ep1",
+            request.timestamp,
+            &request.body,
+            &request.signature
+        ));
+    }
+
+    #[test]
+    fn a_request_without_id_is_signed_over_the_empty_id() {
+        let request = signed(IdPolicy::Omitted);
+        assert_eq!(request.webhook_id, None);
+        assert_eq!(request.body, self::request().body, "the same body");
+        assert!(secret().verify("", request.timestamp, &request.body, &request.signature));
+        assert!(!secret().verify(
+            "msg_plan4_failed_ep1",
+            request.timestamp,
+            &request.body,
+            &request.signature
+        ));
     }
 
     #[actix_web::test]
@@ -289,14 +320,22 @@ mod tests {
         server.stop().await;
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_in_process_hang_takes_the_timeout_on_the_virtual_clock() {
-        let receiver = Receiver::new(Clock::start(), None);
-        receiver.inject(EndpointFault { behaviour: Answer::Hang, scope: Scope::NextRequests(1) });
-        let started = tokio::time::Instant::now();
-        let outcome = Transport::InProcess(receiver).send(&request(), Duration::from_secs(3)).await;
-        assert_eq!(outcome, SendOutcome::TimedOut);
-        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    #[actix_web::test]
+    async fn both_transports_send_a_request_without_id_that_verifies() {
+        let in_process = Receiver::new(Clock::start(), Some(secret()));
+        let over_http = Receiver::new(Clock::start(), Some(secret()));
+        let server = HttpReceiver::start(over_http.clone()).unwrap();
+        let request = signed(IdPolicy::Omitted);
+        let timeout = Duration::from_secs(10);
+        let ok = SendOutcome::Accepted { status: 200 };
+        assert_eq!(Transport::InProcess(in_process.clone()).send(&request, timeout).await, ok);
+        assert_eq!(Transport::http(server.url()).send(&request, timeout).await, ok);
+        for receiver in [&in_process, &over_http] {
+            let [seen] = &seen(receiver)[..] else { panic!("one request") };
+            assert_eq!(seen.webhook_id, None);
+            assert!(seen.signature_ok && seen.payload.is_some());
+        }
+        server.stop().await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -314,6 +353,16 @@ mod tests {
         let arrivals: Vec<(Duration, bool)> =
             receiver.requests().iter().map(|r| (r.at, r.answer.is_accepted())).collect();
         assert_eq!(arrivals, [(Duration::ZERO, true), (Duration::from_millis(80), true)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_in_process_hang_takes_the_timeout_on_the_virtual_clock() {
+        let receiver = Receiver::new(Clock::start(), None);
+        receiver.inject(EndpointFault { behaviour: Answer::Hang, scope: Scope::NextRequests(1) });
+        let started = tokio::time::Instant::now();
+        let outcome = Transport::InProcess(receiver).send(&request(), Duration::from_secs(3)).await;
+        assert_eq!(outcome, SendOutcome::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
     }
 
     #[actix_web::test]

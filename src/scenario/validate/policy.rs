@@ -1,11 +1,11 @@
-//! The webhook policy keys (`timeout`, `attempts`, `backoff`) of `[webhook]`, for
-//! every strategy, and of each `[webhook.<strategy>]` table, for one.
+//! The webhook policy keys (`timeout`, `attempts`, `backoff`, `id`) of `[webhook]`,
+//! for every strategy, and of each `[webhook.<strategy>]` table, for one.
 
 use toml::Spanned;
 
 use crate::scenario::raw::*;
 use crate::strategy::StrategyKind;
-use crate::webhook::{PolicyKeys, WebhookPolicies};
+use crate::webhook::{IdPolicy, PolicyKeys, WebhookPolicies};
 
 use super::{Result, Validator};
 
@@ -14,11 +14,17 @@ struct Keys<'a> {
     timeout: Option<&'a Dur>,
     attempts: Option<&'a Int>,
     backoff: Option<&'a Dur>,
+    id: Option<&'a Str>,
 }
 
 impl<'a> From<&'a RawPolicy> for Keys<'a> {
     fn from(raw: &'a RawPolicy) -> Self {
-        Keys { timeout: raw.timeout.as_ref(), attempts: raw.attempts.as_ref(), backoff: raw.backoff.as_ref() }
+        Keys {
+            timeout: raw.timeout.as_ref(),
+            attempts: raw.attempts.as_ref(),
+            backoff: raw.backoff.as_ref(),
+            id: raw.id.as_ref(),
+        }
     }
 }
 
@@ -31,6 +37,7 @@ impl Validator<'_> {
             timeout: raw.timeout.as_ref(),
             attempts: raw.attempts.as_ref(),
             backoff: raw.backoff.as_ref(),
+            id: raw.id.as_ref(),
         };
         let every = self.policy_keys("webhook", &every)?;
         let tables = [
@@ -57,7 +64,7 @@ impl Validator<'_> {
                 name.clone(),
                 format!(
                     "[{name}] says nothing: give what {strategy} runs send differently \
-                     (timeout, attempts or backoff), or remove the table"
+                     (timeout, attempts, backoff or id), or remove the table"
                 ),
             ));
         }
@@ -77,6 +84,20 @@ impl Validator<'_> {
                 "attempts counts every try, so at least 1 (1 = no retry)",
             )?),
         };
-        Ok(PolicyKeys { timeout, attempts, backoff: keys.backoff.map(|d| d.get_ref().0) })
+        let id = match keys.id {
+            None => None,
+            Some(id) => Some(IdPolicy::parse(id.get_ref()).ok_or_else(|| {
+                self.err(
+                    id,
+                    key("id"),
+                    format!(
+                        "unknown id {:?}: id = \"stable\" (the webhook-id stays the same across \
+                         retries) or id = \"none\" (requests carry no webhook-id)",
+                        id.get_ref()
+                    ),
+                )
+            })?),
+        };
+        Ok(PolicyKeys { timeout, attempts, backoff: keys.backoff.map(|d| d.get_ref().0), id })
     }
 }
