@@ -167,6 +167,25 @@ fn a_late_accept_without_id_is_a_duplicate_on_postgres() {
 }
 
 #[test]
+fn shipped_claim_sends_no_id_unless_the_file_says_so_and_the_others_a_stable_one() {
+    let silent = late_accept("");
+    for strategy in StrategyKind::ALL {
+        let run = run(&silent, Some(strategy), Database::Memory);
+        assert_late_accept(&run, strategy != StrategyKind::ShippedClaim);
+        let omitted: Vec<bool> = run
+            .result
+            .history
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::SendStarted { id_omitted, .. } => Some(id_omitted),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(omitted, [strategy == StrategyKind::ShippedClaim; 2], "{strategy}");
+    }
+}
+
+#[test]
 fn an_id_in_webhook_applies_to_every_strategy() {
     for (id, stable) in [("stable", true), ("none", false)] {
         let scenario = late_accept(&format!("id = \"{id}\""));
@@ -185,11 +204,11 @@ fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_the_memory_store() {
         let requests = &run.result.requests;
         (requests.len(), requests.iter().all(|r| r.webhook_id.is_some()))
     };
-    // The file's strategy is shipped-claim; --strategy picks the table.
-    assert_eq!(tries(None), (3, true));
+    // The file's strategy (shipped-claim) sends without id; --strategy picks the table.
+    assert_eq!(tries(None), (3, false));
     assert_eq!(tries(Some(StrategyKind::SeedClaim)), (1, true));
     assert_eq!(tries(Some(StrategyKind::InMemory)), (3, false));
-    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), (3, true));
+    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), (3, false));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! scenario says about it for every strategy and for each one ([`WebhookPolicies`]).
 //!
 //! `[webhook]` sets keys for every strategy; `[webhook.<strategy>]` overrides them for
-//! runs of that strategy. A key neither table gives keeps its default.
+//! runs of that strategy. A key neither table gives keeps its default, except `id`,
+//! whose default follows the design: `shipped-claim` models the real system, which
+//! sends no `webhook-id` to Slack-like endpoints ([`IdPolicy::of_design`]).
 
 use std::time::Duration;
 
@@ -38,6 +40,16 @@ impl IdPolicy {
     /// The policy named `name` in a scenario file.
     pub fn parse(name: &str) -> Option<IdPolicy> {
         IdPolicy::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// What a design does when the scenario does not say: the shipped system posts to
+    /// Slack-like endpoints without any `webhook-id`, so `shipped-claim` sends none;
+    /// the other designs send a stable id.
+    pub fn of_design(strategy: StrategyKind) -> IdPolicy {
+        match strategy {
+            StrategyKind::ShippedClaim => IdPolicy::Omitted,
+            StrategyKind::InMemory | StrategyKind::SeedClaim | StrategyKind::Outbox => IdPolicy::Stable,
+        }
     }
 }
 
@@ -108,7 +120,7 @@ pub struct WebhookPolicies {
 
 impl WebhookPolicies {
     /// The policy of a run under `strategy`: its table's keys, else `[webhook]`'s,
-    /// else the defaults.
+    /// else the defaults (for `id`, the design's own).
     pub fn resolve(&self, strategy: StrategyKind) -> WebhookPolicy {
         let own = self.by_strategy.iter().find(|(s, _)| *s == strategy).map(|(_, keys)| keys);
         let keys = own.map_or_else(|| self.every.clone(), |own| self.every.overridden_by(own));
@@ -117,7 +129,7 @@ impl WebhookPolicies {
             timeout: keys.timeout.unwrap_or(default.timeout),
             attempts: keys.attempts.unwrap_or(default.attempts),
             backoff: keys.backoff.unwrap_or(default.backoff),
-            id: keys.id.unwrap_or(default.id),
+            id: keys.id.unwrap_or_else(|| IdPolicy::of_design(strategy)),
         }
     }
 }
@@ -131,9 +143,14 @@ mod tests {
     }
 
     #[test]
-    fn without_keys_every_strategy_gets_the_defaults() {
+    fn without_keys_shipped_claim_sends_no_id_and_the_others_a_stable_one() {
         let policies = WebhookPolicies::default();
-        assert!(StrategyKind::ALL.into_iter().all(|s| policies.resolve(s) == WebhookPolicy::default()));
+        for strategy in StrategyKind::ALL {
+            let policy = policies.resolve(strategy);
+            let id =
+                if strategy == StrategyKind::ShippedClaim { IdPolicy::Omitted } else { IdPolicy::Stable };
+            assert_eq!(policy, WebhookPolicy { id, ..WebhookPolicy::default() }, "{strategy}");
+        }
     }
 
     #[test]
