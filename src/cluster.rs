@@ -20,7 +20,9 @@ use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
 use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, RunSchema, Store};
 use crate::strategy::StrategyKind;
-use crate::webhook::{HttpReceiver, ReceivedRequest, Receiver, Secret, Transport};
+use crate::webhook::{
+    HttpReceiver, ReceivedRequest, Receiver, Secret, Transport, WebhookPolicies, WebhookPolicy,
+};
 use crate::world::{ClusterConfig, Endpoint, World};
 use crate::{Error, Result};
 
@@ -48,6 +50,9 @@ pub struct ClusterSpec {
     pub config: ClusterConfig,
     /// The delivery design under study.
     pub strategy: StrategyKind,
+    /// How replicas send webhooks, for every strategy and per strategy; the run uses
+    /// the policy of `strategy` ([`ClusterSpec::webhook_policy`]).
+    pub webhook: WebhookPolicies,
     /// The plans.
     pub plans: Vec<PlanScript>,
     /// User actions.
@@ -60,6 +65,14 @@ pub struct ClusterSpec {
     pub deadline: Duration,
     /// The run stops here even if the cluster never goes quiet.
     pub max_duration: Duration,
+}
+
+impl ClusterSpec {
+    /// The webhook policy of a run of this spec: the one its `strategy` gets, so that
+    /// a run under another strategy than the file's sends as that strategy's table says.
+    pub fn webhook_policy(&self) -> WebhookPolicy {
+        self.webhook.resolve(self.strategy)
+    }
 }
 
 /// Where the replicas' database is.
@@ -220,7 +233,8 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let history = History::new(clock);
     let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
     let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
-    let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint)
+    let policy = spec.webhook_policy();
+    let world = World::new(spec.seed, spec.config.clone(), policy, history, crash_points, endpoint)
         .observing(observer.clone());
     if let Stores::Postgres { proxies, .. } = &stores {
         for (name, proxy) in proxies {

@@ -181,14 +181,18 @@ pub enum Event {
         event: EventType,
         /// The episode the payload names.
         episode: u32,
-        /// The `webhook-id` header.
+        /// The delivery's id: the `webhook-id` header, or with `id_omitted` the id
+        /// the sender names the delivery by, which the receiver never sees.
         webhook_id: String,
         /// 1 for the first try, then 2, 3, ...
         attempt: u32,
+        /// Whether the request went without a `webhook-id` header (`id = "none"`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        id_omitted: bool,
     },
     /// A webhook request returned (or failed) at the sender.
     SendFinished {
-        /// The `webhook-id` header.
+        /// The delivery's id, as its `SendStarted` names it.
         webhook_id: String,
         /// The try this answers.
         attempt: u32,
@@ -199,7 +203,7 @@ pub enum Event {
     },
     /// The sender stopped trying to deliver an event.
     SendAbandoned {
-        /// The `webhook-id` header.
+        /// The delivery's id, as its `SendStarted` names it.
         webhook_id: String,
         /// Tries made.
         attempts: u32,

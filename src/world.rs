@@ -1,6 +1,6 @@
-//! The simulated world every actor of a run shares: the seed and the cluster's
-//! settings, the clock and history, the task scripts, the crash points, the endpoint,
-//! and a count of work in flight (for quiescence).
+//! The simulated world every actor of a run shares: the seed, the cluster's settings
+//! and webhook policy, the clock and history, the task scripts, the crash points, the
+//! endpoint, and a count of work in flight (for quiescence).
 //!
 //! It is the simulation's oracle, not any actor's state: it answers "what does this
 //! run do?" and "does this replica crash here?" the same way for every actor.
@@ -18,19 +18,7 @@ use crate::link::Link;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
 use crate::store::Backend;
-use crate::webhook::{Receiver, Secret, Transport};
-
-/// How a replica sends a webhook: how long it waits, how often it tries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookPolicy {
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Tries in all (1 = no retry).
-    pub attempts: u32,
-    /// Wait before the second try; doubles after each further failure. A longer
-    /// `Retry-After` from the endpoint wins.
-    pub backoff: Duration,
-}
+use crate::webhook::{Receiver, Secret, Transport, WebhookPolicy};
 
 /// The cluster's timing: real Bytebase uses a 5 s scheduler tick, a 10 s heartbeat and
 /// a 60 s abandon-after bound; simulations scale these down.
@@ -46,14 +34,10 @@ pub struct ClusterConfig {
     pub abandon_after: Duration,
     /// Runs a replica takes per tick.
     pub runs_per_tick: u32,
-    /// Webhook sending.
-    pub webhook: WebhookPolicy,
 }
 
 impl Default for ClusterConfig {
-    /// Bytebase's 5 s / 10 s / 60 s scaled down by 100, and its 3 tries and 5 s
-    /// backoff scaled the same way. The timeout (3 s there) is 100 ms: 30 ms is less
-    /// than a loaded machine's first HTTP round trip.
+    /// Bytebase's 5 s / 10 s / 60 s scaled down by 100.
     fn default() -> Self {
         ClusterConfig {
             replicas: 3,
@@ -61,11 +45,6 @@ impl Default for ClusterConfig {
             heartbeat: Duration::from_millis(100),
             abandon_after: Duration::from_millis(600),
             runs_per_tick: 8,
-            webhook: WebhookPolicy {
-                timeout: Duration::from_millis(100),
-                attempts: 3,
-                backoff: Duration::from_millis(50),
-            },
         }
     }
 }
@@ -125,6 +104,8 @@ pub struct World {
     pub seed: u64,
     /// The cluster's settings.
     pub config: Arc<ClusterConfig>,
+    /// How replicas send webhooks: the policy of the strategy this run runs.
+    pub policy: Arc<WebhookPolicy>,
     /// The run's history (and clock).
     pub history: History,
     /// The crash triggers.
@@ -146,6 +127,7 @@ impl World {
     pub fn new(
         seed: u64,
         config: ClusterConfig,
+        policy: WebhookPolicy,
         history: History,
         crash_points: CrashPoints,
         endpoint: Endpoint,
@@ -154,6 +136,7 @@ impl World {
             seed,
             links: Arc::new((1..=config.replicas).map(|n| (ReplicaId::nth(n), Link::default())).collect()),
             config: Arc::new(config),
+            policy: Arc::new(policy),
             history,
             crash_points,
             endpoint,

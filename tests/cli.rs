@@ -87,6 +87,59 @@ fn run_writes_complete_json() {
     std::fs::remove_file(path).ok();
 }
 
+/// `compare` runs the file under each strategy with that strategy's `[webhook.<s>]`
+/// table: one try and no id for seed-claim, the file's three tries for shipped-claim.
+#[test]
+fn compare_runs_each_strategy_with_its_own_webhook_policy() {
+    let scenario = r#"
+name = "refused"
+description = "The endpoint refuses every request."
+[webhook]
+attempts = 3
+backoff = "10ms"
+id = "stable"
+[webhook.seed-claim]
+attempts = 1
+id = "none"
+[[plans]]
+name = "release"
+  [[plans.tasks]]
+  name = "migrate"
+[[timeline]]
+at = "0ms"
+plan = "release"
+action = "run"
+[[faults]]
+kind = "endpoint"
+status = 503
+at = "0ms"
+"#;
+    let id = std::process::id();
+    let file = std::env::temp_dir().join(format!("hasim-cli-policies-{id}.toml"));
+    let json = std::env::temp_dir().join(format!("hasim-cli-policies-{id}.json"));
+    std::fs::write(&file, scenario).unwrap();
+    let (file_arg, json_arg) = (file.to_str().unwrap(), json.to_str().unwrap());
+    let out = hasim(&[
+        "compare",
+        file_arg,
+        "--strategies",
+        "seed-claim,shipped-claim",
+        "--json",
+        json_arg,
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_file(&file).ok();
+    std::fs::remove_file(&json).ok();
+    let requests = |strategy: &str| -> Vec<serde_json::Value> {
+        let run = runs.as_array().unwrap().iter().find(|r| r["strategy"] == strategy).unwrap();
+        run["result"]["requests"].as_array().unwrap().iter().map(|r| r["webhook_id"].clone()).collect()
+    };
+    assert_eq!(requests("seed-claim"), [serde_json::Value::Null]);
+    assert_eq!(requests("shipped-claim"), vec![serde_json::json!("msg_plan1_completed_ep1"); 3]);
+}
+
 #[test]
 fn run_judges_an_outside_endpoint_from_what_the_senders_saw_and_exits_0() {
     let endpoint = common::OutsideEndpoint::start(200, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");

@@ -15,6 +15,7 @@ use hasim::model::{EventType, ReplicaId, RunStatus};
 use hasim::script::{PlanScript, TaskScript};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
+use hasim::webhook::WebhookPolicies;
 use hasim::world::ClusterConfig;
 
 const MS: Duration = Duration::from_millis(1);
@@ -24,6 +25,7 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
         seed: 7,
         config: ClusterConfig::default(),
         strategy: StrategyKind::SeedClaim,
+        webhook: WebhookPolicies::default(),
         plans,
         timeline,
         faults: vec![],

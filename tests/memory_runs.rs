@@ -11,6 +11,7 @@ use hasim::model::{EventType, ReplicaId};
 use hasim::script::{PlanScript, TaskScript};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
+use hasim::webhook::WebhookPolicies;
 use hasim::world::ClusterConfig;
 
 const MS: Duration = Duration::from_millis(1);
@@ -46,6 +47,7 @@ fn retry_story(seed: u64) -> ClusterSpec {
         seed,
         config: ClusterConfig::default(),
         strategy: StrategyKind::SeedClaim,
+        webhook: WebhookPolicies::default(),
         plans: vec![PlanScript { name: "deploy".into(), project: "demo".into(), tasks }],
         timeline,
         faults: vec![],

@@ -15,8 +15,8 @@ use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Ta
 use hasim::script::{Attempt, PlanScript, TaskScript};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
-use hasim::webhook::{Answer, EndpointFault, Scope};
-use hasim::world::{ClusterConfig, WebhookPolicy};
+use hasim::webhook::{Answer, EndpointFault, IdPolicy, PolicyKeys, Scope, WebhookPolicies};
+use hasim::world::ClusterConfig;
 use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
@@ -148,6 +148,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "timeout",
         "attempts",
         "backoff",
+        "id",
         "secret",
         "status",
         "project",
@@ -166,6 +167,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "until",
         "latency",
         "retry_after",
+        "delay",
         "hang",
         "reset",
         "requests",
@@ -190,9 +192,25 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             heartbeat: 100 * MS,
             abandon_after: 600 * MS,
             runs_per_tick: 8,
-            webhook: WebhookPolicy { timeout: 100 * MS, attempts: 3, backoff: 50 * MS },
         },
         strategy: StrategyKind::SeedClaim,
+        webhook: WebhookPolicies {
+            every: PolicyKeys {
+                timeout: Some(100 * MS),
+                attempts: Some(3),
+                backoff: Some(50 * MS),
+                id: Some(IdPolicy::Stable),
+            },
+            by_strategy: vec![(
+                StrategyKind::ShippedClaim,
+                PolicyKeys {
+                    timeout: Some(80 * MS),
+                    attempts: Some(2),
+                    backoff: Some(20 * MS),
+                    id: Some(IdPolicy::Omitted),
+                },
+            )],
+        },
         plans: vec![
             PlanScript {
                 name: "deploy".into(),
@@ -272,7 +290,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             Fault {
                 index: 5,
                 kind: FaultKind::Endpoint(EndpointFault {
-                    behaviour: Answer::Status { code: 429, retry_after: Some(1000 * MS) },
+                    behaviour: Answer::Status { code: 429, retry_after: Some(1000 * MS), delay: None },
                     scope: Scope::NextRequests(2),
                 }),
                 trigger: Trigger::At { at: Duration::ZERO, until: None },
@@ -292,6 +310,14 @@ fn the_complete_example_reads_into_the_expected_scenario() {
                     scope: Scope::Window { from: 6000 * MS, until: None },
                 }),
                 trigger: Trigger::At { at: 6000 * MS, until: None },
+            },
+            Fault {
+                index: 8,
+                kind: FaultKind::Endpoint(EndpointFault {
+                    behaviour: Answer::Status { code: 200, retry_after: None, delay: Some(300 * MS) },
+                    scope: Scope::Window { from: 7000 * MS, until: Some(8000 * MS) },
+                }),
+                trigger: Trigger::At { at: 7000 * MS, until: Some(8000 * MS) },
             },
         ],
         claim_snapshots: vec![500 * MS, 10_000 * MS],
@@ -359,6 +385,7 @@ fn defaults_are_those_of_the_format_document() {
     assert_eq!(s.spec.deadline, Duration::from_secs(2));
     assert_eq!(s.spec.max_duration, Duration::from_secs(30));
     assert_eq!(s.spec.config, ClusterConfig::default());
+    assert_eq!(s.spec.webhook, WebhookPolicies::default());
     assert_eq!(s.spec.plans[0].project, "demo");
     assert_eq!(s.spec.plans[0].tasks[0], TaskScript::done_after("t", 40 * MS));
     assert_eq!((s.target, s.secret.is_none(), s.default_status), (Target::Builtin, true, 200));
@@ -434,6 +461,12 @@ const TOKENS: &[&str] = &[
     "[[claims]]",
     "[cluster]",
     "[webhook]",
+    "[webhook.outbox]",
+    "[webhook.shipped-claim]",
+    "\"none\"",
+    "\"stable\"",
+    "delay",
+    "id",
     "kind",
     "at",
     "until",

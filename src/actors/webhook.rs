@@ -1,5 +1,6 @@
 //! `WebhookActor`: one per replica. Sends the events its replica won, signed, with the
-//! run's retry policy, and logs every try. Sends run in the background of this actor:
+//! run's webhook policy (tries, timeout, backoff, with or without `webhook-id`), and
+//! logs every try. Sends run in the background of this actor:
 //! when the replica crashes, whatever it had not sent is gone.
 
 use std::future::pending;
@@ -44,7 +45,7 @@ impl Actor for WebhookActor {
     }
 }
 
-/// Send this event with the run's retry policy; answers whether the endpoint
+/// Send this event with the run's webhook policy; answers whether the endpoint
 /// accepted it. Tries are numbered from `first_attempt` (a redelivery of an event
 /// already tried continues its numbering).
 #[derive(Message, Debug, Clone)]
@@ -103,10 +104,13 @@ impl Sender {
     /// Sends with the policy's tries, numbered from `first`; true once accepted.
     async fn deliver(self, payload: Payload, first: u32) -> bool {
         let endpoint = &self.world.endpoint;
-        let policy = &self.world.config.webhook;
+        let policy = &self.world.policy;
         let history = &self.world.history;
-        let request = OutgoingRequest::signed(&payload, &endpoint.secret, self.timestamp());
-        let webhook_id = request.webhook_id.clone();
+        let request = OutgoingRequest::signed(&payload, &endpoint.secret, self.timestamp(), policy.id);
+        // The history names the delivery by its stable id even when the request goes
+        // without it, so that its tries, answers and abandonment pair up.
+        let webhook_id = payload.webhook_id();
+        let id_omitted = request.webhook_id.is_none();
         let tries = policy.attempts.max(1);
         let mut backoff = policy.backoff;
         for attempt in first..first + tries {
@@ -118,6 +122,7 @@ impl Sender {
                     episode: payload.episode,
                     webhook_id: webhook_id.clone(),
                     attempt,
+                    id_omitted,
                 },
             );
             let outcome = self.send(&request, policy.timeout).await;

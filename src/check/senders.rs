@@ -30,31 +30,33 @@ pub enum DeliveryView {
 /// What a `SendStarted` entry announces: plan, event type, episode.
 type Announced = (PlanId, EventType, u32);
 
-/// The tries started so far, by `webhook-id` and attempt: who sent each, and what.
-type Started<'a> = HashMap<(&'a str, u32), Vec<(Option<&'a ReplicaId>, Announced)>>;
+/// The tries started so far, by `webhook-id` and attempt: who sent each, what, and
+/// whether the request carried the id.
+type Started<'a> = HashMap<(&'a str, u32), Vec<(Option<&'a ReplicaId>, Announced, bool)>>;
 
 /// The requests the senders of `history` saw accepted, in history order: one per
 /// `SendFinished` with `accepted`, at its time, naming the plan, event type and
 /// episode of the `SendStarted` it answers (same `webhook-id` and attempt, the latest
 /// one before it, by the same replica when there is one). Signatures count as
 /// verified; a PIPELINE_FAILED request names no failed task (the history does not
-/// say which the payload named). An accepted answer to no logged try is left out.
+/// say which the payload named); a request sent without its id (`id = "none"`) has
+/// none. An accepted answer to no logged try is left out.
 pub fn senders_view(history: &[Entry]) -> Vec<Request> {
     let mut started = Started::new();
     let mut requests = Vec::new();
     for entry in history {
         match &entry.event {
-            Event::SendStarted { plan, event, episode, webhook_id, attempt } => {
+            Event::SendStarted { plan, event, episode, webhook_id, attempt, id_omitted } => {
                 let tries = started.entry((webhook_id.as_str(), *attempt)).or_default();
-                tries.push((entry.by.as_ref(), (*plan, *event, *episode)));
+                tries.push((entry.by.as_ref(), (*plan, *event, *episode), !id_omitted));
             }
             Event::SendFinished { webhook_id, attempt, accepted: true, .. } => {
                 let Some(tries) = started.get(&(webhook_id.as_str(), *attempt)) else { continue };
-                let by_sender = tries.iter().rev().find(|(by, _)| *by == entry.by.as_ref());
-                let Some((_, (plan, event, episode))) = by_sender.or(tries.last()) else { continue };
+                let by_sender = tries.iter().rev().find(|(by, ..)| *by == entry.by.as_ref());
+                let Some((_, (plan, event, episode), with_id)) = by_sender.or(tries.last()) else { continue };
                 requests.push(Request {
                     at: entry.at,
-                    webhook_id: Some(webhook_id.clone()),
+                    webhook_id: with_id.then(|| webhook_id.clone()),
                     plan: Some(*plan),
                     event: Some(*event),
                     episode: Some(*episode),
@@ -84,7 +86,7 @@ mod tests {
     fn started(seq: Seq, by: &str, plan: i64, episode: u32, attempt: u32) -> Entry {
         let (plan, event) = (PlanId(plan), EventType::PipelineFailed);
         let webhook_id = crate::webhook::webhook_id(plan, event, episode);
-        entry(seq, by, Event::SendStarted { plan, event, episode, webhook_id, attempt })
+        entry(seq, by, Event::SendStarted { plan, event, episode, webhook_id, attempt, id_omitted: false })
     }
 
     fn finished(seq: Seq, by: &str, plan: i64, episode: u32, attempt: u32, accepted: bool) -> Entry {

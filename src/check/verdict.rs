@@ -2,9 +2,10 @@
 //! history recorded for it.
 //!
 //! - `ambiguous`: the writes that owe it overlapped (decided in `owed`).
-//! - `duplicate`: two or more distinct accepted `webhook-id`s, or, after the
-//!   history recorded an id's success, a fresh announcement of it (a first try) or
-//!   another try by the sender that saw the success. A redelivery by a sender that
+//! - `duplicate`: two or more distinct accepted `webhook-id`s (each accepted request
+//!   without an id is a delivery of its own: nothing tells it from another), or,
+//!   after the history recorded an id's success, a fresh announcement of it (a first
+//!   try) or another try by the sender that saw the success. A redelivery by a sender that
 //!   never saw it (it numbers its tries on from the last) is a retry: receivers
 //!   dedupe it on the id.
 //! - none accepted: `undeliverable` when it was sent, every answer was a refusal
@@ -73,6 +74,31 @@ impl<'a> Sends<'a> {
         self.started.iter().copied().filter(|e| webhook_id(e) == Some(id)).collect()
     }
 
+    /// The tries that may have sent `request` ([`Sends::sent`]).
+    pub(super) fn for_request(&self, request: &Request) -> Vec<&'a Entry> {
+        self.started.iter().copied().filter(|e| self.sent(e, request)).collect()
+    }
+
+    /// Whether the try `started` may have sent `request`: the request carries the
+    /// try's id; or, the try gone without id, the request carries none, names the
+    /// event the try announces and arrived while it was in flight (at or after its
+    /// start, and not after its answer, if one was logged).
+    pub(super) fn sent(&self, started: &Entry, request: &Request) -> bool {
+        let Event::SendStarted { plan, event, episode, webhook_id, id_omitted, .. } = &started.event else {
+            return false;
+        };
+        match request.webhook_id.as_deref() {
+            Some(id) => id == webhook_id,
+            None => {
+                *id_omitted
+                    && (request.plan, request.event, request.episode)
+                        == (Some(*plan), Some(*event), Some(*episode))
+                    && started.at <= request.at
+                    && self.answer(started).is_none_or(|answer| request.at <= answer.at)
+            }
+        }
+    }
+
     /// The `SendFinished` entries for `id`.
     pub(super) fn finished(&self, id: &str) -> &[&'a Entry] {
         self.finished.get(id).map_or(&[], Vec::as_slice)
@@ -119,8 +145,9 @@ pub(super) struct Judged<'a> {
     pub(super) verdict: Verdict,
     /// Its `SendStarted` entries, in log order.
     pub(super) started: Vec<&'a Entry>,
-    /// Each distinct accepted delivery: its id and when it was first accepted.
-    pub(super) accepted: Vec<(Option<&'a str>, Duration)>,
+    /// Each distinct accepted delivery: the first accepted request of each id, and
+    /// every accepted request without one.
+    pub(super) accepted: Vec<&'a Request>,
     /// A send after the history recorded that id's success: (success, re-send).
     pub(super) resend: Option<(Seq, Seq)>,
     /// Refused or timed-out attempts inside the deadline window (excusing lateness).
@@ -143,11 +170,11 @@ pub(super) fn judge<'a>(
         .chain(m.requests.iter().filter_map(|r| r.webhook_id.as_deref()))
         .collect();
 
-    let mut accepted: Vec<(Option<&'a str>, Duration)> = Vec::new();
-    for r in m.requests.iter().filter(|r| r.accepted) {
+    let mut accepted: Vec<&'a Request> = Vec::new();
+    for r in m.requests.iter().copied().filter(|r| r.accepted) {
         let id = r.webhook_id.as_deref();
-        if id.is_none() || !accepted.iter().any(|(seen, _)| *seen == id) {
-            accepted.push((id, r.at));
+        if id.is_none() || !accepted.iter().any(|seen| seen.webhook_id.as_deref() == id) {
+            accepted.push(r);
         }
     }
     // After the id's recorded success, a send that starts a fresh announcement (its
@@ -171,14 +198,15 @@ pub(super) fn judge<'a>(
     });
 
     let before_certain_cause =
-        m.owed.maybe_earlier.as_ref().is_some_and(|(t, _)| accepted.iter().any(|(_, at)| at < t));
+        m.owed.maybe_earlier.as_ref().is_some_and(|(t, _)| accepted.iter().any(|r| r.at < *t));
     let verdict = if m.owed.ambiguous.is_some() || before_certain_cause {
         Verdict::Ambiguous
     } else if accepted.len() >= 2 || resend.is_some() {
         Verdict::Duplicate
-    } else if let Some((id, delivered_at)) = accepted.first() {
-        let waited = m.owed.caused_at.map(|c| delivered_at.saturating_sub(c));
-        let tries = m.requests.iter().filter(|r| r.webhook_id.as_deref() == *id && id.is_some()).count();
+    } else if let Some(first) = accepted.first() {
+        let waited = m.owed.caused_at.map(|c| first.at.saturating_sub(c));
+        let id = first.webhook_id.as_deref();
+        let tries = m.requests.iter().filter(|r| r.webhook_id.as_deref() == id && id.is_some()).count();
         if waited.is_some_and(|w| w > deadline) && !excused {
             Verdict::Late
         } else if tries > 1 || started.len() > 1 {
@@ -206,7 +234,7 @@ pub(super) fn judge<'a>(
 impl Judged<'_> {
     /// When the first accepted request arrived.
     pub(super) fn delivered_at(&self) -> Option<Duration> {
-        self.accepted.iter().map(|(_, at)| *at).min()
+        self.accepted.iter().map(|r| r.at).min()
     }
 
     /// The report for `m`, with its witness.

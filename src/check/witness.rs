@@ -12,7 +12,7 @@ use super::matching::{MatchedEvent, Stray};
 use super::owed::{Owed, OwedEvent};
 use super::story::{Lines, Story, who};
 use super::verdict::{Judged, Sends, webhook_id};
-use super::{EventReport, Verdict, Witness};
+use super::{EventReport, Request, Verdict, Witness};
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId};
 
@@ -44,8 +44,9 @@ impl Story<'_> {
                 self.claims(o, from, to, false, &mut lines, &mut involved);
                 self.sends(&j.started, sends, &mut lines);
                 self.faults(from, &involved, &mut lines);
-                let stray = j.started.iter().filter_map(|e| webhook_id(e)).find(|id| {
-                    self.requests.iter().any(|r| r.accepted && r.webhook_id.as_deref() == Some(*id))
+                let stray = j.started.iter().find_map(|e| {
+                    let accepted = self.requests.iter().any(|r| r.accepted && sends.sent(e, r));
+                    accepted.then(|| webhook_id(e)).flatten()
                 });
                 if j.started.is_empty() {
                     self.no_claim(o, from, to, &mut lines);
@@ -53,7 +54,7 @@ impl Story<'_> {
                 } else if let Some(id) = stray {
                     lines.trailers.push(format!("{id} was accepted but is unexpected (see stray)"));
                 } else if let Some(r) = self.accepted_after(&j.started) {
-                    let id = r.webhook_id.as_deref().unwrap_or("a request");
+                    let id = name(r, sends);
                     lines
                         .trailers
                         .push(format!("the sender stopped, yet the endpoint accepted {id} at {:?}", r.at));
@@ -81,11 +82,8 @@ impl Story<'_> {
                     );
                 }
                 if j.accepted.len() >= 2 {
-                    let list: Vec<String> = j
-                        .accepted
-                        .iter()
-                        .map(|(id, at)| format!("{} at {at:?}", id.unwrap_or("(no id)")))
-                        .collect();
+                    let list: Vec<String> =
+                        j.accepted.iter().map(|r| format!("{} at {:?}", name(r, sends), r.at)).collect();
                     lines.trailers.push(format!("receiver accepted {}", list.join(" and ")));
                 }
             }
@@ -135,7 +133,7 @@ impl Story<'_> {
             (first.plan.unwrap_or(PlanId(0)), first.event.unwrap_or(EventType::PipelineFailed));
         let episode = first.episode.unwrap_or(0);
         let id = first.webhook_id.as_deref();
-        let started = id.map(|id| sends.with_id(id)).unwrap_or_default();
+        let started = sends.for_request(first);
         let mut lines = Lines { lead: Some(s.reason.clone()), ..Lines::default() };
         if let Some(e) = started.first() {
             if let Some(c @ Entry { event: Event::ClaimAttempted { event, .. }, .. }) = self.claim_before(e) {
@@ -183,8 +181,28 @@ fn next_cause(o: &OwedEvent, owed: &Owed) -> Seq {
         .unwrap_or(Seq::MAX)
 }
 
-/// The first `SendStarted` of each distinct id.
+/// A request, for people: its `webhook-id`; without one, the id of the delivery that
+/// sent it, as the history names it, marked as sent without it.
+fn name(request: &Request, sends: &Sends<'_>) -> String {
+    match &request.webhook_id {
+        Some(id) => id.clone(),
+        None => sends
+            .for_request(request)
+            .first()
+            .and_then(|e| webhook_id(e))
+            .map_or_else(|| "a request without id".to_owned(), |id| format!("{id} (sent without id)")),
+    }
+}
+
+/// The first `SendStarted` of each distinct id, and every try sent without an id
+/// (each may have been a delivery of its own).
 fn first_per_id<'e>(started: &[&'e Entry]) -> Vec<&'e Entry> {
     let mut seen = BTreeSet::new();
-    started.iter().copied().filter(|e| seen.insert(webhook_id(e))).collect()
+    started
+        .iter()
+        .copied()
+        .filter(|e| {
+            matches!(e.event, Event::SendStarted { id_omitted: true, .. }) || seen.insert(webhook_id(e))
+        })
+        .collect()
 }

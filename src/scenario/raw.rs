@@ -46,7 +46,8 @@ pub struct RawCluster {
     pub runs_per_tick: Option<Int>,
 }
 
-/// `[webhook]`.
+/// `[webhook]`, with a `[webhook.<strategy>]` table per strategy, named as the CLI
+/// names them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhook {
@@ -57,6 +58,24 @@ pub struct RawWebhook {
     pub backoff: Option<Dur>,
     pub secret: Option<Str>,
     pub status: Option<Int>,
+    pub id: Option<Str>,
+    #[serde(rename = "in-memory")]
+    pub in_memory: Option<Spanned<RawPolicy>>,
+    #[serde(rename = "seed-claim")]
+    pub seed_claim: Option<Spanned<RawPolicy>>,
+    #[serde(rename = "shipped-claim")]
+    pub shipped_claim: Option<Spanned<RawPolicy>>,
+    pub outbox: Option<Spanned<RawPolicy>>,
+}
+
+/// `[webhook.<strategy>]`: the policy keys a strategy's runs override.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub timeout: Option<Dur>,
+    pub attempts: Option<Int>,
+    pub backoff: Option<Dur>,
+    pub id: Option<Str>,
 }
 
 /// `[[plans]]`.
@@ -115,6 +134,7 @@ pub struct RawFault {
     pub hang: Option<Spanned<bool>>,
     pub reset: Option<Spanned<bool>>,
     pub requests: Option<Int>,
+    pub delay: Option<Dur>,
 }
 
 /// A fault's `when = { replica, point, op, nth }`.
@@ -185,6 +205,8 @@ mod tests {
             "bogus = 1",
             "[cluster]\nbogus = 1",
             "[webhook]\nbogus = 1",
+            "[webhook.outbox]\nbogus = 1",
+            "[webhook.bogus]\nattempts = 1",
             "[[plans]]\nname = \"p\"\nbogus = 1",
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nbogus = 1",
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nattempts = [{ outcome = \"done\", after = \"1ms\", bogus = 1 }]",

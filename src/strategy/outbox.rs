@@ -28,7 +28,7 @@ use crate::actors::{
 use crate::faults::CrashPoint;
 use crate::model::{PlanId, RunId, TaskId};
 use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome};
-use crate::world::WebhookPolicy;
+use crate::webhook::WebhookPolicy;
 
 use super::{Hook, ReplicaCtx, Strategy, retrying};
 
@@ -53,7 +53,7 @@ fn lease_for(policy: &WebhookPolicy, tick: Duration) -> Duration {
 /// Sends one leased row and marks it delivered once the endpoint accepted it.
 async fn relay_one(r: ReplicaCtx, leased: LeasedEvent) -> crate::Result<()> {
     let state = r.plan_state(leased.event.plan).await?;
-    let first_attempt = (leased.leases - 1) * r.world.config.webhook.attempts.max(1) + 1;
+    let first_attempt = (leased.leases - 1) * r.world.policy.attempts.max(1) + 1;
     if r.deliver(leased.event, &state, first_attempt).await? {
         retrying(&r, || r.store(MarkDelivered { event: leased.event })).await?;
     }
@@ -94,7 +94,7 @@ impl Strategy for Outbox {
 
     fn tick(&self, r: ReplicaCtx) -> Hook {
         Box::pin(async move {
-            let lease = lease_for(&r.world.config.webhook, r.world.config.tick);
+            let lease = lease_for(&r.world.policy, r.world.config.tick);
             let take = LeaseEvents { replica: r.id.clone(), limit: BATCH, lease, max_leases: MAX_LEASES };
             let leased = r.store(take).await?;
             if leased.is_empty() {
@@ -120,6 +120,7 @@ mod tests {
             timeout: Duration::from_millis(100),
             attempts: 3,
             backoff: Duration::from_millis(50),
+            ..WebhookPolicy::default()
         };
         // 3 tries of 100 ms, backoffs of 50 and 100 ms, and 4 ticks of 50 ms.
         assert_eq!(lease_for(&policy, Duration::from_millis(50)), Duration::from_millis(650));

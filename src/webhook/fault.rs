@@ -18,6 +18,11 @@ pub enum Answer {
         /// The `Retry-After` the endpoint asks for. HTTP carries it in whole seconds.
         #[serde(default, with = "super::opt_micros")]
         retry_after: Option<Duration>,
+        /// How long the endpoint holds its answer after it processed the request (the
+        /// request is recorded, and a 2xx accepted, when it arrives). A sender whose
+        /// timeout is shorter sees no answer.
+        #[serde(default, with = "super::opt_micros", skip_serializing_if = "Option::is_none")]
+        delay: Option<Duration>,
     },
     /// Never answers: the sender waits until its own timeout.
     Hang,
@@ -26,9 +31,17 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// A plain status without `Retry-After`.
+    /// A plain status, at once and without `Retry-After`.
     pub fn status(code: u16) -> Self {
-        Answer::Status { code, retry_after: None }
+        Answer::Status { code, retry_after: None, delay: None }
+    }
+
+    /// How long the answer is held after the request is processed.
+    pub fn delay(&self) -> Option<Duration> {
+        match self {
+            Answer::Status { delay, .. } => *delay,
+            Answer::Hang | Answer::Reset => None,
+        }
     }
 
     /// Whether the webhook counts as delivered (a 2xx status).
@@ -88,14 +101,20 @@ pub struct EndpointFault {
 }
 
 impl EndpointFault {
-    /// One line for people: `503 (retry after 1s) for the next 2 requests`.
+    /// One line for people: `503 (retry after 1s) for the next 2 requests`, `200
+    /// answered 300ms late`.
     pub fn describe(&self) -> String {
-        let what = match self.behaviour {
-            Answer::Status { code, retry_after: Some(after) } => format!("{code} (retry after {after:?})"),
-            Answer::Status { code, retry_after: None } => code.to_string(),
+        let mut what = match self.behaviour {
+            Answer::Status { code, retry_after: Some(after), .. } => {
+                format!("{code} (retry after {after:?})")
+            }
+            Answer::Status { code, retry_after: None, .. } => code.to_string(),
             Answer::Hang => "hang".to_owned(),
             Answer::Reset => "reset".to_owned(),
         };
+        if let Some(delay) = self.behaviour.delay() {
+            what = format!("{what} answered {delay:?} late");
+        }
         match self.scope {
             Scope::NextRequests(n) => format!("{what} for the next {n} requests"),
             Scope::Window { .. } => what,
@@ -122,8 +141,23 @@ mod tests {
     }
 
     #[test]
+    fn a_late_answer_still_accepts_and_says_how_late() {
+        let late = Answer::Status { code: 200, retry_after: None, delay: Some(Duration::from_millis(300)) };
+        assert!(late.is_accepted());
+        assert_eq!(late.delay(), Some(Duration::from_millis(300)));
+        assert_eq!(Answer::status(200).delay(), None);
+        let fault = EndpointFault { behaviour: late, scope: Scope::NextRequests(1) };
+        assert_eq!(fault.describe(), "200 answered 300ms late for the next 1 requests");
+        let json = serde_json::to_string(&late).unwrap();
+        assert_eq!(json, r#"{"kind":"status","code":200,"retry_after":null,"delay":300000}"#);
+        assert_eq!(serde_json::from_str::<Answer>(&json).unwrap(), late);
+        let prompt = serde_json::to_string(&Answer::status(200)).unwrap();
+        assert_eq!(prompt, r#"{"kind":"status","code":200,"retry_after":null}"#, "no delay, no key");
+    }
+
+    #[test]
     fn retry_after_is_carried_in_whole_seconds_rounded_up() {
-        let after = |d| Answer::Status { code: 429, retry_after: Some(d) }.retry_after_secs();
+        let after = |d| Answer::Status { code: 429, retry_after: Some(d), delay: None }.retry_after_secs();
         assert_eq!(after(secs(5)), Some(5));
         assert_eq!(after(Duration::from_millis(1500)), Some(2));
         assert_eq!(Answer::status(503).retry_after_secs(), None);
@@ -152,7 +186,7 @@ mod tests {
         let hang =
             EndpointFault { behaviour: Answer::Hang, scope: Scope::Window { from: secs(1), until: None } };
         let busy = EndpointFault {
-            behaviour: Answer::Status { code: 503, retry_after: Some(secs(2)) },
+            behaviour: Answer::Status { code: 503, retry_after: Some(secs(2)), delay: None },
             scope: Scope::NextRequests(3),
         };
         let text = serde_json::to_string(&[hang, busy]).unwrap();

@@ -2,8 +2,8 @@
 //! real requests.
 //!
 //! Every POST, to any path, goes through [`Receiver::handle`]; the answer becomes an
-//! HTTP status (with `Retry-After`), a response that never comes, or a connection
-//! closed before any response.
+//! HTTP status (with `Retry-After`, and after its delay when it is late), a response
+//! that never comes, or a connection closed before any response.
 
 use std::any::Any;
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -77,7 +77,12 @@ async fn serve(request: HttpRequest, body: web::Bytes, receiver: web::Data<Recei
         signature: header(WebhookHeaders::SIGNATURE),
     };
     match receiver.handle(headers, &body) {
-        answer @ Answer::Status { code, .. } => status_response(code, answer.retry_after_secs()),
+        answer @ Answer::Status { code, delay, .. } => {
+            if let Some(delay) = delay {
+                actix_web::rt::time::sleep(delay).await;
+            }
+            status_response(code, answer.retry_after_secs())
+        }
         Answer::Hang => {
             actix_web::rt::time::sleep(HANG).await;
             HttpResponse::GatewayTimeout().finish()
@@ -172,7 +177,11 @@ mod tests {
     async fn a_refusal_carries_retry_after_in_seconds() {
         let receiver = Receiver::new(Clock::start(), None);
         let server = start(&receiver);
-        receiver.inject(next(Answer::Status { code: 503, retry_after: Some(Duration::from_millis(1500)) }));
+        receiver.inject(next(Answer::Status {
+            code: 503,
+            retry_after: Some(Duration::from_millis(1500)),
+            delay: None,
+        }));
         let response = post(&server.url(), Duration::from_secs(10)).await.unwrap();
         assert_eq!(response.status(), Status::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER.as_str()], "2");

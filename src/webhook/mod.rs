@@ -7,22 +7,30 @@
 //! - [`Receiver`]: the endpoint's core, without I/O. It records every request and
 //!   answers as its [`EndpointFault`]s script (otherwise with a configured status).
 //! - [`HttpReceiver`]: the same receiver behind a real HTTP server on localhost.
+//! - [`OutgoingRequest`]: a signed webhook, with or without its id, and
+//!   [`SendOutcome`], what the sender saw of one try.
 //! - [`Transport`]: how a sender reaches the endpoint, over HTTP or in process; both
 //!   give the same [`SendOutcome`] for the same fault.
+//! - [`WebhookPolicy`]: how a replica sends (timeout, tries, backoff, whether it sends
+//!   an id), and [`WebhookPolicies`], what a scenario says about it per strategy.
 
 mod fault;
 mod http;
+mod outgoing;
 mod payload;
+mod policy;
 mod receiver;
 mod signing;
 mod transport;
 
 pub use fault::{Answer, Behaviour, EndpointFault, Scope};
 pub use http::HttpReceiver;
+pub use outgoing::{OutgoingRequest, SendOutcome};
 pub use payload::{FailedTask, Level, Payload, parse_webhook_id, webhook_id};
+pub use policy::{IdPolicy, PolicyKeys, WebhookPolicies, WebhookPolicy};
 pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
-pub use transport::{OutgoingRequest, SendOutcome, Transport};
+pub use transport::Transport;
 
 /// Optional durations as whole microseconds in JSON (`null` when absent).
 mod opt_micros {

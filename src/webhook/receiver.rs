@@ -47,7 +47,8 @@ pub struct ReceivedRequest {
     /// The `webhook-timestamp` header, if it was a number.
     pub timestamp: Option<i64>,
     /// Whether the signature verified (always true for a receiver without a secret,
-    /// which does not check).
+    /// which does not check). A request without `webhook-id` is verified over the
+    /// empty id.
     pub signature_ok: bool,
     /// The body, if it was a valid [`Payload`].
     pub payload: Option<Payload>,
@@ -137,8 +138,11 @@ impl Receiver {
 
     fn signature_ok(&self, headers: WebhookHeaders<'_>, timestamp: Option<i64>, body: &[u8]) -> bool {
         let Some(secret) = &self.shared.secret else { return true };
-        match (headers.id, timestamp, headers.signature) {
-            (Some(id), Some(timestamp), Some(signature)) => secret.verify(id, timestamp, body, signature),
+        // A request without `webhook-id` is signed over the empty id.
+        match (timestamp, headers.signature) {
+            (Some(timestamp), Some(signature)) => {
+                secret.verify(headers.id.unwrap_or_default(), timestamp, body, signature)
+            }
             _ => false,
         }
     }
@@ -240,6 +244,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_without_id_verifies_over_the_empty_id_only() {
+        let receiver = Receiver::new(Clock::start(), Some(secret()));
+        let body = Payload::completed(PlanId(9), "release", "shop", 1).to_json();
+        let over_empty = secret().sign("", 1_700_000_000, &body);
+        let over_id = secret().sign("msg_plan9_completed_ep1", 1_700_000_000, &body);
+        for signature in [&over_empty, &over_id] {
+            let headers =
+                WebhookHeaders { id: None, timestamp: Some("1700000000"), signature: Some(signature) };
+            receiver.handle(headers, &body);
+        }
+        let seen: Vec<(Option<String>, bool)> =
+            receiver.requests().into_iter().map(|r| (r.webhook_id, r.signature_ok)).collect();
+        assert_eq!(seen, [(None, true), (None, false)]);
+    }
+
+    #[test]
     fn a_receiver_without_secret_does_not_check() {
         let receiver = Receiver::new(Clock::start(), None);
         send(&receiver);
@@ -266,7 +286,7 @@ mod tests {
     #[test]
     fn the_first_covering_fault_decides() {
         let receiver = Receiver::new(Clock::start(), None);
-        let busy = Answer::Status { code: 503, retry_after: Some(secs(5)) };
+        let busy = Answer::Status { code: 503, retry_after: Some(secs(5)), delay: None };
         receiver.inject(fault(busy, Scope::NextRequests(1)));
         receiver.inject(fault(Answer::Hang, Scope::NextRequests(2)));
         assert_eq!(answers(&receiver, 3), [busy, Answer::Hang, Answer::status(200)]);
@@ -306,7 +326,7 @@ mod tests {
     #[test]
     fn requests_have_a_stable_json_form() {
         let receiver = Receiver::new(Clock::start(), None);
-        let busy = Answer::Status { code: 503, retry_after: Some(secs(2)) };
+        let busy = Answer::Status { code: 503, retry_after: Some(secs(2)), delay: None };
         receiver.inject(fault(busy, Scope::NextRequests(1)));
         receiver.handle(WebhookHeaders { id: Some("x"), ..Default::default() }, b"{}");
         let mut json = serde_json::to_value(&receiver.requests()[0]).unwrap();

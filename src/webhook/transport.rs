@@ -3,93 +3,11 @@
 //! scenario can run fast and deterministic in process and still mean what HTTP means.
 
 use std::error::Error as _;
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use serde::{Deserialize, Serialize};
 
-use super::{Answer, Payload, Receiver, Secret, WebhookHeaders};
-
-/// A signed webhook, ready to send (and to send again: retries reuse it unchanged).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingRequest {
-    /// The `webhook-id` header.
-    pub webhook_id: String,
-    /// The `webhook-timestamp` header, Unix seconds.
-    pub timestamp: i64,
-    /// The `webhook-signature` header.
-    pub signature: String,
-    /// The JSON body.
-    pub body: Vec<u8>,
-}
-
-impl OutgoingRequest {
-    /// The request announcing `payload`, signed with `secret` at `timestamp` (Unix seconds).
-    pub fn signed(payload: &Payload, secret: &Secret, timestamp: i64) -> Self {
-        let webhook_id = payload.webhook_id();
-        let body = payload.to_json();
-        let signature = secret.sign(&webhook_id, timestamp, &body);
-        OutgoingRequest { webhook_id, timestamp, signature, body }
-    }
-}
-
-/// What the sender saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SendOutcome {
-    /// Any 2xx: delivered (Discord answers 204).
-    Accepted {
-        /// The status.
-        status: u16,
-    },
-    /// Any other status.
-    Refused {
-        /// The status.
-        status: u16,
-        /// The `Retry-After` the endpoint asked for, in whole seconds.
-        #[serde(default, with = "super::opt_micros")]
-        retry_after: Option<Duration>,
-    },
-    /// No answer within the timeout.
-    TimedOut,
-    /// No answer at all: connection refused, or closed before any response.
-    Failed {
-        /// What the client said.
-        error: String,
-    },
-}
-
-impl SendOutcome {
-    fn of_status(status: u16, retry_after_secs: Option<u64>) -> Self {
-        if (200..300).contains(&status) {
-            SendOutcome::Accepted { status }
-        } else {
-            SendOutcome::Refused { status, retry_after: retry_after_secs.map(Duration::from_secs) }
-        }
-    }
-
-    /// Whether the webhook was delivered.
-    pub fn is_accepted(&self) -> bool {
-        matches!(self, SendOutcome::Accepted { .. })
-    }
-}
-
-/// For people and the history: `204`, `503 retry after 5s`, `timed out`, `failed: ...`.
-impl fmt::Display for SendOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendOutcome::Accepted { status } | SendOutcome::Refused { status, retry_after: None } => {
-                write!(f, "{status}")
-            }
-            SendOutcome::Refused { status, retry_after: Some(after) } => {
-                write!(f, "{status} retry after {after:?}")
-            }
-            SendOutcome::TimedOut => f.write_str("timed out"),
-            SendOutcome::Failed { error } => write!(f, "failed: {error}"),
-        }
-    }
-}
+use super::{Answer, OutgoingRequest, Receiver, SendOutcome, WebhookHeaders};
 
 /// The way to the endpoint.
 #[derive(Debug, Clone)]
@@ -101,8 +19,8 @@ pub enum Transport {
         /// The endpoint.
         url: String,
     },
-    /// Call the receiver directly; a hang sleeps on tokio's clock, so it is virtual
-    /// on a paused runtime.
+    /// Call the receiver directly; a hang or a late answer sleeps on tokio's clock, so
+    /// it is virtual on a paused runtime.
     InProcess(Receiver),
 }
 
@@ -131,10 +49,11 @@ async fn send_http(
     request: &OutgoingRequest,
     timeout: Duration,
 ) -> SendOutcome {
-    let sent = client
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(WebhookHeaders::ID, &request.webhook_id)
+    let mut post = client.post(url).header(CONTENT_TYPE, "application/json");
+    if let Some(id) = &request.webhook_id {
+        post = post.header(WebhookHeaders::ID, id);
+    }
+    let sent = post
         .header(WebhookHeaders::TIMESTAMP, request.timestamp)
         .header(WebhookHeaders::SIGNATURE, &request.signature)
         .body(request.body.clone())
@@ -169,12 +88,22 @@ fn with_causes(error: &reqwest::Error) -> String {
 async fn send_in_process(receiver: &Receiver, request: &OutgoingRequest, timeout: Duration) -> SendOutcome {
     let timestamp = request.timestamp.to_string();
     let headers = WebhookHeaders {
-        id: Some(&request.webhook_id),
+        id: request.webhook_id.as_deref(),
         timestamp: Some(&timestamp),
         signature: Some(&request.signature),
     };
     match receiver.handle(headers, &request.body) {
-        answer @ Answer::Status { code, .. } => SendOutcome::of_status(code, answer.retry_after_secs()),
+        // A late answer that comes at or after the timeout is never read.
+        Answer::Status { delay: Some(delay), .. } if delay >= timeout => {
+            tokio::time::sleep(timeout).await;
+            SendOutcome::TimedOut
+        }
+        answer @ Answer::Status { code, delay, .. } => {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            SendOutcome::of_status(code, answer.retry_after_secs())
+        }
         Answer::Hang => {
             tokio::time::sleep(timeout).await;
             SendOutcome::TimedOut
@@ -188,29 +117,43 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::model::{PlanId, TaskId};
-    use crate::webhook::{EndpointFault, FailedTask, HttpReceiver, ReceivedRequest, Scope};
+    use crate::webhook::{
+        EndpointFault, FailedTask, HttpReceiver, IdPolicy, Payload, ReceivedRequest, Scope, Secret,
+    };
 
     fn secret() -> Secret {
         Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
     }
 
-    fn request() -> OutgoingRequest {
+    fn signed(id: IdPolicy) -> OutgoingRequest {
         let task = FailedTask { task: TaskId(2), name: "migrate".into(), error: "boom".into() };
         OutgoingRequest::signed(
             &Payload::failed(PlanId(4), "release", "shop", 1, vec![task]),
             &secret(),
             1_700_000_000,
+            id,
         )
     }
 
-    /// A receiver answering 503 (retry after 5 s), 429, a hang, a reset, then 204 for good.
+    fn request() -> OutgoingRequest {
+        signed(IdPolicy::Stable)
+    }
+
+    fn late(code: u16, ms: u64) -> Answer {
+        Answer::Status { code, retry_after: None, delay: Some(Duration::from_millis(ms)) }
+    }
+
+    /// A receiver answering 503 (retry after 5 s), 429, a hang, a reset, a 200 50 ms
+    /// late, a 200 600 ms late, then 204 for good.
     fn scripted_receiver() -> Receiver {
         let receiver = Receiver::new(Clock::start(), Some(secret())).with_default_status(204);
         let script = [
-            Answer::Status { code: 503, retry_after: Some(Duration::from_secs(5)) },
+            Answer::Status { code: 503, retry_after: Some(Duration::from_secs(5)), delay: None },
             Answer::status(429),
             Answer::Hang,
             Answer::Reset,
+            late(200, 50),
+            late(200, 600),
         ];
         // Each fault covers requests 0..n, so the first that covers request n is script[n].
         for (n, behaviour) in (1..).zip(script) {
@@ -219,10 +162,10 @@ mod tests {
         receiver
     }
 
-    /// Sends the same request six times; errors are blanked, their wording is the client's.
+    /// Sends the same request eight times; errors are blanked, their wording is the client's.
     async fn outcomes(transport: &Transport) -> Vec<SendOutcome> {
         let mut outcomes = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..8 {
             let outcome = match transport.send(&request(), Duration::from_millis(300)).await {
                 SendOutcome::Failed { .. } => SendOutcome::Failed { error: String::new() },
                 other => other,
@@ -237,15 +180,6 @@ mod tests {
         receiver.requests().into_iter().map(|r| ReceivedRequest { at: Duration::ZERO, ..r }).collect()
     }
 
-    #[test]
-    fn a_signed_request_carries_the_payload_and_verifies() {
-        let request = request();
-        assert_eq!(request.webhook_id, "msg_plan4_failed_ep1");
-        let payload: Payload = serde_json::from_slice(&request.body).unwrap();
-        assert_eq!(payload.webhook_id(), request.webhook_id);
-        assert!(secret().verify(&request.webhook_id, request.timestamp, &request.body, &request.signature));
-    }
-
     #[actix_web::test]
     async fn both_transports_give_the_same_outcomes_for_the_same_faults() {
         let in_process = scripted_receiver();
@@ -257,6 +191,8 @@ mod tests {
             SendOutcome::Refused { status: 429, retry_after: None },
             SendOutcome::TimedOut,
             SendOutcome::Failed { error: String::new() },
+            SendOutcome::Accepted { status: 200 },
+            SendOutcome::TimedOut,
             SendOutcome::Accepted { status: 204 },
             SendOutcome::Accepted { status: 204 },
         ];
@@ -264,7 +200,45 @@ mod tests {
         assert_eq!(outcomes(&Transport::http(server.url())).await, expected);
         assert_eq!(seen(&in_process), seen(&over_http));
         assert!(seen(&over_http).iter().all(|r| r.signature_ok && r.payload.is_some()));
+        // The answer held past the timeout was given all the same: the endpoint accepted.
+        assert_eq!(seen(&over_http)[5].answer, late(200, 600));
+        assert!(seen(&over_http)[5].answer.is_accepted());
         server.stop().await;
+    }
+
+    #[actix_web::test]
+    async fn both_transports_send_a_request_without_id_that_verifies() {
+        let in_process = Receiver::new(Clock::start(), Some(secret()));
+        let over_http = Receiver::new(Clock::start(), Some(secret()));
+        let server = HttpReceiver::start(over_http.clone()).unwrap();
+        let request = signed(IdPolicy::Omitted);
+        let timeout = Duration::from_secs(10);
+        let ok = SendOutcome::Accepted { status: 200 };
+        assert_eq!(Transport::InProcess(in_process.clone()).send(&request, timeout).await, ok);
+        assert_eq!(Transport::http(server.url()).send(&request, timeout).await, ok);
+        for receiver in [&in_process, &over_http] {
+            let [seen] = &seen(receiver)[..] else { panic!("one request") };
+            assert_eq!(seen.webhook_id, None);
+            assert!(seen.signature_ok && seen.payload.is_some());
+        }
+        server.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_in_process_late_answer_is_read_after_its_delay_or_times_out() {
+        let receiver = Receiver::new(Clock::start(), None);
+        receiver.inject(EndpointFault { behaviour: late(200, 80), scope: Scope::NextRequests(1) });
+        receiver.inject(EndpointFault { behaviour: late(200, 300), scope: Scope::NextRequests(2) });
+        let transport = Transport::InProcess(receiver.clone());
+        let timeout = Duration::from_millis(100);
+        let started = tokio::time::Instant::now();
+        assert_eq!(transport.send(&request(), timeout).await, SendOutcome::Accepted { status: 200 });
+        assert_eq!(started.elapsed(), Duration::from_millis(80));
+        assert_eq!(transport.send(&request(), timeout).await, SendOutcome::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_millis(180));
+        let arrivals: Vec<(Duration, bool)> =
+            receiver.requests().iter().map(|r| (r.at, r.answer.is_accepted())).collect();
+        assert_eq!(arrivals, [(Duration::ZERO, true), (Duration::from_millis(80), true)]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -286,17 +260,5 @@ mod tests {
             SendOutcome::Failed { error } => assert!(error.contains("onnect"), "{error}"),
             other => panic!("expected a failure, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn outcomes_read_well_and_serialize_as_tagged_json() {
-        let busy = SendOutcome::Refused { status: 503, retry_after: Some(Duration::from_secs(5)) };
-        assert_eq!(busy.to_string(), "503 retry after 5s");
-        assert_eq!(SendOutcome::Accepted { status: 204 }.to_string(), "204");
-        assert_eq!(SendOutcome::TimedOut.to_string(), "timed out");
-        assert!(SendOutcome::Accepted { status: 204 }.is_accepted() && !busy.is_accepted());
-        let json = serde_json::to_string(&busy).unwrap();
-        assert_eq!(json, r#"{"kind":"refused","status":503,"retry_after":5000000}"#);
-        assert_eq!(serde_json::from_str::<SendOutcome>(&json).unwrap(), busy);
     }
 }

@@ -114,6 +114,50 @@ fn a_timeout_then_success_with_the_same_id_is_retried() {
 }
 
 #[test]
+fn without_ids_a_retry_after_a_late_accept_is_a_duplicate() {
+    let mut h = running("r1");
+    h.failed(11).claim(1, F, true).without_ids();
+    h.send("wh-a", 1, F, 1).receive("wh-a", true).finish("wh-a", false, "timed out");
+    h.resend("wh-a").receive("wh-a", true).finish("wh-a", true, "204");
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Duplicate);
+    assert_eq!((e.attempts, e.deliveries), (2, 2));
+    assert_says(
+        e,
+        &[
+            "r1 sent wh-a at #6 (timed out at #7)",
+            "receiver accepted wh-a (sent without id) at 80ms and wh-a",
+        ],
+    );
+    assert!(!r.pass);
+}
+
+#[test]
+fn without_ids_a_refusal_then_an_accept_is_one_delivery_retried() {
+    let mut h = running("r1");
+    h.failed(11).claim(1, F, true).without_ids();
+    h.send("wh-a", 1, F, 1).receive("wh-a", false).finish("wh-a", false, "503");
+    h.resend("wh-a").receive("wh-a", true).finish("wh-a", true, "204");
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Retried);
+    assert_eq!((e.attempts, e.deliveries), (2, 1));
+    assert!(r.pass);
+}
+
+#[test]
+fn without_ids_a_stray_names_the_send_in_flight_when_it_arrived() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).without_ids();
+    h.send("wh-x", 1, F, 3).receive("wh-x", true).finish("wh-x", true, "204");
+    h.send("wh-y", 1, F, 3).finish("wh-y", false, "timed out");
+    let r = h.check();
+    let [stray] = &r.stray[..] else { panic!("one stray: {r:#?}") };
+    assert_eq!((stray.attempts, stray.deliveries), (1, 1));
+    assert!(stray.witness.summary.contains("r1 sent it at #2"), "{}", stray.witness.summary);
+    assert!(stray.witness.summary.contains("(no webhook-id)"), "{}", stray.witness.summary);
+}
+
+#[test]
 fn a_delivery_past_the_deadline_is_late() {
     let mut h = running("r1");
     h.deadline(5).failed(11).claim(1, F, true).wait(10.0).deliver("wh-a", 1, F, 1);

@@ -42,6 +42,8 @@ struct H {
     failed: HashMap<(PlanId, u32), Vec<TaskId>>,
     /// What each webhook id announces, and its attempts so far.
     sent: HashMap<String, (PlanId, EventType, u32, u32)>,
+    /// Whether requests go without `webhook-id` ([`H::without_ids`]).
+    omit_ids: bool,
     final_override: Option<Vec<(PlanId, PlanState)>>,
 }
 

@@ -55,9 +55,9 @@ fn arb_event() -> impl Strategy<Value = Event> {
             .prop_map(|(plan, deleted, invoked)| Event::ClaimReset { plan, deleted, invoked }),
         (plan.clone(), any::<bool>(), any::<bool>())
             .prop_map(|(plan, complete, failed)| Event::CompletionChecked { plan, complete, failed }),
-        (plan, event, 0u32..4, id.clone(), 1u32..3).prop_map(
-            |(plan, event, episode, webhook_id, attempt)| {
-                Event::SendStarted { plan, event, episode, webhook_id, attempt }
+        (plan, event, 0u32..4, id.clone(), 1u32..3, any::<bool>()).prop_map(
+            |(plan, event, episode, webhook_id, attempt, id_omitted)| {
+                Event::SendStarted { plan, event, episode, webhook_id, attempt, id_omitted }
             }
         ),
         (id.clone(), 1u32..3, any::<bool>()).prop_map(|(webhook_id, attempt, accepted)| {

@@ -11,7 +11,15 @@ impl H {
         let slot = self.sent.entry(id.into()).or_insert((PlanId(plan), event, episode, 0));
         slot.3 += 1;
         let attempt = slot.3;
-        self.push(Event::SendStarted { plan: PlanId(plan), event, episode, webhook_id: id.into(), attempt });
+        let id_omitted = self.omit_ids;
+        self.push(Event::SendStarted {
+            plan: PlanId(plan),
+            event,
+            episode,
+            webhook_id: id.into(),
+            attempt,
+            id_omitted,
+        });
         self
     }
 
@@ -33,6 +41,13 @@ impl H {
         self
     }
 
+    /// From here on, requests go without `webhook-id` (`id` only names the delivery
+    /// in the history).
+    pub(super) fn without_ids(&mut self) -> &mut Self {
+        self.omit_ids = true;
+        self
+    }
+
     /// The receiver gets a request of `id`, with the payload its send announced.
     pub(super) fn receive(&mut self, id: &str, accepted: bool) -> &mut Self {
         let (plan, event, episode, _) = self.sent[id];
@@ -44,7 +59,7 @@ impl H {
         self.now += STEP;
         self.requests.push(Request {
             at: self.now,
-            webhook_id: Some(id.into()),
+            webhook_id: (!self.omit_ids).then(|| id.into()),
             plan: Some(plan),
             event: Some(event),
             episode: Some(episode),

@@ -61,6 +61,7 @@ impl Log {
             episode: 1,
             webhook_id: id.into(),
             attempt,
+            id_omitted: false,
         };
         self.add(at_ms, Some(by), event)
     }

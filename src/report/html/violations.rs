@@ -1,6 +1,7 @@
 //! The checker's violations on the timeline: each placed at its cause (else its first
 //! delivery, else its first witness entry), and linked to every item and band its
-//! witness names, and to the deliveries of the webhooks its witness sends.
+//! witness names, and to the deliveries of the webhooks its witness sends (by their
+//! `webhook-id`, or, for a request without one, by the event its payload names).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,7 +9,8 @@ use super::bands::Band;
 use super::model::{Lane, Violation};
 use crate::cluster::RunResult;
 use crate::history::{Event, Seq};
-use crate::model::PlanId;
+use crate::model::{EventType, PlanId};
+use crate::webhook::ReceivedRequest;
 
 /// The checker's violations, placed in time.
 pub(super) fn place(result: &RunResult, index: &HashMap<PlanId, usize>) -> Vec<Violation> {
@@ -34,20 +36,26 @@ pub(super) fn place(result: &RunResult, index: &HashMap<PlanId, usize>) -> Vec<V
 }
 
 /// Marks every item and band that a violation's witness names: by its entries, and
-/// deliveries by the webhook ids of the witness's sends.
+/// deliveries by the webhook ids of the witness's sends (a delivery without an id by
+/// the event those sends announce).
 pub(super) fn link(violations: &[Violation], result: &RunResult, lanes: &mut [Lane], bands: &mut [Band]) {
     let mut by_seq: HashMap<Seq, BTreeSet<usize>> = HashMap::new();
     let mut by_webhook: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    let mut by_event: HashMap<(PlanId, EventType, u32), BTreeSet<usize>> = HashMap::new();
     for (v, violation) in violations.iter().enumerate() {
         for seq in &violation.entries {
             by_seq.entry(*seq).or_default().insert(v);
+            let event = result.history.iter().find(|e| e.seq == *seq).map(|e| &e.event);
             if let Some(
                 Event::SendStarted { webhook_id, .. }
                 | Event::SendFinished { webhook_id, .. }
                 | Event::SendAbandoned { webhook_id, .. },
-            ) = result.history.iter().find(|e| e.seq == *seq).map(|e| &e.event)
+            ) = event
             {
                 by_webhook.entry(webhook_id).or_default().insert(v);
+            }
+            if let Some(Event::SendStarted { plan, event, episode, .. }) = event {
+                by_event.entry((*plan, *event, *episode)).or_default().insert(v);
             }
         }
     }
@@ -56,8 +64,15 @@ pub(super) fn link(violations: &[Violation], result: &RunResult, lanes: &mut [La
     };
     for item in lanes.iter_mut().flat_map(|l| &mut l.items) {
         let mut found = of(&item.entries);
-        let webhook = item.request.and_then(|r| result.requests.get(r)).and_then(|r| r.webhook_id.as_deref());
-        if let Some(vs) = webhook.and_then(|id| by_webhook.get(id)) {
+        let request = item.request.and_then(|r| result.requests.get(r));
+        let linked = match request {
+            Some(ReceivedRequest { webhook_id: Some(id), .. }) => by_webhook.get(id.as_str()),
+            Some(ReceivedRequest { webhook_id: None, payload: Some(p), .. }) => {
+                by_event.get(&(p.plan, p.event, p.episode))
+            }
+            _ => None,
+        };
+        if let Some(vs) = linked {
             found.extend(vs);
         }
         item.violations = found.into_iter().collect();
@@ -156,5 +171,35 @@ action = "run"
         );
         assert_eq!(marked("r2"), [(ItemKind::Send, vec![0]), (ItemKind::Claim, vec![1])]);
         assert_eq!(marked("receiver"), [(ItemKind::Delivery, vec![0]), (ItemKind::Delivery, vec![0])]);
+    }
+
+    #[test]
+    fn deliveries_without_id_are_marked_by_the_event_the_witness_sends() {
+        let scenario = crate::scenario::parse("two-senders.toml", SCENARIO).unwrap();
+        let mut log = Log::default();
+        let failed = log.run_ended(90, "r1", 1, RunStatus::Failed, false);
+        let first = log.send(90, "r1", "msg_1", 1);
+        log.answer(90, "r1", "msg_1", 1, true);
+        let mut requests = vec![request(0, 90, "msg_1", 200), request(1, 95, "msg_1", 200)];
+        requests.iter_mut().for_each(|r| r.webhook_id = None);
+        let mut other = request(2, 97, "msg_9", 200);
+        (other.webhook_id, other.payload.as_mut().unwrap().episode) = (None, 2);
+        requests.push(other);
+        let mut result = result(log, requests, 300);
+        result.report.events = vec![report(Verdict::Duplicate, Some(90), vec![failed, first])];
+        let run = ScenarioRun {
+            name: scenario.name.clone(),
+            strategy: StrategyKind::ShippedClaim,
+            seed: 1,
+            store: "memory",
+            wall: Duration::ZERO,
+            checks: vec![],
+            ok: true,
+            result,
+        };
+        let timeline = build(&scenario, &run);
+        let receiver = timeline.lanes.iter().find(|l| l.id == "receiver").unwrap();
+        let marked: Vec<Vec<usize>> = receiver.items.iter().map(|i| i.violations.clone()).collect();
+        assert_eq!(marked, [vec![0], vec![0], vec![]], "the episode-2 request is another event's");
     }
 }

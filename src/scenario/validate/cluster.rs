@@ -1,5 +1,5 @@
-//! The `[cluster]` and `[webhook]` tables: replica count, timings, the webhook
-//! policy, and where deliveries go (the built-in receiver or a URL).
+//! The `[cluster]` and `[webhook]` tables: replica count, timings, and where
+//! deliveries go (the built-in receiver or a URL). The webhook policy is `policy`'s.
 
 use toml::Spanned;
 
@@ -7,7 +7,7 @@ use crate::scenario::Target;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
 use crate::webhook::Secret;
-use crate::world::{ClusterConfig, WebhookPolicy};
+use crate::world::ClusterConfig;
 
 use super::{DEFAULT_STATUS, MAX_REPLICAS, Result, Validator};
 
@@ -60,11 +60,9 @@ impl Validator<'_> {
         Ok(config)
     }
 
-    pub(super) fn webhook(
-        &self,
-        raw: &RawWebhook,
-        policy: &mut WebhookPolicy,
-    ) -> Result<(Target, Option<Secret>, u16)> {
+    /// Where `[webhook]` sends, its secret and the built-in receiver's status; the
+    /// sending policy is read by [`Validator::policies`].
+    pub(super) fn webhook(&self, raw: &RawWebhook) -> Result<(Target, Option<Secret>, u16)> {
         let target = match (&raw.receiver, &raw.url) {
             (Some(_), Some(url)) => {
                 return Err(self.err(
@@ -90,20 +88,6 @@ impl Validator<'_> {
             (None, Some(url)) => Target::Url(self.url(url)?),
             (None, None) => Target::Builtin,
         };
-        if let Some(timeout) = self.positive(raw.timeout.as_ref(), "webhook.timeout")? {
-            policy.timeout = timeout;
-        }
-        if let Some(n) = &raw.attempts {
-            policy.attempts = self.int(
-                n,
-                "webhook.attempts",
-                1..i64::from(u32::MAX) + 1,
-                "attempts counts every try, so at least 1 (1 = no retry)",
-            )?;
-        }
-        if let Some(backoff) = &raw.backoff {
-            policy.backoff = backoff.get_ref().0;
-        }
         let secret = match &raw.secret {
             None => None,
             Some(s) => {

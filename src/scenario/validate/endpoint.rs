@@ -1,5 +1,5 @@
-//! An `endpoint` fault's behaviour (status, hang, reset) and scope (a time window
-//! or the next so many requests).
+//! An `endpoint` fault's behaviour (status, at once or late; hang; reset) and scope
+//! (a time window or the next so many requests).
 
 use std::ops::Range;
 use std::time::Duration;
@@ -47,7 +47,17 @@ impl Validator<'_> {
         let behaviour = match (&f.status, &f.hang, &f.reset) {
             (Some(status), _, _) => {
                 let code = self.int(status, &key("status"), 100..600, "an HTTP status is 100 to 599")?;
-                Answer::Status { code, retry_after: f.retry_after.as_ref().map(|d| d.get_ref().0) }
+                let delay = match &f.delay {
+                    Some(delay) if delay.get_ref().0.is_zero() => {
+                        return Err(self.err(
+                            delay,
+                            key("delay"),
+                            "must be more than 0: leave delay out to answer at once",
+                        ));
+                    }
+                    delay => delay.as_ref().map(|d| d.get_ref().0),
+                };
+                Answer::Status { code, retry_after: f.retry_after.as_ref().map(|d| d.get_ref().0), delay }
             }
             (None, Some(_), _) => Answer::Hang,
             (None, None, Some(_)) => Answer::Reset,
@@ -64,6 +74,15 @@ impl Validator<'_> {
                 after,
                 key("retry_after"),
                 "retry_after goes with status (e.g. status = 429)",
+            ));
+        }
+        if let (Some(delay), false) = (&f.delay, matches!(behaviour, Answer::Status { .. })) {
+            return Err(self.err(
+                delay,
+                key("delay"),
+                "delay goes with status: the endpoint processes the request, then answers that \
+                 status late (e.g. status = 200, delay = \"300ms\"); a hang never answers and a \
+                 reset answers nothing",
             ));
         }
         let scope = match &f.requests {

@@ -43,7 +43,7 @@ impl Kind {
             Kind::DbPartition => &["at", "until", "when", "replica", "heal_after"],
             Kind::DbLatency => &["at", "until", "replica", "latency"],
             Kind::DbReset => &["at", "when", "replica"],
-            Kind::Endpoint => &["at", "until", "status", "retry_after", "hang", "reset", "requests"],
+            Kind::Endpoint => &["at", "until", "status", "retry_after", "delay", "hang", "reset", "requests"],
         }
     }
 }

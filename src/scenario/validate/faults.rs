@@ -61,7 +61,7 @@ impl Validator<'_> {
         })?;
 
         // Keys of other kinds, reported in file order.
-        let present: [(&str, Option<Range<usize>>); 12] = [
+        let present: [(&str, Option<Range<usize>>); 13] = [
             ("at", f.at.as_ref().map(Spanned::span)),
             ("until", f.until.as_ref().map(Spanned::span)),
             ("when", f.when.as_ref().map(Spanned::span)),
@@ -74,6 +74,7 @@ impl Validator<'_> {
             ("hang", f.hang.as_ref().map(Spanned::span)),
             ("reset", f.reset.as_ref().map(Spanned::span)),
             ("requests", f.requests.as_ref().map(Spanned::span)),
+            ("delay", f.delay.as_ref().map(Spanned::span)),
         ];
         let stray = present
             .iter()

@@ -8,6 +8,7 @@ mod expect;
 mod fault_kind;
 mod faults;
 mod plans;
+mod policy;
 mod timeline;
 mod when;
 
@@ -80,12 +81,13 @@ impl Validator<'_> {
         let deadline = self.positive(raw.deadline.as_ref(), "deadline")?.unwrap_or(DEFAULT_DEADLINE);
         let max_duration =
             self.positive(raw.max_duration.as_ref(), "max_duration")?.unwrap_or(DEFAULT_MAX_DURATION);
-        let mut config = self.cluster(raw.cluster.as_ref())?;
+        let config = self.cluster(raw.cluster.as_ref())?;
         let replicas = config.replicas;
         let (target, secret, default_status) = match &raw.webhook {
             None => (Target::Builtin, None, DEFAULT_STATUS),
-            Some(webhook) => self.webhook(webhook.get_ref(), &mut config.webhook)?,
+            Some(webhook) => self.webhook(webhook.get_ref())?,
         };
+        let webhook = self.policies(raw.webhook.as_ref().map(Spanned::get_ref))?;
 
         let plans_raw = match &raw.plans {
             Some(plans) if !plans.get_ref().is_empty() => plans.get_ref(),
@@ -166,6 +168,7 @@ impl Validator<'_> {
                 seed,
                 config,
                 strategy,
+                webhook,
                 plans,
                 timeline,
                 faults,
