@@ -66,6 +66,8 @@ struct RunRow {
     status: RunStatus,
     replica: Option<ReplicaId>,
     error: Option<String>,
+    /// The plan's episode when its FAILED committed.
+    failed_episode: Option<u32>,
 }
 
 impl MemoryStore {
@@ -171,6 +173,10 @@ impl Tables {
         row.status = outcome.status();
         row.error = outcome.error().map(str::to_owned);
         let (task, attempt) = (row.task, row.attempt);
+        if outcome.status() == RunStatus::Failed {
+            let episode = self.episode_of(self.plan_of(task));
+            self.runs.get_mut(&run).expect("just ended").failed_episode = episode;
+        }
         Some(EndedRun {
             run,
             task,
@@ -198,7 +204,7 @@ impl Tables {
     /// Fails RUNNING runs of replicas without a fresh heartbeat (`Store::fail_abandoned_runs`).
     fn fail_abandoned(&mut self, stale_after: Duration) -> Vec<EndedRun> {
         let now = Instant::now();
-        let Tables { runs, heartbeats, tasks, .. } = self;
+        let Tables { runs, heartbeats, tasks, plans, .. } = self;
         let mut ended = Vec::new();
         for (id, run) in runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Running) {
             let replica = run.replica.clone().expect("a RUNNING run has a replica");
@@ -208,6 +214,7 @@ impl Tables {
             }
             run.status = RunStatus::Failed;
             run.error = Some(abandoned_error(&replica));
+            run.failed_episode = plans.get(&tasks[&run.task].plan).map(|p| p.episode);
             ended.push(EndedRun {
                 run: *id,
                 task: run.task,
@@ -269,7 +276,14 @@ impl Store for MemoryStore {
                 let run = RunId(t.last_run);
                 t.runs.insert(
                     run,
-                    RunRow { task, attempt, status: RunStatus::Pending, replica: None, error: None },
+                    RunRow {
+                        task,
+                        attempt,
+                        status: RunStatus::Pending,
+                        replica: None,
+                        error: None,
+                        failed_episode: None,
+                    },
                 );
                 created.push(NewRun { run, task, attempt });
             }
@@ -359,7 +373,14 @@ impl Store for MemoryStore {
                     status: r.status,
                     error: r.error.clone(),
                 });
-                TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest }
+                let failed_in = t
+                    .runs_of(*task)
+                    .filter(|(_, r)| r.status == RunStatus::Failed)
+                    .filter_map(|(_, r)| r.failed_episode)
+                    .collect::<BTreeSet<u32>>()
+                    .into_iter()
+                    .collect();
+                TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest, failed_in }
             })
             .collect();
         Ok(PlanState { project, title, episode, tasks })

@@ -203,6 +203,9 @@ pub struct TaskStatus {
     pub skipped: bool,
     /// Its latest run (highest attempt), if any.
     pub latest: Option<LatestRun>,
+    /// The episodes in which a run of it failed (and is still FAILED), ascending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_in: Vec<u32>,
 }
 
 impl TaskStatus {

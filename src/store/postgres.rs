@@ -213,7 +213,9 @@ pub async fn finish_run(
 ) -> Result<Option<EndedRun>> {
     let status = outcome.status();
     let row: Option<(i64, i64, i32)> = sqlx::query_as(
-        "UPDATE task_run r SET status = $3, error = $4, finished_at = now(), updated_at = now() \
+        "UPDATE task_run r SET status = $3, error = $4, finished_at = now(), updated_at = now(), \
+             failed_episode = CASE WHEN $3 = 'FAILED' \
+                 THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
          FROM task t \
          WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' AND r.replica_id = $2 \
          RETURNING r.task_id, t.plan_id, r.attempt",
@@ -305,13 +307,16 @@ type PlanStateRow = (
     Option<i32>,
     Option<String>,
     Option<String>,
+    Option<Vec<i32>>,
 );
 
 /// The plan's episode and every task with its latest run, read in one snapshot
 /// (one statement).
 pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanState> {
     let rows: Vec<PlanStateRow> = sqlx::query_as(
-        "SELECT p.project, p.title, p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error \
+        "SELECT p.project, p.title, p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error, \
+                (SELECT array_agg(DISTINCT f.failed_episode ORDER BY f.failed_episode) FROM task_run f \
+                 WHERE f.task_id = t.id AND f.status = 'FAILED' AND f.failed_episode IS NOT NULL) \
          FROM plan p LEFT JOIN task t ON t.plan_id = p.id \
          LEFT JOIN LATERAL (SELECT id, attempt, status, error FROM task_run \
                             WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) r ON true \
@@ -324,7 +329,7 @@ pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanSta
         return Err(Error::NoSuchPlan(plan));
     };
     let mut tasks = Vec::with_capacity(rows.len());
-    for (_, _, _, task, name, skipped, run, attempt, status, error) in rows {
+    for (_, _, _, task, name, skipped, run, attempt, status, error, failed_in) in rows {
         let (Some(task), Some(name), Some(skipped)) = (task, name, skipped) else { continue };
         let latest = match (run, attempt, status) {
             (Some(run), Some(attempt), Some(status)) => {
@@ -332,7 +337,8 @@ pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanSta
             }
             _ => None,
         };
-        tasks.push(TaskStatus { task: TaskId(task), name, skipped, latest });
+        let failed_in = failed_in.unwrap_or_default().into_iter().map(|e| e as u32).collect();
+        tasks.push(TaskStatus { task: TaskId(task), name, skipped, latest, failed_in });
     }
     Ok(PlanState { project, title, episode: episode as u32, tasks })
 }
@@ -365,7 +371,8 @@ pub(super) async fn fail_abandoned_runs_of(
     let mut rows: Vec<(i64, i64, i64, i32, String)> = sqlx::query_as(
         "UPDATE task_run r SET status = 'FAILED', \
              error = 'abandoned: replica ' || r.replica_id || ' stopped heartbeating', \
-             finished_at = now(), updated_at = now() \
+             finished_at = now(), updated_at = now(), \
+             failed_episode = (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) \
          FROM task t \
          WHERE t.id = r.task_id AND r.status = 'RUNNING' AND NOT EXISTS ( \
              SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \

@@ -19,22 +19,39 @@ use crate::webhook::{FailedTask, Payload};
 use crate::world::World;
 use crate::{Error, Result};
 
-/// The payload announcing `event` for `plan` in `episode`. A PIPELINE_FAILED payload
-/// names the tasks whose latest run failed.
-fn payload(plan: PlanId, event: EventType, episode: u32, state: &PlanState) -> Payload {
+/// Which tasks a PIPELINE_FAILED payload names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// Every task whose latest run is FAILED, whenever it failed (the design plan's
+    /// `getFailedTaskRuns`).
+    LatestFailed,
+    /// The tasks a run of which failed in the payload's episode (the contract's
+    /// words; the outbox relay, which knows the episode it announces).
+    FailedInEpisode,
+}
+
+/// The payload announcing `event` for `plan` in `episode`, naming failed tasks as
+/// `naming` says.
+fn payload(plan: PlanId, event: EventType, episode: u32, state: &PlanState, naming: Naming) -> Payload {
     match event {
         EventType::PipelineCompleted => Payload::completed(plan, &state.title, &state.project, episode),
         EventType::PipelineFailed => {
             let failed = state
                 .tasks
                 .iter()
-                .filter_map(|t| {
-                    let run = t.latest.as_ref().filter(|r| r.status == RunStatus::Failed)?;
-                    Some(FailedTask {
-                        task: t.task,
-                        name: t.name.clone(),
-                        error: run.error.clone().unwrap_or_default(),
-                    })
+                .filter(|t| match naming {
+                    Naming::LatestFailed => t.latest.as_ref().is_some_and(|r| r.status == RunStatus::Failed),
+                    Naming::FailedInEpisode => t.failed_in.contains(&episode),
+                })
+                .map(|t| FailedTask {
+                    task: t.task,
+                    name: t.name.clone(),
+                    error: t
+                        .latest
+                        .as_ref()
+                        .filter(|r| r.status == RunStatus::Failed)
+                        .and_then(|r| r.error.clone())
+                        .unwrap_or_default(),
                 })
                 .collect();
             Payload::failed(plan, &state.title, &state.project, episode, failed)
@@ -132,14 +149,14 @@ impl ReplicaCtx {
     /// Hands the event to this replica's webhook actor, which sends it in the
     /// background (with the policy's retries).
     pub fn announce(&self, plan: PlanId, event: EventType, state: &PlanState) {
-        let payload = payload(plan, event, state.episode, state);
+        let payload = payload(plan, event, state.episode, state, Naming::LatestFailed);
         self.webhook.do_send(Announce { payload, first_attempt: 1 });
     }
 
     /// Sends the event for `episode` and waits for the outcome: true once the endpoint
     /// accepted it. Tries are numbered from `first_attempt`.
     pub async fn deliver(&self, event: RaisedEvent, state: &PlanState, first_attempt: u32) -> Result<bool> {
-        let payload = payload(event.plan, event.event, event.episode, state);
+        let payload = payload(event.plan, event.event, event.episode, state, Naming::FailedInEpisode);
         self.webhook.send(Announce { payload, first_attempt }).await.map_err(|_| Error::ActorGone("webhook"))
     }
 

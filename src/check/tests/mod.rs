@@ -250,7 +250,13 @@ impl H {
                             status: *status,
                             error: None,
                         });
-                        TaskStatus { task: *t, name: format!("t{t}"), skipped: *skipped, latest }
+                        TaskStatus {
+                            task: *t,
+                            name: format!("t{t}"),
+                            skipped: *skipped,
+                            latest,
+                            failed_in: Vec::new(),
+                        }
                     })
                     .collect();
                 (*plan, PlanState { project: "p".into(), title: "t".into(), episode: *episode, tasks })

@@ -46,14 +46,43 @@ fn a_failed_request_for_an_episode_without_failure_is_unexpected() {
 }
 
 #[test]
-fn a_failed_payload_naming_a_task_that_never_failed_is_unexpected() {
+fn a_failed_payload_naming_a_task_that_never_failed_is_a_wrong_payload_beside_its_delivery() {
     let mut h = H::new();
     h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).failed(11);
     h.deliver("wh-1", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(12)]);
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_says(e, &["wh-1 was accepted but is unexpected (see stray)"]);
-    assert!(r.stray[0].witness.summary.contains("names task 12, which had no FAILED run by then"));
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert!(r.stray.is_empty(), "{r:#?}");
+    assert_eq!(r.payloads.len(), 1, "{r:#?}");
+    assert_eq!(r.payloads[0].verdict, Verdict::WrongPayload);
+    assert!(
+        r.payloads[0].witness.summary.contains("wh-1 at 60ms names task 12, which had no FAILED run by then")
+    );
+    assert!(!r.pass, "a wrong payload fails the run");
+}
+
+#[test]
+fn a_failed_payload_naming_a_task_that_failed_in_another_episode_is_a_wrong_payload() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11).failed(12);
+    h.deliver("wh-1", 1, F, 1).runs(1, &[11]).started(11).failed(11);
+    // Task 12 failed in episode 1 and was not retried: it did not fail in episode 2.
+    h.deliver("wh-2", 1, F, 2).tweak(|r| r.failed_tasks = vec![TaskId(11), TaskId(12)]);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 2, Verdict::Delivered);
+    assert_eq!(r.payloads.len(), 1, "{r:#?}");
+    let s = &r.payloads[0].witness.summary;
+    assert!(s.contains("names task 12, which failed in episode 1, not 2"), "{s}");
+}
+
+#[test]
+fn a_failed_payload_naming_the_episodes_failures_is_right() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).failed(11).failed(12);
+    h.deliver("wh-1", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(11), TaskId(12)]);
+    let r = h.check();
+    assert!(r.payloads.is_empty(), "{r:#?}");
+    assert!(r.pass);
 }
 
 #[test]
