@@ -14,12 +14,17 @@
 //!   delivered. A lease that expires (its relay crashed, was cut off, or ran out of
 //!   tries) is taken again by any relay, which numbers its tries on from the last:
 //!   the receiver dedupes on the id, so the event is delivered effectively once.
+//! - A lease is good from the moment the relay asked for it: a relay whose lease
+//!   came back too late to finish its tries before it expires (the reply was held on
+//!   a slow or partitioned link) lets it go unused, since another relay may take
+//!   the row once it expires and send it too.
 //! - A relay stops taking a row after [`MAX_LEASES`] leases: the endpoint refused
 //!   every try for that long (`undeliverable`).
 
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use tokio::time::Instant;
 
 use crate::actors::{
     CreatePendingRuns, FailAbandonedRunsRaising, FinishRunRaising, LeaseEvents, MarkDelivered,
@@ -42,17 +47,28 @@ const BATCH: u32 = 8;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Outbox;
 
+/// How long a relay's tries of one row take at most: every timeout and backoff.
+fn sending_for(policy: &WebhookPolicy) -> Duration {
+    let tries = policy.attempts.max(1);
+    let backoffs = policy.backoff * (2u32.saturating_pow(tries - 1).saturating_sub(1));
+    policy.timeout * tries + backoffs
+}
+
 /// How long a relay holds a row: enough for all of the policy's tries and backoffs,
 /// plus a few ticks.
 fn lease_for(policy: &WebhookPolicy, tick: Duration) -> Duration {
-    let tries = policy.attempts.max(1);
-    let backoffs = policy.backoff * (2u32.saturating_pow(tries - 1).saturating_sub(1));
-    policy.timeout * tries + backoffs + tick * 4
+    sending_for(policy) + tick * 4
 }
 
-/// Sends one leased row and marks it delivered once the endpoint accepted it.
-async fn relay_one(r: ReplicaCtx, leased: LeasedEvent) -> crate::Result<()> {
+/// Sends one leased row, held until `expires`, and marks it delivered once the
+/// endpoint accepted it. A lease that would expire before the tries could end is
+/// left unused.
+async fn relay_one(r: ReplicaCtx, leased: LeasedEvent, expires: Instant) -> crate::Result<()> {
     let state = r.plan_state(leased.event.plan).await?;
+    if Instant::now() + sending_for(&r.world.policy) > expires {
+        tracing::debug!(replica = %r.id, event = ?leased.event, "the lease came too late to use");
+        return Ok(());
+    }
     let first_attempt = (leased.leases - 1) * r.world.policy.attempts.max(1) + 1;
     if r.deliver(leased.event, &state, first_attempt).await? {
         retrying(&r, || r.store(MarkDelivered { event: leased.event })).await?;
@@ -96,13 +112,15 @@ impl Strategy for Outbox {
         Box::pin(async move {
             let lease = lease_for(&r.world.policy, r.world.config.tick);
             let take = LeaseEvents { replica: r.id.clone(), limit: BATCH, lease, max_leases: MAX_LEASES };
+            // The server counts the lease from when it ran the statement, after this.
+            let expires = Instant::now() + lease;
             let leased = r.store(take).await?;
             if leased.is_empty() {
                 return Ok(());
             }
             // The lease is this design's claim.
             r.crash_point(CrashPoint::AfterClaim).await;
-            for result in join_all(leased.into_iter().map(|l| relay_one(r.clone(), l))).await {
+            for result in join_all(leased.into_iter().map(|l| relay_one(r.clone(), l, expires))).await {
                 result?;
             }
             Ok(())
