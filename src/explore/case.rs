@@ -120,6 +120,22 @@ pub enum FaultCase {
         /// When, in ms.
         at: u16,
     },
+    /// The DB connections of the replica that reaches a point are reset.
+    DbResetAt {
+        /// Whose link (unless the point is for whichever replica).
+        replica: u8,
+        /// Where it strikes.
+        when: PointCase,
+    },
+    /// The DB link of the replica that reaches a point blackholes for `len` ms.
+    DbPartitionAt {
+        /// Whose link (unless the point is for whichever replica).
+        replica: u8,
+        /// Where it strikes.
+        when: PointCase,
+        /// For how long, in ms (at least 1).
+        len: u16,
+    },
     /// The endpoint misbehaves.
     Endpoint {
         /// How.
@@ -136,6 +152,20 @@ pub enum CrashWhen {
     At(u16),
     /// The `nth` (from 1) time the replica passes the point.
     Point(CrashPoint, u8),
+    /// The `nth` (from 1) passage of any replica through the point: it strikes the
+    /// replica that makes it.
+    AnyPoint(CrashPoint, u8),
+}
+
+/// A point where a DB link fault strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointCase {
+    /// Whichever replica gets there (else the fault's replica).
+    pub any: bool,
+    /// The point.
+    pub point: CrashPoint,
+    /// Which passage (from 1), of the replica or of the cluster for `any`.
+    pub nth: u8,
 }
 
 /// What the endpoint does wrong.

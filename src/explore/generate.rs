@@ -26,8 +26,8 @@ use proptest::sample::select;
 use crate::faults::CrashPoint;
 
 use super::case::{
-    ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, SpanCase,
-    TaskCase,
+    ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, PointCase,
+    SpanCase, TaskCase,
 };
 
 /// How big generated cases get.
@@ -119,6 +119,7 @@ pub fn fault() -> impl Strategy<Value = FaultCase> {
     let when = prop_oneof![
         2 => (0..=LAST_FAULT).prop_map(CrashWhen::At),
         3 => (select(CrashPoint::ALL.to_vec()), 1u8..=3).prop_map(|(p, n)| CrashWhen::Point(p, n)),
+        1 => (select(CrashPoint::ALL.to_vec()), 1u8..=3).prop_map(|(p, n)| CrashWhen::AnyPoint(p, n)),
     ];
     let crash = (any::<u8>(), when, 1..=LONGEST_WINDOW, proptest::bool::weighted(0.2)).prop_map(
         |(replica, when, restart_after, stays_down)| FaultCase::Crash {
@@ -135,7 +136,24 @@ pub fn fault() -> impl Strategy<Value = FaultCase> {
     let reset = (any::<u8>(), 0..=LAST_FAULT).prop_map(|(replica, at)| FaultCase::DbReset { replica, at });
     let endpoint =
         (endpoint_behaviour(), span()).prop_map(|(behaviour, span)| FaultCase::Endpoint { behaviour, span });
-    prop_oneof![4 => crash, 1 => partition, 1 => latency, 1 => reset, 2 => endpoint]
+    let reset_at = (any::<u8>(), point()).prop_map(|(replica, when)| FaultCase::DbResetAt { replica, when });
+    let partition_at = (any::<u8>(), point(), 1..=LONGEST_WINDOW)
+        .prop_map(|(replica, when, len)| FaultCase::DbPartitionAt { replica, when, len });
+    prop_oneof![
+        4 => crash,
+        1 => partition,
+        1 => latency,
+        1 => reset,
+        1 => reset_at,
+        1 => partition_at,
+        2 => endpoint,
+    ]
+}
+
+/// A point for a DB link fault: of the fault's replica, or of whichever gets there.
+fn point() -> impl Strategy<Value = PointCase> {
+    (proptest::bool::weighted(0.3), select(CrashPoint::ALL.to_vec()), 1u8..=3)
+        .prop_map(|(any, point, nth)| PointCase { any, point, nth })
 }
 
 fn endpoint_behaviour() -> impl Strategy<Value = EndpointCase> {

@@ -6,7 +6,7 @@
 //! action, task, attempt or replica fewer; a time at zero; a request routed
 //! round-robin), and the search keeps the first that still fails, until none does.
 
-use super::case::{Case, CrashWhen, FaultCase, SpanCase};
+use super::case::{Case, CrashWhen, FaultCase, PointCase, SpanCase};
 
 /// Every case one step simpler than `case`, most removing first.
 pub fn simpler(case: &Case) -> Vec<Case> {
@@ -72,7 +72,9 @@ fn zero_times(fault: &mut FaultCase) {
         | FaultCase::DbLatency { at, .. }
         | FaultCase::DbReset { at, .. }
         | FaultCase::Endpoint { span: SpanCase::Window { at, .. }, .. } => *at = 0,
-        FaultCase::Crash { when: CrashWhen::Point(_, nth), .. } => *nth = 1,
+        FaultCase::Crash { when: CrashWhen::Point(_, nth) | CrashWhen::AnyPoint(_, nth), .. }
+        | FaultCase::DbResetAt { when: PointCase { nth, .. }, .. }
+        | FaultCase::DbPartitionAt { when: PointCase { nth, .. }, .. } => *nth = 1,
         FaultCase::Endpoint { span: SpanCase::Requests(n), .. } => *n = 1,
     }
 }

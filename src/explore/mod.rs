@@ -34,8 +34,8 @@ mod render;
 mod search;
 
 pub use case::{
-    ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, SpanCase,
-    TaskCase,
+    ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, PointCase,
+    SpanCase, TaskCase,
 };
 pub use counterexample::Counterexample;
 pub use generate::{Bounds, action, case, fault, plan, task};

@@ -12,7 +12,8 @@ use crate::model::EventType;
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::strategy::StrategyKind;
 
-use super::case::{Case, CrashWhen, EndpointCase, FaultCase, SpanCase};
+use super::case::{Case, CrashWhen, EndpointCase, FaultCase, PointCase, SpanCase};
+use crate::faults::CrashPoint;
 
 /// The contract's deadline in generated scenarios: the faults a case can hold keep a
 /// correct design away from the database or the endpoint for far less than this, so
@@ -152,6 +153,12 @@ impl Case {
         text
     }
 
+    /// The `when` of a DB link fault at a point.
+    fn point_when(&self, replica: u8, w: PointCase) -> String {
+        let name = if w.any { "any".to_owned() } else { self.replica(replica) };
+        when_keys(&name, w.point, w.nth)
+    }
+
     fn write_faults(&self, out: &mut String) {
         for fault in &self.faults {
             out.push_str("\n[[faults]]\n");
@@ -160,13 +167,8 @@ impl Case {
                     let name = self.replica(replica);
                     let trigger = match when {
                         CrashWhen::At(at) => format!("at = \"{at}ms\"\nreplica = \"{name}\""),
-                        CrashWhen::Point(point, nth) => {
-                            format!(
-                                "when = {{ replica = \"{name}\", {}, nth = {} }}",
-                                point.when_keys(),
-                                nth.max(1)
-                            )
-                        }
+                        CrashWhen::Point(point, nth) => when_keys(&name, point, nth),
+                        CrashWhen::AnyPoint(point, nth) => when_keys("any", point, nth),
                     };
                     let restart = if stays_down && name != "r1" {
                         String::new()
@@ -191,6 +193,13 @@ impl Case {
                 }
                 FaultCase::DbReset { replica, at } => {
                     format!("kind = \"db-reset\"\nreplica = \"{}\"\nat = \"{at}ms\"", self.replica(replica))
+                }
+                FaultCase::DbResetAt { replica, when: w } => {
+                    format!("kind = \"db-reset\"\n{}", self.point_when(replica, w))
+                }
+                FaultCase::DbPartitionAt { replica, when: w, len } => {
+                    let when = self.point_when(replica, w);
+                    format!("kind = \"db-partition\"\n{when}\nheal_after = \"{}ms\"", len.max(1))
                 }
                 FaultCase::Endpoint { behaviour, span } => {
                     let behaviour = match behaviour {
@@ -236,4 +245,9 @@ fn quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `when = { replica = "r1", point = ..., nth = N }`.
+fn when_keys(replica: &str, point: CrashPoint, nth: u8) -> String {
+    format!("when = {{ replica = \"{replica}\", {}, nth = {} }}", point.when_keys(), nth.max(1))
 }
