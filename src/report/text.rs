@@ -90,7 +90,8 @@ fn millis(d: Duration) -> String {
     }
 }
 
-/// One cell of the compare matrix: the run's violations (`lost 1, dup 2`) or `ok`,
+/// One cell of the compare matrix: the run's violations (`lost 1, dup 2`, `payload 1`
+/// for a wrong payload) or `ok`,
 /// with `!` when the file's expectations for that strategy did not hold.
 pub fn cell(run: &ScenarioRun) -> String {
     let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -98,6 +99,7 @@ pub fn cell(run: &ScenarioRun) -> String {
         let word = match e.verdict {
             Verdict::Duplicate => "dup",
             Verdict::Unexpected => "unexp",
+            Verdict::WrongPayload => "payload",
             other => other.as_str(),
         };
         match counts.iter_mut().find(|(w, _)| *w == word) {
