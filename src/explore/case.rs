@@ -179,6 +179,9 @@ pub enum EndpointCase {
     Hang,
     /// Closes the connection without an answer.
     Reset,
+    /// Accepts (200), and answers only after so many ms: a sender whose timeout is
+    /// shorter tries again though the request was accepted.
+    Late(u16),
 }
 
 /// Which requests an endpoint fault hits.

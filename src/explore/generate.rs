@@ -163,6 +163,7 @@ fn endpoint_behaviour() -> impl Strategy<Value = EndpointCase> {
         1 => (status(), 1u16..=1500).prop_map(|(s, after)| EndpointCase::RetryAfter(s, after)),
         1 => Just(EndpointCase::Hang),
         1 => Just(EndpointCase::Reset),
+        1 => (1u16..=300).prop_map(EndpointCase::Late),
     ]
 }
 

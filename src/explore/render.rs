@@ -209,6 +209,7 @@ impl Case {
                         }
                         EndpointCase::Hang => "hang = true".to_owned(),
                         EndpointCase::Reset => "reset = true".to_owned(),
+                        EndpointCase::Late(delay) => format!("status = 200\ndelay = \"{}ms\"", delay.max(1)),
                     };
                     let span = match span {
                         SpanCase::Requests(n) => format!("requests = {}", n.max(1)),
