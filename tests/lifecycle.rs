@@ -26,6 +26,7 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
         strategy: StrategyKind::SeedClaim,
         plans,
         timeline,
+        reactions: vec![],
         faults: vec![],
         claim_snapshots: vec![],
         deadline: Duration::from_secs(2),

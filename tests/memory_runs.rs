@@ -48,6 +48,7 @@ fn retry_story(seed: u64) -> ClusterSpec {
         strategy: StrategyKind::SeedClaim,
         plans: vec![PlanScript { name: "deploy".into(), project: "demo".into(), tasks }],
         timeline,
+        reactions: vec![],
         faults: vec![],
         claim_snapshots: vec![300 * MS, 610 * MS],
         deadline: Duration::from_secs(2),

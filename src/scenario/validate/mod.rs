@@ -8,6 +8,7 @@ mod expect;
 mod fault_kind;
 mod faults;
 mod plans;
+mod reactions;
 mod timeline;
 mod when;
 
@@ -135,6 +136,11 @@ impl Validator<'_> {
             }
         };
 
+        let reactions = match &raw.reactions {
+            None => Vec::new(),
+            Some(list) => self.reactions(list.get_ref(), &names, &timeline, replicas)?,
+        };
+
         let mut faults = Vec::new();
         if let Some(raw_faults) = &raw.faults {
             for (i, fault) in raw_faults.get_ref().iter().enumerate() {
@@ -168,6 +174,7 @@ impl Validator<'_> {
                 strategy,
                 plans,
                 timeline,
+                reactions,
                 faults,
                 claim_snapshots,
                 deadline,
