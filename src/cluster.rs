@@ -57,6 +57,9 @@ pub struct ClusterSpec {
     pub plans: Vec<PlanScript>,
     /// User actions.
     pub timeline: Vec<TimedAction>,
+    /// What the users do when something happens to a plan, in scenario order.
+    #[serde(default)]
+    pub reactions: Vec<crate::reactions::Reaction>,
     /// The faults, in scenario order.
     pub faults: Vec<Fault>,
     /// Moments at which to read the claim table (for the scenario's claim checks).

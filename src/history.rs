@@ -54,6 +54,10 @@ pub enum Event {
         action: String,
         /// The tasks it names.
         tasks: Vec<TaskId>,
+        /// The `[[reactions]]` rule (by position) that made the user act; `None` for
+        /// an action of the timeline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reaction: Option<usize>,
     },
     /// A plan and its tasks were created.
     PlanCreated {

@@ -39,6 +39,7 @@ pub mod history;
 pub mod link;
 pub mod model;
 pub mod proxy;
+pub mod reactions;
 pub mod report;
 pub mod runner;
 pub mod scenario;

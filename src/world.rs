@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::CrashPoints;
 use crate::history::History;
 use crate::link::Link;
-use crate::model::{ReplicaId, TaskId};
+use crate::model::{PlanId, ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
 use crate::store::Backend;
 use crate::webhook::{Receiver, Secret, Transport, WebhookPolicy};
@@ -119,6 +119,7 @@ pub struct World {
     /// The run's own connection to the database, past every link (the director's).
     pub observer: Option<Backend>,
     tasks: Arc<Mutex<HashMap<TaskId, TaskEntry>>>,
+    plans: Arc<Mutex<Vec<(usize, PlanId)>>>,
     busy: Arc<AtomicUsize>,
 }
 
@@ -143,6 +144,7 @@ impl World {
             census: Census::default(),
             observer: None,
             tasks: Arc::default(),
+            plans: Arc::default(),
             busy: Arc::default(),
         }
     }
@@ -156,6 +158,17 @@ impl World {
     /// Records which plan and task a created task id is, and its script.
     pub fn register_task(&self, id: TaskId, plan: usize, task: usize, script: TaskScript) {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).insert(id, TaskEntry { plan, task, script });
+    }
+
+    /// Records that the users' `index`-th plan was created as `plan`.
+    pub fn register_plan(&self, index: usize, plan: PlanId) {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).push((index, plan));
+    }
+
+    /// The plans the users know they created, as (position in the scenario, id), in
+    /// the order they were created.
+    pub fn user_plans(&self) -> Vec<(usize, PlanId)> {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// What attempt `attempt` of task `id` does; `None` for a task the run did not

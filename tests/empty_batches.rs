@@ -114,7 +114,7 @@ fn assert_empty_batches_change_nothing(database: Database) {
         let empty: Vec<(&Entry, PlanId, &str)> = history
             .iter()
             .filter_map(|e| match &e.event {
-                Event::UserAction { plan, action, tasks } if tasks.is_empty() => {
+                Event::UserAction { plan, action, tasks, .. } if tasks.is_empty() => {
                     Some((e, *plan, action.as_str()))
                 }
                 _ => None,

@@ -28,6 +28,7 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
         webhook: WebhookPolicies::default(),
         plans,
         timeline,
+        reactions: vec![],
         faults: vec![],
         claim_snapshots: vec![],
         deadline: Duration::from_secs(2),

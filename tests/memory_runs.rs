@@ -50,6 +50,7 @@ fn retry_story(seed: u64) -> ClusterSpec {
         webhook: WebhookPolicies::default(),
         plans: vec![PlanScript { name: "deploy".into(), project: "demo".into(), tasks }],
         timeline,
+        reactions: vec![],
         faults: vec![],
         claim_snapshots: vec![300 * MS, 610 * MS],
         deadline: Duration::from_secs(2),

@@ -11,6 +11,7 @@ use hasim::check::Verdict;
 use hasim::cluster::{ClusterSpec, TimedAction};
 use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::model::{EventType, ReplicaId};
+use hasim::reactions::{Reaction, When, Which};
 use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Target};
 use hasim::script::{Attempt, PlanScript, TaskScript};
 use hasim::store::RunOutcome;
@@ -178,6 +179,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "episode",
         "verdict",
         "rows",
+        "max",
     ] {
         assert!(text.contains(&format!("{key} = ")), "the complete example does not use {key}");
     }
@@ -261,6 +263,15 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             },
             TimedAction { at: 3000 * MS, plan: 1, action: ActionKind::Cancel, tasks: None, via: None },
         ],
+        reactions: vec![Reaction {
+            when: When::TaskFailed,
+            plan: Some(0),
+            action: ActionKind::Run,
+            tasks: Which::Failed,
+            after: 500 * MS,
+            via: Some(r(1)),
+            max: 2,
+        }],
         faults: vec![
             Fault {
                 index: 0,

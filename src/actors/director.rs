@@ -1,6 +1,9 @@
 //! `Director`: runs one scenario. It starts the replicas and the plans' users, plays
-//! the timeline (user actions, timed crashes), restarts crashed replicas, routes
-//! requests like a load balancer, and ends the run once the cluster is quiet.
+//! the timeline (user actions, timed crashes), makes the users react to what their
+//! plans show (`reactions`), restarts crashed replicas, routes requests like a load
+//! balancer, and ends the run once the cluster is quiet.
+
+mod reactions;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -16,6 +19,7 @@ use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
 use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
+use crate::reactions::Watch;
 use crate::store::{Backend, ClaimRow, Store};
 use crate::world::{Token, World};
 
@@ -44,8 +48,12 @@ pub struct Director {
     next_route: usize,
     /// Whether the timeline is playing (every replica came up once).
     begun: bool,
-    /// Timeline entries, replica starts and restarts still to come.
+    /// Timeline entries, reactions, replica starts and restarts still to come.
     pending: usize,
+    /// What the users have seen of their plans, and their reactions so far.
+    watch: Watch,
+    /// Whether a look at the plans is under way.
+    watching: bool,
     quiet_checks: u32,
     done: Option<oneshot::Sender<RunResult>>,
     claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
@@ -65,6 +73,7 @@ impl Director {
             .map(|n| (ReplicaId::nth(n), Slot { incarnation: 0, live: None }))
             .collect();
         let census = world.census.token();
+        let watch = Watch::new(spec.reactions.clone());
         Director {
             _census: census,
             spec,
@@ -76,6 +85,8 @@ impl Director {
             next_route: 0,
             begun: false,
             pending: 0,
+            watch,
+            watching: false,
             quiet_checks: 0,
             done: Some(done),
             claim_snapshots: Vec::new(),
@@ -204,7 +215,13 @@ impl Director {
             return;
         };
         self.world.busy(1);
-        self.plans[action.plan].do_send(Act { action: action.action, tasks: action.tasks, via, via_id });
+        self.plans[action.plan].do_send(Act {
+            action: action.action,
+            tasks: action.tasks,
+            via,
+            via_id,
+            reaction: None,
+        });
     }
 
     /// Starts fault `index` (a timed one), and schedules its end if it has a window.
@@ -331,7 +348,9 @@ impl Actor for Director {
         for (index, plan) in self.spec.plans.iter().enumerate() {
             self.plans.push(PlanActor::new(index, plan.clone(), self.world.clone(), ctx.address()).start());
         }
-        ctx.run_interval(self.world.config.tick, |act, ctx| act.check_quiet(ctx));
+        ctx.run_interval(self.world.config.tick, |act, ctx| {
+            if act.watch.is_empty() { act.check_quiet(ctx) } else { act.look(ctx) }
+        });
         ctx.run_later(self.spec.max_duration, |act, ctx| act.finish(false, ctx));
     }
 }

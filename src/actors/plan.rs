@@ -71,6 +71,19 @@ pub struct Act {
     pub via: Addr<ReplicaActor>,
     /// Its id, for the history.
     pub via_id: ReplicaId,
+    /// The `[[reactions]]` rule that made the user act; `None` for the timeline's.
+    pub reaction: Option<usize>,
+}
+
+impl Act {
+    /// The action as the history names it: a reaction's run is a retry (the plan
+    /// exists by the time anything happens to it); the timeline's keeps its name.
+    fn word(&self) -> &'static str {
+        match (self.reaction, self.action) {
+            (Some(_), ActionKind::Run) => "retry",
+            (_, action) => action.as_str(),
+        }
+    }
 }
 
 impl Handler<Act> for PlanActor {
@@ -99,6 +112,7 @@ impl Handler<Act> for PlanActor {
                         for (position, (task, script)) in created.tasks.iter().zip(scripts).enumerate() {
                             world.register_task(*task, index, position, script);
                         }
+                        world.register_plan(index, created.plan);
                         created
                     }
                 };
@@ -112,8 +126,9 @@ impl Handler<Act> for PlanActor {
                     Some(&act.via_id),
                     Event::UserAction {
                         plan: created.plan,
-                        action: act.action.as_str().into(),
+                        action: act.word().into(),
                         tasks: tasks.clone(),
+                        reaction: act.reaction,
                     },
                 );
                 let request = match act.action {

@@ -30,6 +30,7 @@ pub struct RawScenario {
     pub webhook: Option<Spanned<RawWebhook>>,
     pub plans: Option<List<RawPlan>>,
     pub timeline: Option<List<RawAction>>,
+    pub reactions: Option<List<RawReaction>>,
     pub faults: Option<List<RawFault>>,
     pub expect: Option<List<RawExpect>>,
     pub claims: Option<List<RawClaim>>,
@@ -115,6 +116,19 @@ pub struct RawAction {
     pub action: Str,
     pub tasks: Option<List<String>>,
     pub via: Option<Str>,
+}
+
+/// `[[reactions]]`: what the user does when something happens to a plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReaction {
+    pub when: Str,
+    pub plan: Option<Str>,
+    pub action: Str,
+    pub tasks: Option<Str>,
+    pub after: Dur,
+    pub via: Option<Str>,
+    pub max: Option<Int>,
 }
 
 /// `[[faults]]`: every key any kind takes; which ones a kind allows is checked after.
@@ -211,6 +225,7 @@ mod tests {
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nbogus = 1",
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nattempts = [{ outcome = \"done\", after = \"1ms\", bogus = 1 }]",
             "[[timeline]]\nat = \"0ms\"\nplan = \"p\"\naction = \"run\"\nbogus = 1",
+            "[[reactions]]\nwhen = \"task-failed\"\naction = \"retry\"\nafter = \"0ms\"\nbogus = 1",
             "[[faults]]\nkind = \"crash\"\nbogus = 1",
             "[[faults]]\nkind = \"crash\"\nwhen = { replica = \"r1\", point = \"after-claim\", bogus = 1 }",
             "[[expect]]\nbogus = 1",

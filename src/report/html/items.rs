@@ -287,7 +287,11 @@ mod tests {
     fn every_entry_is_drawn_exactly_once_except_fault_marks_which_are_bands() {
         let mut log = Log::default();
         log.add(0, None, Event::FaultStarted { fault: 0, description: "endpoint 503".into() });
-        log.add(0, Some("r1"), Event::UserAction { plan: PlanId(1), action: "run".into(), tasks: vec![] });
+        log.add(
+            0,
+            Some("r1"),
+            Event::UserAction { plan: PlanId(1), action: "run".into(), tasks: vec![], reaction: None },
+        );
         log.run_started(50, "r1", 1);
         log.add(
             60,

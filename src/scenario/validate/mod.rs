@@ -9,6 +9,7 @@ mod fault_kind;
 mod faults;
 mod plans;
 mod policy;
+mod reactions;
 mod timeline;
 mod when;
 
@@ -137,6 +138,11 @@ impl Validator<'_> {
             }
         };
 
+        let reactions = match &raw.reactions {
+            None => Vec::new(),
+            Some(list) => self.reactions(list.get_ref(), &names, &timeline, replicas)?,
+        };
+
         let mut faults = Vec::new();
         if let Some(raw_faults) = &raw.faults {
             for (i, fault) in raw_faults.get_ref().iter().enumerate() {
@@ -171,6 +177,7 @@ impl Validator<'_> {
                 webhook,
                 plans,
                 timeline,
+                reactions,
                 faults,
                 claim_snapshots,
                 deadline,
