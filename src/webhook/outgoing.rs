@@ -96,17 +96,20 @@ impl fmt::Display for SendOutcome {
     }
 }
 
+/// A signed request and its secret, for the tests of the webhook modules.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
     use crate::model::{PlanId, TaskId};
     use crate::webhook::FailedTask;
 
-    fn secret() -> Secret {
+    /// The secret the fixtures sign with.
+    pub(crate) fn secret() -> Secret {
         Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
     }
 
-    fn signed(id: IdPolicy) -> OutgoingRequest {
+    /// A PIPELINE_FAILED request of plan 4, signed with [`secret`], with `id`.
+    pub(crate) fn signed(id: IdPolicy) -> OutgoingRequest {
         let task = FailedTask { task: TaskId(2), name: "migrate".into(), error: "boom".into() };
         OutgoingRequest::signed(
             &Payload::failed(PlanId(4), "release", "shop", 1, vec![task]),
@@ -116,9 +119,16 @@ mod tests {
         )
     }
 
-    fn request() -> OutgoingRequest {
+    /// [`signed`] with a stable id.
+    pub(crate) fn request() -> OutgoingRequest {
         signed(IdPolicy::Stable)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{request, secret, signed};
+    use super::*;
 
     /// Whether `request`'s signature verifies over `id`.
     fn verifies(request: &OutgoingRequest, id: &str) -> bool {

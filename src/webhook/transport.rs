@@ -116,28 +116,8 @@ async fn send_in_process(receiver: &Receiver, request: &OutgoingRequest, timeout
 mod tests {
     use super::*;
     use crate::clock::Clock;
-    use crate::model::{PlanId, TaskId};
-    use crate::webhook::{
-        EndpointFault, FailedTask, HttpReceiver, IdPolicy, Payload, ReceivedRequest, Scope, Secret,
-    };
-
-    fn secret() -> Secret {
-        Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
-    }
-
-    fn signed(id: IdPolicy) -> OutgoingRequest {
-        let task = FailedTask { task: TaskId(2), name: "migrate".into(), error: "boom".into() };
-        OutgoingRequest::signed(
-            &Payload::failed(PlanId(4), "release", "shop", 1, vec![task]),
-            &secret(),
-            1_700_000_000,
-            id,
-        )
-    }
-
-    fn request() -> OutgoingRequest {
-        signed(IdPolicy::Stable)
-    }
+    use crate::webhook::outgoing::fixtures::{request, secret, signed};
+    use crate::webhook::{EndpointFault, HttpReceiver, IdPolicy, ReceivedRequest, Scope};
 
     fn late(code: u16, ms: u64) -> Answer {
         Answer::Status { code, retry_after: None, delay: Some(Duration::from_millis(ms)) }
