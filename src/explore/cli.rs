@@ -139,13 +139,13 @@ pub fn file_path(dir: &Path, c: &Counterexample) -> PathBuf {
 pub fn summary(search: &Search, outcome: &Outcome) -> String {
     let secs = outcome.elapsed.as_secs_f64().max(1e-9);
     let mut text = format!(
-        "explored {} case{} of {} (seed {}) in {:.2}s: {:.0} cases/s, {} runs with shrinking; {} counterexample{}",
+        "explored {} case{} of {} (seed {}) in {:.2}s: {} cases/s, {} runs with shrinking; {} counterexample{}",
         outcome.cases,
         plural(outcome.cases as usize),
         search.strategy,
         search.seed,
         secs,
-        f64::from(outcome.cases) / secs,
+        rate(f64::from(outcome.cases) / secs),
         outcome.runs,
         outcome.counterexamples.len(),
         plural(outcome.counterexamples.len()),
@@ -154,6 +154,12 @@ pub fn summary(search: &Search, outcome: &Outcome) -> String {
         text.push_str(&format!("; {} case(s) never went quiet before max_duration", outcome.not_quiet));
     }
     text
+}
+
+/// A rate for people: whole numbers from 10 up, two significant digits below (a
+/// Postgres search runs well under one case a second).
+fn rate(per_second: f64) -> String {
+    if per_second >= 10.0 { format!("{per_second:.0}") } else { format!("{:.2}", per_second) }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -177,5 +183,11 @@ mod tests {
         assert_eq!(range::<1, 5>("0-2"), Err("must be within 1-5".to_owned()));
         assert!(range::<1, 5>("4-2").unwrap_err().contains("backwards"));
         assert!(range::<1, 5>("three").unwrap_err().contains("`three` is not a whole number"));
+    }
+
+    #[test]
+    fn rates_below_ten_keep_two_decimals() {
+        assert_eq!(rate(620.4), "620");
+        assert_eq!(rate(0.39), "0.39");
     }
 }
