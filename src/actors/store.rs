@@ -120,6 +120,7 @@ fn ended(run: &EndedRun, error: Option<String>, by_cleaner: bool, invoked: Seq) 
         plan: run.plan,
         attempt: run.attempt,
         status: run.status,
+        overwrote: None,
         error,
         by_cleaner,
         invoked,
