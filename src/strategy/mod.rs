@@ -28,7 +28,7 @@ use std::time::Duration;
 use crate::Result;
 use crate::actors::{FailAbandonedRuns, FinishRun};
 use crate::model::{PlanId, RunId, TaskId};
-use crate::store::{Batch, EndedRun, NewRun, RunOutcome};
+use crate::store::{Batch, EndedRun, NewRun, RunOutcome, StatusWrite};
 
 /// The future a hook returns; it runs on the replica's thread.
 pub type Hook<T = ()> = LocalBoxFuture<'static, Result<T>>;
@@ -55,7 +55,11 @@ pub trait Strategy {
     /// RUNNING here. By default a plain status write, tried again on failure.
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
         Box::pin(async move {
-            retrying(&r, || r.store(FinishRun { run, replica: r.id.clone(), outcome: outcome.clone() })).await
+            let write = || {
+                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), StatusWrite::Fenced);
+                r.store(FinishRun { run, replica, outcome, write })
+            };
+            retrying(&r, write).await
         })
     }
 

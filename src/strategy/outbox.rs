@@ -27,7 +27,7 @@ use crate::actors::{
 };
 use crate::faults::CrashPoint;
 use crate::model::{PlanId, RunId, TaskId};
-use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome};
+use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome, StatusWrite};
 use crate::world::WebhookPolicy;
 
 use super::{Hook, ReplicaCtx, Strategy, retrying};
@@ -63,7 +63,10 @@ async fn relay_one(r: ReplicaCtx, leased: LeasedEvent) -> crate::Result<()> {
 impl Strategy for Outbox {
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
         Box::pin(async move {
-            let write = || r.store(FinishRunRaising { run, replica: r.id.clone(), outcome: outcome.clone() });
+            let write = || {
+                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), StatusWrite::Fenced);
+                r.store(FinishRunRaising { run, replica, outcome, write })
+            };
             Ok(retrying(&r, write).await?.value)
         })
     }
