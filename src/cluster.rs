@@ -219,7 +219,7 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let history = History::new(clock);
     let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
     let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
-    let world = World::new(spec.seed, spec.config.clone(), history, crash_points, endpoint)
+    let world = World::new(spec.seed, spec.config.clone(), spec.strategy, history, crash_points, endpoint)
         .observing(observer.clone());
     if let Stores::Postgres { proxies, .. } = &stores {
         for (name, proxy) in proxies {

@@ -17,7 +17,8 @@ use crate::history::History;
 use crate::link::Link;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
-use crate::store::Backend;
+use crate::store::{Backend, StatusWrite};
+use crate::strategy::StrategyKind;
 use crate::webhook::{Receiver, Secret, Transport};
 
 /// How a replica sends a webhook: how long it waits, how often it tries.
@@ -48,6 +49,18 @@ pub struct ClusterConfig {
     pub runs_per_tick: u32,
     /// Webhook sending.
     pub webhook: WebhookPolicy,
+    /// How a replica's status write of its own run is guarded; `None` leaves it to
+    /// the strategy run ([`crate::strategy::StrategyKind::status_write`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_write: Option<StatusWrite>,
+}
+
+impl ClusterConfig {
+    /// The status write a run under `strategy` makes: the configured one, else the
+    /// strategy's own.
+    pub fn status_write_for(&self, strategy: StrategyKind) -> StatusWrite {
+        self.status_write.unwrap_or_else(|| strategy.status_write())
+    }
 }
 
 impl Default for ClusterConfig {
@@ -66,6 +79,7 @@ impl Default for ClusterConfig {
                 attempts: 3,
                 backoff: Duration::from_millis(50),
             },
+            status_write: None,
         }
     }
 }
@@ -125,6 +139,9 @@ pub struct World {
     pub seed: u64,
     /// The cluster's settings.
     pub config: Arc<ClusterConfig>,
+    /// How replicas guard their status writes in this run (the configured mode, or
+    /// the strategy's own).
+    pub status_write: StatusWrite,
     /// The run's history (and clock).
     pub history: History,
     /// The crash triggers.
@@ -142,16 +159,18 @@ pub struct World {
 }
 
 impl World {
-    /// A world for one run.
+    /// A world for one run under `strategy`.
     pub fn new(
         seed: u64,
         config: ClusterConfig,
+        strategy: StrategyKind,
         history: History,
         crash_points: CrashPoints,
         endpoint: Endpoint,
     ) -> Self {
         World {
             seed,
+            status_write: config.status_write_for(strategy),
             links: Arc::new((1..=config.replicas).map(|n| (ReplicaId::nth(n), Link::default())).collect()),
             config: Arc::new(config),
             history,

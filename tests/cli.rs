@@ -78,7 +78,7 @@ fn run_writes_complete_json() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let run = &json[0];
-    for key in ["name", "strategy", "seed", "store", "checks", "ok", "result"] {
+    for key in ["name", "strategy", "status_write", "seed", "store", "checks", "ok", "result"] {
         assert!(run.get(key).is_some(), "missing {key}");
     }
     for key in ["report", "history", "requests", "final_state", "claims"] {

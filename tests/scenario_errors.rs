@@ -13,7 +13,7 @@ use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::model::{EventType, ReplicaId};
 use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Target};
 use hasim::script::{Attempt, PlanScript, TaskScript};
-use hasim::store::RunOutcome;
+use hasim::store::{RunOutcome, StatusWrite};
 use hasim::strategy::StrategyKind;
 use hasim::webhook::{Answer, EndpointFault, Scope};
 use hasim::world::{ClusterConfig, WebhookPolicy};
@@ -144,6 +144,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "heartbeat",
         "abandon_after",
         "runs_per_tick",
+        "status_write",
         "receiver",
         "timeout",
         "attempts",
@@ -191,6 +192,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             abandon_after: 600 * MS,
             runs_per_tick: 8,
             webhook: WebhookPolicy { timeout: 100 * MS, attempts: 3, backoff: 50 * MS },
+            status_write: Some(StatusWrite::StatusGuarded),
         },
         strategy: StrategyKind::SeedClaim,
         plans: vec![

@@ -44,6 +44,7 @@ pub struct RawCluster {
     pub heartbeat: Option<Dur>,
     pub abandon_after: Option<Dur>,
     pub runs_per_tick: Option<Int>,
+    pub status_write: Option<Str>,
 }
 
 /// `[webhook]`.

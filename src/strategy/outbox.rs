@@ -27,7 +27,7 @@ use crate::actors::{
 };
 use crate::faults::CrashPoint;
 use crate::model::{PlanId, RunId, TaskId};
-use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome, StatusWrite};
+use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome};
 use crate::world::WebhookPolicy;
 
 use super::{Hook, ReplicaCtx, Strategy, retrying};
@@ -64,7 +64,7 @@ impl Strategy for Outbox {
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
         Box::pin(async move {
             let write = || {
-                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), StatusWrite::Fenced);
+                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), r.world.status_write);
                 r.store(FinishRunRaising { run, replica, outcome, write })
             };
             Ok(retrying(&r, write).await?.value)

@@ -133,6 +133,7 @@ action = "run"
         let run = ScenarioRun {
             name: scenario.name.clone(),
             strategy: StrategyKind::InMemory,
+            status_write: StrategyKind::InMemory.status_write(),
             seed: 1,
             store: "memory",
             wall: Duration::ZERO,
