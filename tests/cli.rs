@@ -87,6 +87,55 @@ fn run_writes_complete_json() {
     std::fs::remove_file(path).ok();
 }
 
+/// `hasim compare` and `--strategy` run each strategy with its own status write when
+/// the file does not say, and with the file's when it does; the JSON and the report
+/// name it.
+#[test]
+fn the_status_write_follows_the_strategy_run_unless_the_file_sets_it() {
+    let id = std::process::id();
+    let json = std::env::temp_dir().join(format!("hasim-cli-status-write-{id}.json"));
+    let (json_arg, file) = (json.to_str().unwrap(), "scenarios/unfenced-status-write.toml");
+    let out = hasim(&["compare", file, "--store", "memory", "--json", json_arg, "--quiet"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}
+{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let modes: Vec<(String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["strategy"].as_str().unwrap().into(), r["status_write"].as_str().unwrap().into()))
+        .collect();
+    let want = [
+        ("in-memory", "unfenced"),
+        ("seed-claim", "unfenced"),
+        ("shipped-claim", "unfenced"),
+        ("outbox", "fenced"),
+    ];
+    assert_eq!(modes, want.map(|(s, m)| (s.to_owned(), m.to_owned())));
+
+    // A file that sets it: every strategy writes as it says.
+    let pinned = "scenarios/db-partition-of-the-sender.toml";
+    let out = hasim(&["run", pinned, "--store", "memory", "--strategy", "shipped-claim", "--json", json_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}
+{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("[shipped-claim on memory, fenced status writes,"), "{stdout}");
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).ok();
+    assert_eq!(runs[0]["status_write"], "fenced");
+}
+
 #[test]
 fn run_judges_an_outside_endpoint_from_what_the_senders_saw_and_exits_0() {
     let endpoint = common::OutsideEndpoint::start(200, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
