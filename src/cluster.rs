@@ -237,8 +237,9 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
     let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
     let policy = spec.webhook_policy();
-    let world = World::new(spec.seed, spec.config.clone(), policy, history, crash_points, endpoint)
-        .observing(observer.clone());
+    let world =
+        World::new(spec.seed, spec.config.clone(), spec.strategy, policy, history, crash_points, endpoint)
+            .observing(observer.clone());
     if let Stores::Postgres { proxies, .. } = &stores {
         for (name, proxy) in proxies {
             if let Some(link) = world.link(name) {

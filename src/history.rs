@@ -121,7 +121,8 @@ pub enum Event {
         /// `invoked` of the write.
         invoked: Seq,
     },
-    /// A RUNNING run ended: finished by its replica, or failed by the cleaner.
+    /// A run ended: a RUNNING run finished by its replica or failed by the cleaner,
+    /// or an ended run overwritten by an unfenced status write (`overwrote`).
     RunEnded {
         /// The run.
         run: RunId,
@@ -133,6 +134,11 @@ pub enum Event {
         attempt: i32,
         /// DONE, FAILED or CANCELED.
         status: RunStatus,
+        /// The end this write replaced, when the run had already ended (an unfenced
+        /// status write over the cleaner's FAILED, say): the run moved from one end
+        /// to another.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overwrote: Option<RunStatus>,
         /// The error, for FAILED.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,

@@ -14,6 +14,7 @@ use crate::check::EventReport;
 use crate::cluster::{Database, RunResult, Setup, execute};
 use crate::model::{EventType, PlanId};
 use crate::scenario::{ClaimCheck, EventRef, Expectation, Scenario};
+use crate::store::StatusWrite;
 use crate::strategy::StrategyKind;
 
 /// How to run scenarios, over what each file says.
@@ -45,6 +46,9 @@ pub struct ScenarioRun {
     pub name: String,
     /// The strategy it ran.
     pub strategy: StrategyKind,
+    /// How its replicas guarded their status writes: the file's `status_write`, or
+    /// the strategy's own.
+    pub status_write: StatusWrite,
     /// The seed it ran with.
     pub seed: u64,
     /// `memory` or `postgres`.
@@ -67,6 +71,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
     spec.strategy = options.strategy.unwrap_or(spec.strategy);
     spec.seed = options.seed.unwrap_or(spec.seed);
     let (strategy, seed) = (spec.strategy, spec.seed);
+    let status_write = spec.config.status_write_for(strategy);
     let setup = Setup {
         database: options.database.clone(),
         target: scenario.target.clone(),
@@ -90,6 +95,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
     Ok(ScenarioRun {
         name: scenario.name.clone(),
         strategy,
+        status_write,
         seed,
         store: match options.database {
             Database::Memory => "memory",

@@ -17,7 +17,8 @@ use crate::history::History;
 use crate::link::Link;
 use crate::model::{PlanId, ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
-use crate::store::Backend;
+use crate::store::{Backend, StatusWrite};
+use crate::strategy::StrategyKind;
 use crate::webhook::{Receiver, Secret, Transport, WebhookPolicy};
 
 /// The cluster's timing: real Bytebase uses a 5 s scheduler tick, a 10 s heartbeat and
@@ -34,6 +35,18 @@ pub struct ClusterConfig {
     pub abandon_after: Duration,
     /// Runs a replica takes per tick.
     pub runs_per_tick: u32,
+    /// How a replica's status write of its own run is guarded; `None` leaves it to
+    /// the strategy run ([`crate::strategy::StrategyKind::status_write`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_write: Option<StatusWrite>,
+}
+
+impl ClusterConfig {
+    /// The status write a run under `strategy` makes: the configured one, else the
+    /// strategy's own.
+    pub fn status_write_for(&self, strategy: StrategyKind) -> StatusWrite {
+        self.status_write.unwrap_or_else(|| strategy.status_write())
+    }
 }
 
 impl Default for ClusterConfig {
@@ -45,6 +58,7 @@ impl Default for ClusterConfig {
             heartbeat: Duration::from_millis(100),
             abandon_after: Duration::from_millis(600),
             runs_per_tick: 8,
+            status_write: None,
         }
     }
 }
@@ -106,6 +120,9 @@ pub struct World {
     pub config: Arc<ClusterConfig>,
     /// How replicas send webhooks: the policy of the strategy this run runs.
     pub policy: Arc<WebhookPolicy>,
+    /// How replicas guard their status writes in this run (the configured mode, or
+    /// the strategy's own).
+    pub status_write: StatusWrite,
     /// The run's history (and clock).
     pub history: History,
     /// The crash triggers.
@@ -124,10 +141,11 @@ pub struct World {
 }
 
 impl World {
-    /// A world for one run.
+    /// A world for one run under `strategy`.
     pub fn new(
         seed: u64,
         config: ClusterConfig,
+        strategy: StrategyKind,
         policy: WebhookPolicy,
         history: History,
         crash_points: CrashPoints,
@@ -135,6 +153,7 @@ impl World {
     ) -> Self {
         World {
             seed,
+            status_write: config.status_write_for(strategy),
             links: Arc::new((1..=config.replicas).map(|n| (ReplicaId::nth(n), Link::default())).collect()),
             config: Arc::new(config),
             policy: Arc::new(policy),

@@ -78,7 +78,7 @@ fn run_writes_complete_json() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let run = &json[0];
-    for key in ["name", "strategy", "seed", "store", "checks", "ok", "result"] {
+    for key in ["name", "strategy", "status_write", "seed", "store", "checks", "ok", "result"] {
         assert!(run.get(key).is_some(), "missing {key}");
     }
     for key in ["report", "history", "requests", "final_state", "claims"] {
@@ -138,6 +138,55 @@ at = "0ms"
     };
     assert_eq!(requests("seed-claim"), [serde_json::Value::Null]);
     assert_eq!(requests("shipped-claim"), vec![serde_json::json!("msg_plan1_completed_ep1"); 3]);
+}
+
+/// `hasim compare` and `--strategy` run each strategy with its own status write when
+/// the file does not say, and with the file's when it does; the JSON and the report
+/// name it.
+#[test]
+fn the_status_write_follows_the_strategy_run_unless_the_file_sets_it() {
+    let id = std::process::id();
+    let json = std::env::temp_dir().join(format!("hasim-cli-status-write-{id}.json"));
+    let (json_arg, file) = (json.to_str().unwrap(), "scenarios/unfenced-status-write.toml");
+    let out = hasim(&["compare", file, "--store", "memory", "--json", json_arg, "--quiet"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}
+{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let modes: Vec<(String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["strategy"].as_str().unwrap().into(), r["status_write"].as_str().unwrap().into()))
+        .collect();
+    let want = [
+        ("in-memory", "unfenced"),
+        ("seed-claim", "unfenced"),
+        ("shipped-claim", "unfenced"),
+        ("outbox", "fenced"),
+    ];
+    assert_eq!(modes, want.map(|(s, m)| (s.to_owned(), m.to_owned())));
+
+    // A file that sets it: every strategy writes as it says.
+    let pinned = "scenarios/db-partition-of-the-sender.toml";
+    let out = hasim(&["run", pinned, "--store", "memory", "--strategy", "shipped-claim", "--json", json_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}
+{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("[shipped-claim on memory, fenced status writes,"), "{stdout}");
+    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).ok();
+    assert_eq!(runs[0]["status_write"], "fenced");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use hasim::model::{EventType, ReplicaId};
 use hasim::reactions::{Reaction, When, Which};
 use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Target};
 use hasim::script::{Attempt, PlanScript, TaskScript};
-use hasim::store::RunOutcome;
+use hasim::store::{RunOutcome, StatusWrite};
 use hasim::strategy::StrategyKind;
 use hasim::webhook::{Answer, EndpointFault, IdPolicy, PolicyKeys, Scope, WebhookPolicies};
 use hasim::world::ClusterConfig;
@@ -145,6 +145,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         "heartbeat",
         "abandon_after",
         "runs_per_tick",
+        "status_write",
         "receiver",
         "timeout",
         "attempts",
@@ -194,6 +195,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             heartbeat: 100 * MS,
             abandon_after: 600 * MS,
             runs_per_tick: 8,
+            status_write: Some(StatusWrite::StatusGuarded),
         },
         strategy: StrategyKind::SeedClaim,
         webhook: WebhookPolicies {

@@ -1,5 +1,6 @@
 //! The memory backend is a faithful model of the Postgres one: the same random
-//! sequence of operations gives the same answers on both, step by step.
+//! sequence of operations gives the same answers on both, step by step, status
+//! writes under every mode (fenced, status-guarded, unfenced) included.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use common::PgFixture;
 use hasim::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
-use hasim::store::{MemoryStore, NewPlan, RaisedEvent, RunOutcome, Store};
+use hasim::store::{MemoryStore, NewPlan, RaisedEvent, RunOutcome, StatusWrite, Store};
 use proptest::prelude::*;
 
 /// One store operation, with ids drawn from a small range so that operations hit
@@ -21,14 +22,14 @@ enum Op {
     RunTasks { plan: i64, tasks: Vec<i64> },
     Promote,
     TakeRuns { replica: usize, limit: u32 },
-    Finish { run: i64, replica: usize, outcome: u8 },
+    Finish { run: i64, replica: usize, outcome: u8, write: StatusWrite },
     Cancel { plan: i64, tasks: Vec<i64> },
     Skip { plan: i64, tasks: Vec<i64> },
     ReadPlan { plan: i64 },
     Heartbeat { replica: usize },
     Clean { stale: bool },
     Claims,
-    FinishRaising { run: i64, replica: usize, outcome: u8 },
+    FinishRaising { run: i64, replica: usize, outcome: u8, write: StatusWrite },
     CleanRaising { stale: bool },
     SkipRaising { plan: i64, tasks: Vec<i64> },
     Lease { replica: usize, limit: u32, expire_at_once: bool },
@@ -46,20 +47,26 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (plan.clone(), tasks.clone()).prop_map(|(plan, tasks)| Op::RunTasks { plan, tasks }),
         2 => Just(Op::Promote),
         3 => (1..=3usize, 0..4u32).prop_map(|(replica, limit)| Op::TakeRuns { replica, limit }),
-        3 => (1..=12i64, 1..=3usize, 0..3u8).prop_map(|(run, replica, outcome)| Op::Finish { run, replica, outcome }),
+        3 => (1..=12i64, 1..=3usize, 0..3u8, write()).prop_map(|(run, replica, outcome, write)| Op::Finish { run, replica, outcome, write }),
         1 => (plan.clone(), tasks.clone()).prop_map(|(plan, tasks)| Op::Cancel { plan, tasks }),
         1 => (plan.clone(), tasks).prop_map(|(plan, tasks)| Op::Skip { plan, tasks }),
         1 => plan.prop_map(|plan| Op::ReadPlan { plan }),
         1 => (1..=3usize).prop_map(|replica| Op::Heartbeat { replica }),
         1 => any::<bool>().prop_map(|stale| Op::Clean { stale }),
         1 => Just(Op::Claims),
-        3 => (1..=12i64, 1..=3usize, 0..3u8).prop_map(|(run, replica, outcome)| Op::FinishRaising { run, replica, outcome }),
+        3 => (1..=12i64, 1..=3usize, 0..3u8, write()).prop_map(|(run, replica, outcome, write)| Op::FinishRaising { run, replica, outcome, write }),
         1 => any::<bool>().prop_map(|stale| Op::CleanRaising { stale }),
         1 => (1..=4i64, prop::collection::vec(1..=10i64, 0..4)).prop_map(|(plan, tasks)| Op::SkipRaising { plan, tasks }),
         2 => (1..=3usize, 0..3u32, any::<bool>()).prop_map(|(replica, limit, expire_at_once)| Op::Lease { replica, limit, expire_at_once }),
         1 => (1..=4i64, any::<bool>(), 0..4u32).prop_map(|(plan, failed, episode)| Op::Mark { plan, failed, episode }),
         1 => Just(Op::Outbox),
     ]
+}
+
+/// Every status write mode, so that runs are ended by their replica, by another
+/// replica, and again after they ended.
+fn write() -> impl Strategy<Value = StatusWrite> {
+    prop::sample::select(StatusWrite::ALL.to_vec())
 }
 
 fn outcome_of(n: u8) -> RunOutcome {
@@ -98,8 +105,8 @@ async fn apply(db: &impl Store, op: &Op) -> String {
         Op::TakeRuns { replica, limit } => {
             db.claim_available_runs(&ReplicaId::nth(*replica), *limit).await.map(|x| format!("{x:?}"))
         }
-        Op::Finish { run, replica, outcome } => db
-            .finish_run(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome))
+        Op::Finish { run, replica, outcome, write } => db
+            .finish_run(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome), *write)
             .await
             .map(|x| format!("{x:?}")),
         Op::Cancel { plan, tasks } => {
@@ -112,8 +119,8 @@ async fn apply(db: &impl Store, op: &Op) -> String {
         Op::Heartbeat { replica } => db.heartbeat(&ReplicaId::nth(*replica)).await.map(|x| format!("{x:?}")),
         Op::Clean { stale } => db.fail_abandoned_runs(bound(*stale)).await.map(|x| format!("{x:?}")),
         Op::Claims => db.claims().await.map(|x| format!("{x:?}")),
-        Op::FinishRaising { run, replica, outcome } => db
-            .finish_run_raising(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome))
+        Op::FinishRaising { run, replica, outcome, write } => db
+            .finish_run_raising(RunId(*run), &ReplicaId::nth(*replica), &outcome_of(*outcome), *write)
             .await
             .map(|x| format!("{x:?}")),
         Op::CleanRaising { stale } => {

@@ -1,6 +1,6 @@
 //! Task-run transitions on both backends: BatchRunTasks rules, promotion, replicas
 //! taking work with SKIP LOCKED, finishing, canceling, skipping, batches that name no
-//! task, and the cleaner.
+//! task, the cleaner, and status writes under each mode.
 
 mod common;
 
@@ -12,8 +12,10 @@ use common::{PgFixture, run};
 use hasim::actors::{ClaimAvailableRuns, StoreActor};
 use hasim::clock::Clock;
 use hasim::history::History;
-use hasim::model::{ReplicaId, RunStatus, TaskId, TaskState};
-use hasim::store::{Backend, MemoryStore, NewPlan, RunOutcome, Store};
+use hasim::model::{EventType, ReplicaId, RunStatus, TaskId, TaskState};
+use hasim::store::{Backend, MemoryStore, NewPlan, RaisedEvent, RunOutcome, StatusWrite, Store};
+
+const FENCED: StatusWrite = StatusWrite::Fenced;
 
 fn plan_of(tasks: usize) -> NewPlan {
     NewPlan {
@@ -123,14 +125,17 @@ async fn lifecycle(db: impl Store) {
     let taken = db.claim_available_runs(&r1, 10).await.unwrap();
     assert_eq!(taken.len(), 3);
     let failed = RunOutcome::Failed { error: "syntax error".into() };
-    let ended = db.finish_run(taken[0].run, &r1, &failed).await.unwrap().expect("was RUNNING on r1");
+    let ended = db.finish_run(taken[0].run, &r1, &failed, FENCED).await.unwrap().expect("was RUNNING on r1");
     assert_eq!((ended.task, ended.status), (a, RunStatus::Failed));
-    assert!(db.finish_run(taken[0].run, &r1, &RunOutcome::Done).await.unwrap().is_none(), "already ended");
     assert!(
-        db.finish_run(taken[1].run, &ReplicaId::nth(2), &RunOutcome::Done).await.unwrap().is_none(),
+        db.finish_run(taken[0].run, &r1, &RunOutcome::Done, FENCED).await.unwrap().is_none(),
+        "already ended"
+    );
+    assert!(
+        db.finish_run(taken[1].run, &ReplicaId::nth(2), &RunOutcome::Done, FENCED).await.unwrap().is_none(),
         "not r2's"
     );
-    db.finish_run(taken[1].run, &r1, &RunOutcome::Done).await.unwrap().unwrap();
+    db.finish_run(taken[1].run, &r1, &RunOutcome::Done, FENCED).await.unwrap().unwrap();
 
     let state = db.plan_state(plan.plan).await.unwrap();
     let states: Vec<TaskState> = state.tasks.iter().map(|t| t.state()).collect();
@@ -161,7 +166,7 @@ async fn lifecycle(db: impl Store) {
         "skipped tasks never run"
     );
 
-    db.finish_run(taken[2].run, &r1, &RunOutcome::Canceled).await.unwrap().unwrap();
+    db.finish_run(taken[2].run, &r1, &RunOutcome::Canceled, FENCED).await.unwrap().unwrap();
     let states: Vec<TaskState> =
         db.plan_state(plan.plan).await.unwrap().tasks.iter().map(|t| t.state()).collect();
     assert_eq!(states, [TaskState::Skipped, TaskState::Done, TaskState::Canceled]);
@@ -198,7 +203,7 @@ async fn empty_batches(db: impl Store) {
     db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap();
     db.promote_pending().await.unwrap();
     for run in db.claim_available_runs(&r1, 10).await.unwrap() {
-        db.finish_run(run.run, &r1, &RunOutcome::Done).await.unwrap().unwrap();
+        db.finish_run(run.run, &r1, &RunOutcome::Done, FENCED).await.unwrap().unwrap();
     }
     let (state, outbox) = (db.plan_state(plan.plan).await.unwrap(), db.outbox().await.unwrap());
     assert_eq!(state.episode, 1);
@@ -250,8 +255,11 @@ async fn cleaner(db: impl Store) {
     let state = db.plan_state(plan.plan).await.unwrap();
     let error = state.tasks[1].latest.as_ref().unwrap().error.clone().unwrap();
     assert_eq!(error, hasim::store::abandoned_error(&r2));
-    assert!(db.finish_run(on_r2[0].run, &r2, &RunOutcome::Done).await.unwrap().is_none(), "too late for r2");
-    assert!(db.finish_run(on_r1[0].run, &r1, &RunOutcome::Done).await.unwrap().is_some());
+    assert!(
+        db.finish_run(on_r2[0].run, &r2, &RunOutcome::Done, FENCED).await.unwrap().is_none(),
+        "too late for r2"
+    );
+    assert!(db.finish_run(on_r1[0].run, &r1, &RunOutcome::Done, FENCED).await.unwrap().is_some());
 }
 
 #[test]
@@ -265,4 +273,108 @@ fn cleaner_fails_only_runs_of_stale_replicas_on_postgres() {
 #[test]
 fn cleaner_fails_only_runs_of_stale_replicas_in_memory() {
     run(async { cleaner(MemoryStore::new()).await });
+}
+
+/// A replica's status write under `write`: fenced, it needs the run RUNNING on the
+/// writer; status-guarded, RUNNING on any replica; unfenced, nothing, and it
+/// overwrites an end (the cleaner's FAILED, a DONE) and says which.
+async fn status_writes(db: impl Store, write: StatusWrite) {
+    use RunStatus::{Canceled, Done, Failed};
+    let (r1, r2) = (ReplicaId::nth(1), ReplicaId::nth(2));
+    let plan = db.create_plan(&plan_of(3)).await.unwrap();
+    db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap();
+    db.promote_pending().await.unwrap();
+    let on_r1 = db.claim_available_runs(&r1, 2).await.unwrap();
+    let on_r2 = db.claim_available_runs(&r2, 1).await.unwrap();
+    let (a, b, c) = (on_r1[0].run, on_r1[1].run, on_r2[0].run);
+    db.heartbeat(&r2).await.unwrap();
+    // r1 never beat: the cleaner fails its runs a and b.
+    let cleaned = db.fail_abandoned_runs(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(cleaned.iter().map(|e| (e.run, e.overwrote)).collect::<Vec<_>>(), [(a, None), (b, None)]);
+    let (guarded, unfenced) = (write != FENCED, write == StatusWrite::Unfenced);
+    let ended = |e: Option<hasim::store::EndedRun>| e.map(|e| (e.replica, e.status, e.overwrote));
+
+    // r1's link heals and it writes DONE over the cleaner's FAILED.
+    let late = db.finish_run(a, &r1, &RunOutcome::Done, write).await.unwrap();
+    assert_eq!(
+        ended(late),
+        unfenced.then_some((r1.clone(), Done, Some(Failed))),
+        "{write}: DONE over FAILED"
+    );
+    // r1 writes FAILED on b, FAILED already (a write tried again after its answer was lost).
+    let again = db.finish_run(b, &r1, &RunOutcome::Failed { error: "boom".into() }, write).await.unwrap();
+    assert_eq!(ended(again), unfenced.then_some((r1.clone(), Failed, Some(Failed))), "{write}: FAILED again");
+    // r1 writes DONE on c, which r2 holds RUNNING.
+    let foreign = db.finish_run(c, &r1, &RunOutcome::Done, write).await.unwrap();
+    assert_eq!(ended(foreign), guarded.then_some((r1.clone(), Done, None)), "{write}: r2's run");
+    // r2 then writes CANCELED on c: RUNNING when fenced, DONE by r1 otherwise.
+    let cancel = db.finish_run(c, &r2, &RunOutcome::Canceled, write).await.unwrap();
+    let want = match write {
+        StatusWrite::Fenced => Some((r2.clone(), Canceled, None)),
+        StatusWrite::StatusGuarded => None,
+        StatusWrite::Unfenced => Some((r2.clone(), Canceled, Some(Done))),
+    };
+    assert_eq!(ended(cancel), want, "{write}: CANCELED on c");
+    assert!(db.finish_run(hasim::model::RunId(999), &r1, &RunOutcome::Done, write).await.unwrap().is_none());
+
+    let state = db.plan_state(plan.plan).await.unwrap();
+    let states: Vec<TaskState> = state.tasks.iter().map(|t| t.state()).collect();
+    let want = match write {
+        StatusWrite::Fenced => [TaskState::Failed, TaskState::Failed, TaskState::Canceled],
+        StatusWrite::StatusGuarded => [TaskState::Failed, TaskState::Failed, TaskState::Done],
+        StatusWrite::Unfenced => [TaskState::Done, TaskState::Failed, TaskState::Canceled],
+    };
+    assert_eq!(states, want, "{write}");
+    let errors: Vec<Option<String>> = state.tasks.iter().map(|t| t.latest.clone().unwrap().error).collect();
+    let abandoned = Some(hasim::store::abandoned_error(&r1));
+    let a_error = if unfenced { None } else { abandoned.clone() };
+    let b_error = if unfenced { Some("boom".to_owned()) } else { abandoned };
+    assert_eq!(errors, [a_error, b_error, None], "{write}: the write replaces the error");
+}
+
+/// The raising status write: an unfenced DONE over the cleaner's FAILED completes the
+/// plan and raises PIPELINE_COMPLETED beside the cleaner's PIPELINE_FAILED; a guarded
+/// write is refused and raises nothing.
+async fn status_writes_raising(db: impl Store, write: StatusWrite) {
+    let r1 = ReplicaId::nth(1);
+    let plan = db.create_plan(&plan_of(1)).await.unwrap();
+    db.create_pending_runs(plan.plan, &plan.tasks).await.unwrap();
+    db.promote_pending().await.unwrap();
+    let run = db.claim_available_runs(&r1, 1).await.unwrap()[0].run;
+    let cleaned = db.fail_abandoned_runs_raising(Duration::from_secs(3600)).await.unwrap();
+    let failed = RaisedEvent { plan: plan.plan, event: EventType::PipelineFailed, episode: 1 };
+    assert_eq!(cleaned.raised, [failed]);
+    let late = db.finish_run_raising(run, &r1, &RunOutcome::Done, write).await.unwrap();
+    let completed = RaisedEvent { plan: plan.plan, event: EventType::PipelineCompleted, episode: 1 };
+    if write == StatusWrite::Unfenced {
+        assert_eq!(late.value.map(|e| e.overwrote), Some(Some(RunStatus::Failed)));
+        assert_eq!(late.raised, [completed]);
+    } else {
+        assert_eq!((late.value, late.raised), (None, vec![]), "{write}");
+    }
+    let outbox: Vec<RaisedEvent> = db.outbox().await.unwrap().into_iter().map(|r| r.event).collect();
+    // In key order: plan, episode, event type as spelled.
+    let want = if write == StatusWrite::Unfenced { vec![completed, failed] } else { vec![failed] };
+    assert_eq!(outbox, want, "{write}");
+}
+
+#[test]
+fn status_writes_are_guarded_as_each_mode_says_on_postgres() {
+    run(async {
+        for write in StatusWrite::ALL {
+            let pg = PgFixture::new().await;
+            status_writes(pg.store(2).await, write).await;
+            status_writes_raising(pg.store(2).await, write).await;
+        }
+    });
+}
+
+#[test]
+fn status_writes_are_guarded_as_each_mode_says_in_memory() {
+    run(async {
+        for write in StatusWrite::ALL {
+            status_writes(MemoryStore::new(), write).await;
+            status_writes_raising(MemoryStore::new(), write).await;
+        }
+    });
 }

@@ -1,5 +1,6 @@
 //! Each documented weakness of the weaker designs, shown in its own scenario with the
-//! checker's witness naming the cause; and `outbox` keeping the contract everywhere.
+//! checker's witness naming the cause; `outbox` keeping the contract everywhere; and
+//! the late status write under each status write mode.
 
 mod common;
 
@@ -7,7 +8,8 @@ use std::path::Path;
 
 use hasim::check::{EventReport, Verdict};
 use hasim::cluster::Database;
-use hasim::model::EventType;
+use hasim::history::Event;
+use hasim::model::{EventType, RunStatus};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::strategy::StrategyKind;
 
@@ -112,4 +114,82 @@ fn outbox_keeps_the_contract_on_every_shipped_scenario_in_memory() {
 #[test]
 fn outbox_keeps_the_contract_on_every_shipped_scenario_on_postgres() {
     assert_outbox_keeps_the_contract(Database::Postgres { url: common::database_url(), keep_schema: false });
+}
+
+/// `unfenced-status-write.toml` with `[cluster] status_write = mode`, which applies to
+/// every strategy, run under `strategy`.
+#[track_caller]
+fn late_done(mode: &str, strategy: StrategyKind, database: Database) -> ScenarioRun {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/unfenced-status-write.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replacen("[cluster]\n", &format!("[cluster]\nstatus_write = \"{mode}\"\n"), 1);
+    let scenario =
+        hasim::scenario::parse("unfenced-status-write.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.spec.config.status_write.map(|m| m.to_string()).as_deref(), Some(mode));
+    let options = RunOptions { database, strategy: Some(strategy), seed: None };
+    let run = run_scenario(&scenario, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.status_write.as_str(), mode, "the file's mode, whatever the strategy");
+    run
+}
+
+/// The (event, verdict) pairs of a run, in report order.
+fn verdicts(run: &ScenarioRun) -> Vec<(EventType, Verdict)> {
+    run.result.report.events.iter().map(|e| (e.event, e.verdict)).collect()
+}
+
+#[test]
+fn an_unfenced_done_over_the_cleaners_failed_owes_both_events_and_the_outbox_delivers_both() {
+    let both =
+        [(EventType::PipelineFailed, Verdict::Delivered), (EventType::PipelineCompleted, Verdict::Delivered)];
+    let runs = [
+        late_done("unfenced", StrategyKind::Outbox, Database::Memory),
+        late_done(
+            "unfenced",
+            StrategyKind::Outbox,
+            Database::Postgres { url: common::database_url(), keep_schema: false },
+        ),
+    ];
+    for run in runs {
+        let table = hasim::report::text::scenario(&run);
+        assert_eq!(verdicts(&run), both, "{table}");
+        let overwrite = run.result.history.iter().any(|e| {
+            matches!(
+                e.event,
+                Event::RunEnded { status: RunStatus::Done, overwrote: Some(RunStatus::Failed), .. }
+            )
+        });
+        assert!(overwrite, "the history shows the run going FAILED -> DONE:\n{table}");
+    }
+    // The claim designs, unfenced by default, lose the failure and announce the completion.
+    let run = late_done("unfenced", StrategyKind::ShippedClaim, Database::Memory);
+    let lost =
+        [(EventType::PipelineFailed, Verdict::Lost), (EventType::PipelineCompleted, Verdict::Delivered)];
+    assert_eq!(verdicts(&run), lost, "{}", hasim::report::text::scenario(&run));
+    assert_witnessed(&run, EventType::PipelineFailed, Verdict::Lost, &["cleaner on r2", "DONE over FAILED"]);
+}
+
+#[test]
+fn a_fenced_or_status_guarded_write_leaves_the_cleaners_failure_standing_under_every_strategy() {
+    for mode in ["fenced", "status-guarded"] {
+        for strategy in StrategyKind::ALL {
+            let run = late_done(mode, strategy, Database::Memory);
+            let table = hasim::report::text::scenario(&run);
+            let want = match strategy {
+                StrategyKind::Outbox => Verdict::Delivered,
+                _ => Verdict::Lost,
+            };
+            assert_eq!(
+                verdicts(&run),
+                [(EventType::PipelineFailed, want)],
+                "{mode}, nothing else owed:\n{table}"
+            );
+            assert!(run.result.requests.is_empty() == (want == Verdict::Lost), "{table}");
+            let refused = !run
+                .result
+                .history
+                .iter()
+                .any(|e| matches!(e.event, Event::RunEnded { overwrote: Some(_), .. }));
+            assert!(refused, "{mode}: the late DONE is refused:\n{table}");
+        }
+    }
 }

@@ -20,7 +20,7 @@ use crate::link::Link;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
 use crate::store::{
     Backend, Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LeasedEvent, NewPlan,
-    NewRun, OpTag, OutboxRow, PgStore, PlanState, RaisedEvent, Raising, RunOutcome, Store,
+    NewRun, OpTag, OutboxRow, PgStore, PlanState, RaisedEvent, Raising, RunOutcome, StatusWrite, Store,
 };
 use crate::strike::AtCommit;
 use crate::world::Token;
@@ -120,6 +120,7 @@ fn ended(run: &EndedRun, error: Option<String>, by_cleaner: bool, invoked: Seq) 
         plan: run.plan,
         attempt: run.attempt,
         status: run.status,
+        overwrote: run.overwrote,
         error,
         by_cleaner,
         invoked,
@@ -262,8 +263,8 @@ store_messages! {
             run: c.run, task: c.task, plan: c.plan, attempt: c.attempt, invoked,
         }).collect();
     /// [`Store::finish_run`].
-    write FinishRun { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Option<EndedRun>
-        => |s, m| s.finish_run(m.run, &m.replica, &m.outcome);
+    write FinishRun { run: RunId, replica: ReplicaId, outcome: RunOutcome, write: StatusWrite } -> Option<EndedRun>
+        => |s, m| s.finish_run(m.run, &m.replica, &m.outcome, m.write);
         log |m, r, invoked| r.iter().map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked)).collect();
     /// [`Store::cancel_runs`].
     write CancelRuns { plan: PlanId, tasks: Vec<TaskId> } -> Cancellation
@@ -299,8 +300,9 @@ store_messages! {
         => |s, _m| s.claims();
         log |_m, _r, _invoked| vec![];
     /// [`Store::finish_run_raising`].
-    write FinishRunRaising { run: RunId, replica: ReplicaId, outcome: RunOutcome } -> Raising<Option<EndedRun>>
-        => |s, m| s.finish_run_raising(m.run, &m.replica, &m.outcome);
+    write FinishRunRaising { run: RunId, replica: ReplicaId, outcome: RunOutcome, write: StatusWrite }
+        -> Raising<Option<EndedRun>>
+        => |s, m| s.finish_run_raising(m.run, &m.replica, &m.outcome, m.write);
         log |m, r, invoked| r.value.iter()
             .map(|e| ended(e, m.outcome.error().map(str::to_owned), false, invoked))
             .chain(raised(&r.raised, invoked))

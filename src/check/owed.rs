@@ -6,7 +6,8 @@
 //!   candidate episodes that no certain failure owes are `ambiguous`; in an episode
 //!   that a certain failure owes, it may be the first cause (see `maybe_earlier`).
 //! - PIPELINE_COMPLETED: once, at the first entry after which every task is `done`
-//!   or `skipped`; `ambiguous` when that write overlapped a FAILED write of the plan.
+//!   or `skipped`; `ambiguous` when that write overlapped a FAILED write of the plan
+//!   (unless it was an unfenced DONE over that very failure, which it must follow).
 //! - Where the store's final state shows writes the history never logged, the events
 //!   those writes could touch are `ambiguous`.
 
@@ -135,7 +136,10 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
     }
     match facts.completed {
         Some(c) => {
-            let race = facts.failures.iter().find(|f| f.span.overlaps(c));
+            // A failure of the run the completing write ended again, that needed the
+            // run RUNNING, committed before it: no race.
+            let before = |f: &Failure| facts.completed_over == Some(f.run) && !f.overwrote;
+            let race = facts.failures.iter().find(|f| f.span.overlaps(c) && !before(f));
             let why = race.map(|f| {
                 format!("the completing write #{} overlapped run {} FAILED at #{}", c.seq, f.run, f.span.seq)
             });

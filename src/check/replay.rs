@@ -24,6 +24,9 @@ pub(super) struct Failure {
     pub(super) task: TaskId,
     /// The run.
     pub(super) run: RunId,
+    /// Whether it replaced an end (an unfenced write); one that did not needed the
+    /// run RUNNING, so it committed before any write that ended the run again.
+    pub(super) overwrote: bool,
     /// The episodes that may have been current at its commit (inclusive).
     pub(super) episodes: (u32, u32),
 }
@@ -37,6 +40,9 @@ pub(super) struct PlanFacts {
     pub(super) failures: Vec<Failure>,
     /// The write after which the plan was complete.
     pub(super) completed: Option<Span>,
+    /// The run that write ended again, when it replaced an end (an unfenced DONE over
+    /// a FAILED): that run's ends which needed it RUNNING committed before it.
+    pub(super) completed_over: Option<RunId>,
     /// The plan's episode right after that write, in replay order.
     pub(super) completed_episode: u32,
     /// Every task's state at the end of the replay, in task order.
@@ -67,7 +73,14 @@ impl TaskReplay {
 
     /// Moves a run forward (PENDING < AVAILABLE < RUNNING < ended), never back, so
     /// overlapping writes logged out of commit order replay to the same state.
-    fn advance(&mut self, run: RunId, attempt: Option<i32>, status: RunStatus) {
+    ///
+    /// A write that `overwrites` an ended run (an unfenced status write, whose entry
+    /// says what it overwrote) moves it from one end to another: DONE over the
+    /// cleaner's FAILED is a real move back that the replay must show. Only such a
+    /// write applies to an ended run, so it committed after every end that needed the
+    /// run RUNNING (the cleaner's, a fenced write), whatever order the log shows them
+    /// in: an end that needed RUNNING never replaces one.
+    fn advance(&mut self, run: RunId, attempt: Option<i32>, status: RunStatus, overwrites: bool) {
         let rank = |s: RunStatus| match s {
             RunStatus::Pending => 0,
             RunStatus::Available => 1,
@@ -78,7 +91,7 @@ impl TaskReplay {
         if let Some(attempt) = attempt {
             slot.0 = attempt;
         }
-        if rank(status) > rank(slot.1) {
+        if rank(status) > rank(slot.1) || (overwrites && rank(slot.1) == rank(status)) {
             slot.1 = status;
         }
     }
@@ -129,7 +142,7 @@ pub(super) fn replay(
                 let replay = replays.entry(*plan).or_default();
                 for new in runs {
                     homes.insert(new.run, (*plan, new.task, entry.seq));
-                    replay.task(new.task).advance(new.run, Some(new.attempt), RunStatus::Pending);
+                    replay.task(new.task).advance(new.run, Some(new.attempt), RunStatus::Pending, false);
                 }
                 if !runs.is_empty() {
                     plans.entry(*plan).or_default().episodes.push(span, *episode);
@@ -146,29 +159,33 @@ pub(super) fn replay(
             }
             Event::RunsCanceled { plan, canceled, .. } => {
                 let replay = replays.entry(*plan).or_default();
-                canceled.iter().for_each(|r| replay.task(r.task).advance(r.run, None, RunStatus::Canceled));
+                canceled
+                    .iter()
+                    .for_each(|r| replay.task(r.task).advance(r.run, None, RunStatus::Canceled, false));
                 Some(*plan)
             }
             Event::RunsPromoted { runs, .. } => {
                 for run in runs {
                     if let Some((plan, task, _)) = homes.get(run) {
                         let replay = replays.entry(*plan).or_default();
-                        replay.task(*task).advance(*run, None, RunStatus::Available);
+                        replay.task(*task).advance(*run, None, RunStatus::Available, false);
                     }
                 }
                 None
             }
             Event::RunStarted { run, task, plan, attempt, .. } => {
                 let replay = replays.entry(*plan).or_default();
-                replay.task(*task).advance(*run, Some(*attempt), RunStatus::Running);
+                replay.task(*task).advance(*run, Some(*attempt), RunStatus::Running, false);
                 Some(*plan)
             }
-            Event::RunEnded { run, task, plan, attempt, status, .. } => {
+            Event::RunEnded { run, task, plan, attempt, status, overwrote, .. } => {
                 let replay = replays.entry(*plan).or_default();
-                replay.task(*task).advance(*run, Some(*attempt), *status);
+                replay.task(*task).advance(*run, Some(*attempt), *status, overwrote.is_some());
                 if *status == RunStatus::Failed {
                     let earliest = timeline.earliest(span.invoked);
-                    let failure = Failure { span, earliest, task: *task, run: *run, episodes: (0, 0) };
+                    let overwrote = overwrote.is_some();
+                    let failure =
+                        Failure { span, earliest, task: *task, run: *run, overwrote, episodes: (0, 0) };
                     plans.entry(*plan).or_default().failures.push(failure);
                 }
                 Some(*plan)
@@ -180,6 +197,10 @@ pub(super) fn replay(
             if facts.completed.is_none() && replays[&plan].complete() {
                 facts.completed = Some(span);
                 facts.completed_episode = facts.episodes.count().max(1);
+                facts.completed_over = match &entry.event {
+                    Event::RunEnded { run, overwrote: Some(_), .. } => Some(*run),
+                    _ => None,
+                };
             }
         }
     }

@@ -145,9 +145,15 @@ impl<'a> Story<'a> {
                     who(first)
                 )
             }
-            Event::RunEnded { run, status, .. } => {
+            Event::RunEnded { run, status, overwrote, .. } => {
                 let resolution = self.resolution(first);
-                format!("run {run} {status} at #{} ({}){resolution}{more}{complete}", first.seq, who(first))
+                // An unfenced write that ended the run again says what it replaced.
+                let over = overwrote.map(|o| format!(" over {o}")).unwrap_or_default();
+                format!(
+                    "run {run} {status}{over} at #{} ({}){resolution}{more}{complete}",
+                    first.seq,
+                    who(first)
+                )
             }
             Event::TasksSkipped { tasks, .. } => {
                 let list: Vec<String> = tasks.iter().map(|t| t.to_string()).collect();
@@ -156,6 +162,21 @@ impl<'a> Story<'a> {
             _ => format!("#{} ({}){complete}", first.seq, who(first)),
         };
         lines.add(first.seq, text);
+        // A failure that a later unfenced status write ended again: the run did not
+        // stay failed, though the failure committed.
+        if o.event == EventType::PipelineFailed
+            && let Event::RunEnded { run: failed, .. } = &first.event
+        {
+            for later in self.history.iter().filter(|e| e.seq != first.seq) {
+                if let Event::RunEnded { run, status, overwrote: Some(over), .. } = &later.event
+                    && run == failed
+                {
+                    involved.insert(who(later));
+                    let text = format!("run {run} {status} over {over} at #{} ({})", later.seq, who(later));
+                    lines.add(self.place(later), text);
+                }
+            }
+        }
     }
 
     /// The last crash of `replica` before `seq`.

@@ -14,10 +14,11 @@ pub fn scenario(run: &ScenarioRun) -> String {
     let status = if run.ok { "ok" } else { "NOT AS EXPECTED" };
     let _ = writeln!(
         out,
-        "{}  [{} on {}, seed {}, {} of run time]  {status}",
+        "{}  [{} on {}, {} status writes, seed {}, {} of run time]  {status}",
         run.name,
         run.strategy,
         run.store,
+        run.status_write,
         run.seed,
         millis(run.result.elapsed)
     );

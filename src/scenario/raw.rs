@@ -45,6 +45,7 @@ pub struct RawCluster {
     pub heartbeat: Option<Dur>,
     pub abandon_after: Option<Dur>,
     pub runs_per_tick: Option<Int>,
+    pub status_write: Option<Str>,
 }
 
 /// `[webhook]`, with a `[webhook.<strategy>]` table per strategy, named as the CLI

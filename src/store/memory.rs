@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::commit_log::{self, Committed, OpTag, Recorded};
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
+    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
     abandoned_error,
 };
 use crate::history::OpId;
@@ -164,19 +164,26 @@ impl Tables {
 }
 
 impl Tables {
-    /// Ends a RUNNING run held by `replica` (`Store::finish_run`).
-    fn finish(&mut self, run: RunId, replica: &ReplicaId, outcome: &RunOutcome) -> Option<EndedRun> {
+    /// `replica`'s status write of `run`, guarded as `write` says (`Store::finish_run`).
+    fn finish(
+        &mut self,
+        run: RunId,
+        replica: &ReplicaId,
+        outcome: &RunOutcome,
+        write: StatusWrite,
+    ) -> Option<EndedRun> {
         let row = self.runs.get_mut(&run)?;
-        if row.status != RunStatus::Running || row.replica.as_ref() != Some(replica) {
+        if !write.allows(row.status, row.replica.as_ref(), replica) {
             return None;
         }
+        let before = row.status;
         row.status = outcome.status();
         row.error = outcome.error().map(str::to_owned);
         let (task, attempt) = (row.task, row.attempt);
-        if outcome.status() == RunStatus::Failed {
-            let episode = self.episode_of(self.plan_of(task));
-            self.runs.get_mut(&run).expect("just ended").failed_episode = episode;
-        }
+        // As the statement's CASE: the plan's episode for a FAILED, none otherwise.
+        let failed_episode =
+            (outcome.status() == RunStatus::Failed).then(|| self.episode_of(self.plan_of(task))).flatten();
+        self.runs.get_mut(&run).expect("just ended").failed_episode = failed_episode;
         Some(EndedRun {
             run,
             task,
@@ -184,6 +191,7 @@ impl Tables {
             attempt,
             replica: replica.clone(),
             status: outcome.status(),
+            overwrote: (!before.is_open()).then_some(before),
         })
     }
 
@@ -222,6 +230,7 @@ impl Tables {
                 attempt: run.attempt,
                 replica,
                 status: RunStatus::Failed,
+                overwrote: None,
             });
         }
         ended
@@ -328,8 +337,9 @@ impl Store for MemoryStore {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Option<EndedRun>> {
-        self.write(|t| Ok(t.finish(run, replica, outcome)))
+        self.write(|t| Ok(t.finish(run, replica, outcome, write)))
     }
 
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
@@ -404,9 +414,10 @@ impl Store for MemoryStore {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Raising<Option<EndedRun>>> {
         self.write(|t| {
-            let ended = t.finish(run, replica, outcome);
+            let ended = t.finish(run, replica, outcome, write);
             let raised = ended.as_ref().and_then(|e| t.raise_for_end(e));
             Ok(Raising { value: ended, raised: raised.into_iter().collect() })
         })

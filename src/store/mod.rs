@@ -16,6 +16,7 @@ mod postgres;
 mod postgres_conn;
 mod postgres_outbox;
 mod schema;
+mod status_write;
 
 use std::future::Future;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use postgres::PgStore;
 pub use postgres_conn::{PgConn, breaks_connection};
 pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
 pub use schema::{RunSchema, redact_url};
+pub use status_write::StatusWrite;
 
 use crate::Result;
 use crate::history::OpId;
@@ -144,7 +146,7 @@ impl RunOutcome {
     }
 }
 
-/// A run that left RUNNING, either finished by its replica or failed by the cleaner.
+/// A run that ended: finished by its replica's status write, or failed by the cleaner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndedRun {
     /// The run.
@@ -155,10 +157,14 @@ pub struct EndedRun {
     pub plan: PlanId,
     /// The run's attempt number.
     pub attempt: i32,
-    /// The replica that was running it.
+    /// The replica that was running it (for a status write, the one that wrote it).
     pub replica: ReplicaId,
     /// The status it now has.
     pub status: RunStatus,
+    /// The end the write replaced, when the run had already ended (DONE, FAILED or
+    /// CANCELED): only an unfenced status write does that ([`StatusWrite::Unfenced`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overwrote: Option<RunStatus>,
 }
 
 /// A run and its task.
@@ -299,13 +305,16 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<ClaimedRun>>> + Send;
 
-    /// Ends a RUNNING run held by `replica`; `None` when it is no longer RUNNING there
-    /// (the cleaner failed it, say).
+    /// `replica`'s status write of run `run`, guarded as `write` says: fenced, it ends
+    /// the run only if it is RUNNING on `replica`; status-guarded, if it is RUNNING;
+    /// unfenced, whatever its status. `None` when the guard refused it (the cleaner
+    /// failed the run, say) or the run does not exist.
     fn finish_run(
         &self,
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> impl Future<Output = Result<Option<EndedRun>>> + Send;
 
     /// BatchCancelTaskRuns: PENDING/AVAILABLE runs of `tasks` become CANCELED; RUNNING
@@ -344,12 +353,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// [`Store::finish_run`], raising in the same transaction (under the plan row's
     /// lock, so concurrent ends of one plan see each other) PIPELINE_FAILED for the
     /// plan's episode when the run failed, or PIPELINE_COMPLETED when it completed
-    /// the plan.
+    /// the plan (an unfenced DONE over a FAILED run can).
     fn finish_run_raising(
         &self,
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> impl Future<Output = Result<Raising<Option<EndedRun>>>> + Send;
 
     /// [`Store::fail_abandoned_runs`], raising PIPELINE_FAILED for each plan touched.
@@ -445,8 +455,9 @@ impl Store for Backend {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Option<EndedRun>> {
-        dispatch!(self, s => s.finish_run(run, replica, outcome))
+        dispatch!(self, s => s.finish_run(run, replica, outcome, write))
     }
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
         dispatch!(self, s => s.cancel_runs(plan, tasks))
@@ -471,8 +482,9 @@ impl Store for Backend {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Raising<Option<EndedRun>>> {
-        dispatch!(self, s => s.finish_run_raising(run, replica, outcome))
+        dispatch!(self, s => s.finish_run_raising(run, replica, outcome, write))
     }
     async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
         dispatch!(self, s => s.fail_abandoned_runs_raising(stale_after))

@@ -12,7 +12,7 @@ use super::postgres_conn::{Held, on_connection, write_op, write_tx};
 
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, Store, TaskStatus,
+    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
 };
 use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -204,35 +204,60 @@ pub async fn claim_available_runs(
         .collect())
 }
 
-/// Ends a RUNNING run held by `replica`.
+/// The status write, fenced on the run's status and replica: `$1` the run, `$2` the
+/// status, `$3` the error, `$4` the writing replica.
+const FINISH_FENCED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
+         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
+     FROM task t \
+     WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' AND r.replica_id = $4 \
+     RETURNING r.task_id, t.plan_id, r.attempt, 'RUNNING'::text";
+
+/// The status write guarded on the run's status only (the real system's newest
+/// `AND status = ANY(allowed statuses)`, allowed being RUNNING): `$1` to `$3` as fenced.
+const FINISH_STATUS_GUARDED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
+         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
+     FROM task t \
+     WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' \
+     RETURNING r.task_id, t.plan_id, r.attempt, 'RUNNING'::text";
+
+/// The unfenced status write (`WHERE id = $1`, the HA-era store's), returning the
+/// status the run had before: the sub-select locks the row and reads its latest
+/// version, which the update then replaces. `$1` to `$3` as fenced.
+const FINISH_UNFENCED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
+         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
+     FROM task t, (SELECT id, status FROM task_run WHERE id = $1 FOR UPDATE) old \
+     WHERE t.id = r.task_id AND r.id = old.id \
+     RETURNING r.task_id, t.plan_id, r.attempt, old.status";
+
+/// `replica`'s status write of `run`, guarded as `write` says.
 pub async fn finish_run(
     db: impl PgExecutor<'_>,
     run: RunId,
     replica: &ReplicaId,
     outcome: &RunOutcome,
+    write: StatusWrite,
 ) -> Result<Option<EndedRun>> {
     let status = outcome.status();
-    let row: Option<(i64, i64, i32)> = sqlx::query_as(
-        "UPDATE task_run r SET status = $3, error = $4, finished_at = now(), updated_at = now(), \
-             failed_episode = CASE WHEN $3 = 'FAILED' \
-                 THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
-         FROM task t \
-         WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' AND r.replica_id = $2 \
-         RETURNING r.task_id, t.plan_id, r.attempt",
-    )
-    .bind(run.0)
-    .bind(replica.as_str())
-    .bind(status.as_str())
-    .bind(outcome.error())
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|(task, plan, attempt)| EndedRun {
+    let sql = match write {
+        StatusWrite::Fenced => FINISH_FENCED,
+        StatusWrite::StatusGuarded => FINISH_STATUS_GUARDED,
+        StatusWrite::Unfenced => FINISH_UNFENCED,
+    };
+    let mut query = sqlx::query_as(sql).bind(run.0).bind(status.as_str()).bind(outcome.error());
+    if write == StatusWrite::Fenced {
+        query = query.bind(replica.as_str());
+    }
+    let row: Option<(i64, i64, i32, String)> = query.fetch_optional(db).await?;
+    let Some((task, plan, attempt, before)) = row else { return Ok(None) };
+    let before: RunStatus = before.parse()?;
+    Ok(Some(EndedRun {
         run,
         task: TaskId(task),
         plan: PlanId(plan),
         attempt,
         replica: replica.clone(),
         status,
+        overwrote: (!before.is_open()).then_some(before),
     }))
 }
 
@@ -394,6 +419,7 @@ pub(super) async fn fail_abandoned_runs_of(
             attempt,
             replica: ReplicaId(replica),
             status: RunStatus::Failed,
+            overwrote: None,
         })
         .collect())
 }
@@ -436,8 +462,9 @@ impl Store for PgStore {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Option<EndedRun>> {
-        write_op!(self, |c| finish_run(c, run, replica, outcome))
+        write_op!(self, |c| finish_run(c, run, replica, outcome, write))
     }
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
         write_tx!(self, |tx| cancel_runs(tx, plan, tasks))
@@ -462,8 +489,9 @@ impl Store for PgStore {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Raising<Option<EndedRun>>> {
-        self.finish_run_raising_tx(run, replica, outcome).await
+        self.finish_run_raising_tx(run, replica, outcome, write).await
     }
     async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
         self.fail_abandoned_runs_raising_tx(stale_after).await

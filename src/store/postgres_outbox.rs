@@ -12,7 +12,9 @@ use sqlx::{PgExecutor, Postgres, Transaction};
 
 use super::postgres::{fail_abandoned_runs_of, finish_run, lock_plan, micros, skip_tasks};
 use super::postgres_conn::write_tx;
-use super::{Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome};
+use super::{
+    Batch, EndedRun, LeasedEvent, OutboxRow, PgStore, RaisedEvent, Raising, RunOutcome, StatusWrite,
+};
 use crate::Result;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 
@@ -52,6 +54,7 @@ async fn finish_run_raising(
     run: RunId,
     replica: &ReplicaId,
     outcome: &RunOutcome,
+    write: StatusWrite,
 ) -> Result<Raising<Option<EndedRun>>> {
     let plan: Option<(i64,)> =
         sqlx::query_as("SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id WHERE r.id = $1")
@@ -61,7 +64,7 @@ async fn finish_run_raising(
     let Some((plan,)) = plan else { return Ok(Raising { value: None, raised: vec![] }) };
     let plan = PlanId(plan);
     let episode = lock_plan(tx, plan).await?;
-    let ended = finish_run(&mut **tx, run, replica, outcome).await?;
+    let ended = finish_run(&mut **tx, run, replica, outcome, write).await?;
     let raised = match ended.as_ref().map(|e| e.status) {
         Some(RunStatus::Failed) => raise(tx, plan, EventType::PipelineFailed, episode).await?,
         Some(RunStatus::Done) if complete(tx, plan).await? => {
@@ -193,8 +196,9 @@ impl PgStore {
         run: RunId,
         replica: &ReplicaId,
         outcome: &RunOutcome,
+        write: StatusWrite,
     ) -> Result<Raising<Option<EndedRun>>> {
-        write_tx!(self, |tx| finish_run_raising(tx, run, replica, outcome))
+        write_tx!(self, |tx| finish_run_raising(tx, run, replica, outcome, write))
     }
 
     pub(super) async fn fail_abandoned_runs_raising_tx(

@@ -28,7 +28,7 @@ use std::time::Duration;
 use crate::Result;
 use crate::actors::{FailAbandonedRuns, FinishRun};
 use crate::model::{PlanId, RunId, TaskId};
-use crate::store::{Batch, EndedRun, NewRun, RunOutcome};
+use crate::store::{Batch, EndedRun, NewRun, RunOutcome, StatusWrite};
 
 /// The future a hook returns; it runs on the replica's thread.
 pub type Hook<T = ()> = LocalBoxFuture<'static, Result<T>>;
@@ -51,11 +51,16 @@ pub trait Strategy {
     /// BatchSkipTasks, served by this replica.
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>>;
 
-    /// Writes the end of a run this replica executed; `None` when it was no longer
-    /// RUNNING here. By default a plain status write, tried again on failure.
+    /// Writes the end of a run this replica executed, guarded as the run's status
+    /// write mode says (`World::status_write`); `None` when the guard refused it. By
+    /// default a plain status write, tried again on failure.
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
         Box::pin(async move {
-            retrying(&r, || r.store(FinishRun { run, replica: r.id.clone(), outcome: outcome.clone() })).await
+            let write = || {
+                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), r.world.status_write);
+                r.store(FinishRun { run, replica, outcome, write })
+            };
+            retrying(&r, write).await
         })
     }
 
@@ -123,6 +128,19 @@ impl StrategyKind {
             StrategyKind::SeedClaim => "seed-claim",
             StrategyKind::ShippedClaim => "shipped-claim",
             StrategyKind::Outbox => "outbox",
+        }
+    }
+
+    /// The status write this design makes when `[cluster] status_write` does not
+    /// say (`docs/strategies.md`): the claim designs and the design before HA run on
+    /// the real system's store, whose status write is `WHERE id = $1` (unfenced);
+    /// the outbox fences it on the run's status and replica.
+    pub fn status_write(self) -> StatusWrite {
+        match self {
+            StrategyKind::InMemory | StrategyKind::SeedClaim | StrategyKind::ShippedClaim => {
+                StatusWrite::Unfenced
+            }
+            StrategyKind::Outbox => StatusWrite::Fenced,
         }
     }
 

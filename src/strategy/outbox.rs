@@ -79,7 +79,10 @@ async fn relay_one(r: ReplicaCtx, leased: LeasedEvent, expires: Instant) -> crat
 impl Strategy for Outbox {
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
         Box::pin(async move {
-            let write = || r.store(FinishRunRaising { run, replica: r.id.clone(), outcome: outcome.clone() });
+            let write = || {
+                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), r.world.status_write);
+                r.store(FinishRunRaising { run, replica, outcome, write })
+            };
             Ok(retrying(&r, write).await?.value)
         })
     }

@@ -146,6 +146,8 @@ impl H {
     fn ended(&mut self, task: i64, status: RunStatus, by_cleaner: bool) -> &mut Self {
         let plan = self.plan_of(task);
         let latest = self.latest(task);
+        // A run that had ended already is overwritten, as an unfenced status write does.
+        let overwrote = (!latest.2.is_open()).then_some(latest.2);
         latest.2 = status;
         let (run, attempt) = (latest.0, latest.1);
         if status == RunStatus::Failed {
@@ -160,6 +162,7 @@ impl H {
             plan,
             attempt,
             status,
+            overwrote,
             error,
             by_cleaner,
             invoked,

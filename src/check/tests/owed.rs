@@ -214,3 +214,46 @@ fn an_episode_field_the_order_forbids_is_reported_in_the_witness() {
     assert!(e.witness.summary.contains("note: #1 says episode 5 but the history orders it as episode 1"));
     assert!(e.witness.entries.contains(&1));
 }
+
+#[test]
+fn a_done_written_over_the_cleaners_failed_owes_the_failure_and_the_completion() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11);
+    let m = h.mark();
+    h.on("r2").ended(11, RunStatus::Failed, true);
+    // r1's DONE, invoked before the cleaner's write, hung on its cut link; when the link
+    // heals it overwrites the FAILED (unfenced) and the plan is complete. The FAILED
+    // needed the run RUNNING, so it committed first: no race.
+    h.on("r1").since(m).done(11).claim(1, C, true).deliver("wh-c", 1, C, 1);
+    assert!(matches!(h.entries[4].event, Event::RunEnded { overwrote: Some(RunStatus::Failed), .. }));
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_says(e, &["run 1 FAILED at #3 (cleaner on r2, held by r1)", "run 1 DONE over FAILED at #4 (r1)"]);
+    assert!(e.witness.entries.contains(&4), "{:?}", e.witness.entries);
+    let c = assert_verdict(&r, 1, C, 1, Verdict::Delivered);
+    assert_eq!(c.caused_at, Some(h.entries[4].at), "the plan became complete at the DONE");
+    assert!(r.stray.is_empty() && !e.witness.summary.contains("note:"), "{r:#?}");
+}
+
+#[test]
+fn an_overwrite_logged_before_the_end_it_replaced_still_ends_the_run() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11);
+    let m = h.mark();
+    // The DONE that overwrote the cleaner's FAILED is logged first (the cleaner's
+    // answer came late): the FAILED needed the run RUNNING, so it committed first.
+    h.done(11).since(m).on("r2").ended(11, RunStatus::Failed, true);
+    if let Event::RunEnded { overwrote, .. } = &mut h.entries[3].event {
+        *overwrote = Some(RunStatus::Failed);
+    }
+    if let Event::RunEnded { overwrote, .. } = &mut h.entries[4].event {
+        *overwrote = None;
+    }
+    h.latest(11).2 = RunStatus::Done;
+    h.on("r1").claim(1, C, true).deliver("wh-c", 1, C, 1);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert!(!e.witness.summary.contains("note:"), "the replay agrees with the store: {}", e.witness.summary);
+    assert_verdict(&r, 1, C, 1, Verdict::Delivered);
+    assert!(r.stray.is_empty(), "{r:#?}");
+}

@@ -35,18 +35,26 @@ fn arb_event() -> impl Strategy<Value = Event> {
         (run.clone(), task.clone(), plan.clone(), 1i32..3, seq.clone()).prop_map(
             |(run, task, plan, attempt, invoked)| Event::RunStarted { run, task, plan, attempt, invoked }
         ),
-        (run, task, plan.clone(), select(RunStatus::ALL.to_vec()), any::<bool>(), seq.clone()).prop_map(
-            |(run, task, plan, status, by_cleaner, invoked)| Event::RunEnded {
+        (
+            run,
+            task,
+            plan.clone(),
+            select(RunStatus::ALL.to_vec()),
+            proptest::option::of(select(RunStatus::ALL.to_vec())),
+            any::<bool>(),
+            seq.clone()
+        )
+            .prop_map(|(run, task, plan, status, overwrote, by_cleaner, invoked)| Event::RunEnded {
                 run,
                 task,
                 plan,
                 attempt: 1,
                 status,
+                overwrote,
                 error: None,
                 by_cleaner,
                 invoked
-            }
-        ),
+            }),
         (plan.clone(), event.clone(), any::<bool>(), seq.clone()).prop_map(|(plan, event, won, invoked)| {
             let claim = if won { Claim::Won } else { Claim::Lost };
             Event::ClaimAttempted { plan, event, claim, invoked }

@@ -41,6 +41,7 @@ impl Log {
             plan: PlanId(1),
             attempt: 1,
             status,
+            overwrote: None,
             error: None,
             by_cleaner,
             invoked: 0,

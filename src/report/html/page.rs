@@ -161,13 +161,14 @@ fn timeline_html(
     let judged = if run.ok { "expectations hold" } else { "expectations DO NOT hold" };
     let _ = write!(
         out,
-        r#"<div class="timeline" id="t{n}" data-timeline="{n}" data-strategy="{}" data-violations="{count}" data-end="{}" data-px-per-ms="{}"{fold}><h3>{} <span>seed {} · {} store · {} of run time · {count} violation{} · <b class="{}">{judged}</b></span></h3>"#,
+        r#"<div class="timeline" id="t{n}" data-timeline="{n}" data-strategy="{}" data-violations="{count}" data-end="{}" data-px-per-ms="{}"{fold}><h3>{} <span>seed {} · {} store · {} status writes · {} of run time · {count} violation{} · <b class="{}">{judged}</b></span></h3>"#,
         run.strategy,
         timeline.end.as_micros(),
         scale.px_per_ms,
         run.strategy,
         run.seed,
         run.store,
+        run.status_write,
         time_label(timeline.end),
         plural(count),
         if run.ok { "ok" } else { "bad" },

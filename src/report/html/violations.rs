@@ -148,6 +148,7 @@ action = "run"
         let run = ScenarioRun {
             name: scenario.name.clone(),
             strategy: StrategyKind::InMemory,
+            status_write: StrategyKind::InMemory.status_write(),
             seed: 1,
             store: "memory",
             wall: Duration::ZERO,
@@ -190,6 +191,7 @@ action = "run"
         let run = ScenarioRun {
             name: scenario.name.clone(),
             strategy: StrategyKind::ShippedClaim,
+            status_write: StrategyKind::ShippedClaim.status_write(),
             seed: 1,
             store: "memory",
             wall: Duration::ZERO,

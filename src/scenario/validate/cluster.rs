@@ -1,11 +1,13 @@
-//! The `[cluster]` and `[webhook]` tables: replica count, timings, and where
-//! deliveries go (the built-in receiver or a URL). The webhook policy is `policy`'s.
+//! The `[cluster]` and `[webhook]` tables: replica count, timings, how status writes
+//! are guarded, and where deliveries go (the built-in receiver or a URL). The webhook
+//! policy is `policy`'s.
 
 use toml::Spanned;
 
 use crate::scenario::Target;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
+use crate::store::StatusWrite;
 use crate::webhook::Secret;
 use crate::world::ClusterConfig;
 
@@ -56,6 +58,12 @@ impl Validator<'_> {
                 1..i64::from(u32::MAX) + 1,
                 "a replica takes at least 1 run per tick",
             )?;
+        }
+        if let Some(mode) = &raw.status_write {
+            let parsed = mode.get_ref().parse::<StatusWrite>().map_err(|e| {
+                self.err(mode, "cluster.status_write", format!("{e} (leave it out for the strategy's own)"))
+            })?;
+            config.status_write = Some(parsed);
         }
         Ok(config)
     }
