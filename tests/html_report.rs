@@ -122,14 +122,18 @@ fn check_timeline(els: &[Element], t: usize, scenario: &Scenario, run: &Scenario
     let mut struck: Vec<(u64, String)> = history
         .iter()
         .filter_map(|e| match e.event {
-            Event::FaultStarted { fault, .. } => Some(fault),
+            Event::FaultStarted { fault, .. } => Some((fault, e)),
             _ => None,
         })
-        .map(|index| {
+        .map(|(index, entry)| {
             let fault = scenario.spec.faults.iter().find(|f| f.index == index).expect("a listed fault");
-            let lane = match &fault.kind {
-                FaultKind::Endpoint(_) => "receiver".to_owned(),
-                _ => lane_of(fault.replica().expect("a replica fault").as_str()),
+            let lane = match (&fault.kind, fault.replica()) {
+                (FaultKind::Endpoint(_), _) => "receiver".to_owned(),
+                // A fault at a point for whichever replica strikes the one that got there.
+                (_, Some(replica)) if replica.is_any() => {
+                    lane_of(entry.by.as_ref().expect("the struck replica").as_str())
+                }
+                (_, replica) => lane_of(replica.expect("a replica fault").as_str()),
             };
             (index as u64, lane)
         })
