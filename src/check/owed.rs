@@ -149,7 +149,7 @@ fn plan_events(plan: PlanId, facts: &PlanFacts, timeline: &Timeline) -> Vec<Owed
                 episode: facts.completed_episode,
                 ambiguous: why.or_else(|| facts.completed_unknown.clone()),
                 caused_at: Some(timeline.at(c.seq)),
-                earliest: timeline.earliest(c.invoked),
+                earliest: facts.earliest_complete(c, timeline),
                 maybe_earlier: None,
                 causes: vec![c.seq],
                 related: race.map(|f| f.span.seq).into_iter().collect(),

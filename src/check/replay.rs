@@ -45,6 +45,9 @@ pub(super) struct PlanFacts {
     pub(super) completed_over: Option<RunId>,
     /// The plan's episode right after that write, in replay order.
     pub(super) completed_episode: u32,
+    /// Per task, the writes that made it done (a DONE) or skipped, in replay order:
+    /// which of them finished a task first is known only where they were ordered.
+    pub(super) completers: BTreeMap<TaskId, Vec<Span>>,
     /// Every task's state at the end of the replay, in task order.
     pub(super) tasks: Vec<(TaskId, TaskState)>,
     /// The first episode whose FAILED events are unknown (unlogged writes).
@@ -152,8 +155,10 @@ pub(super) fn replay(
             Event::TasksSkipped { plan, tasks, episode, .. } => {
                 let replay = replays.entry(*plan).or_default();
                 tasks.iter().for_each(|t| replay.task(*t).skipped = true);
+                let facts = plans.entry(*plan).or_default();
+                tasks.iter().for_each(|t| facts.completers.entry(*t).or_default().push(span));
                 if !tasks.is_empty() {
-                    plans.entry(*plan).or_default().episodes.push(span, *episode);
+                    facts.episodes.push(span, *episode);
                 }
                 Some(*plan)
             }
@@ -181,6 +186,9 @@ pub(super) fn replay(
             Event::RunEnded { run, task, plan, attempt, status, overwrote, .. } => {
                 let replay = replays.entry(*plan).or_default();
                 replay.task(*task).advance(*run, Some(*attempt), *status, overwrote.is_some());
+                if *status == RunStatus::Done {
+                    plans.entry(*plan).or_default().completers.entry(*task).or_default().push(span);
+                }
                 if *status == RunStatus::Failed {
                     let earliest = timeline.earliest(span.invoked);
                     let overwrote = overwrote.is_some();
@@ -221,6 +229,23 @@ pub(super) fn replay(
     }
     let created = homes.into_iter().map(|(run, (_, _, seq))| (run, seq)).collect();
     (plans, created)
+}
+
+impl PlanFacts {
+    /// The earliest the plan can have become complete, given that it was complete
+    /// after write `c`: every task must have been finished, and a task was finished no
+    /// earlier than the earliest of the writes that finished it and were logged
+    /// before `c` or overlapped it (one logged later may have committed first).
+    pub(super) fn earliest_complete(&self, c: Span, timeline: &Timeline) -> std::time::Duration {
+        let finished = |spans: &Vec<Span>| {
+            spans
+                .iter()
+                .filter(|w| w.seq <= c.seq || w.overlaps(c))
+                .map(|w| timeline.earliest(w.invoked))
+                .min()
+        };
+        self.completers.values().filter_map(finished).max().unwrap_or_else(|| timeline.earliest(c.invoked))
+    }
 }
 
 /// Records where the store's final state disagrees with the replay of `facts`.

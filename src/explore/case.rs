@@ -90,7 +90,8 @@ pub enum FaultCase {
         when: CrashWhen,
         /// Restart this long after, in ms.
         restart_after: u16,
-        /// Stay down instead (ignored for `r1`, which always comes back).
+        /// Stay down instead (ignored for `r1`, which always comes back, and for a
+        /// crash of whichever replica reaches a point, which may be `r1`).
         stays_down: bool,
     },
     /// The replica's DB link blackholes for `len` ms from `at`.

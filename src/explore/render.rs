@@ -170,7 +170,9 @@ impl Case {
                         CrashWhen::Point(point, nth) => when_keys(&name, point, nth),
                         CrashWhen::AnyPoint(point, nth) => when_keys("any", point, nth),
                     };
-                    let restart = if stays_down && name != "r1" {
+                    // r1 always comes back; a crash of whichever replica may strike r1.
+                    let may_strike_r1 = name == "r1" || matches!(when, CrashWhen::AnyPoint(..));
+                    let restart = if stays_down && !may_strike_r1 {
                         String::new()
                     } else {
                         format!("\nrestart_after = \"{restart_after}ms\"")

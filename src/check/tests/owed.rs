@@ -257,3 +257,27 @@ fn an_overwrite_logged_before_the_end_it_replaced_still_ends_the_run() {
     assert_verdict(&r, 1, C, 1, Verdict::Delivered);
     assert!(r.stray.is_empty(), "{r:#?}");
 }
+
+#[test]
+fn a_completion_may_come_from_a_write_logged_after_an_overlapping_one() {
+    // The DONE committed first and its reply came late (held on the link): the
+    // delivery that followed it is in time, though the skip was logged first.
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11);
+    let invoked = h.mark();
+    h.deliver("wh-c", 1, C, 1).skip(1, &[11]).since(invoked).done(11);
+    let r = h.check();
+    assert_verdict(&r, 1, C, 2, Verdict::Delivered);
+    assert!(r.stray.is_empty(), "{r:#?}");
+}
+
+#[test]
+fn a_completion_is_no_earlier_than_its_last_task_could_finish() {
+    // Task 12's DONE was invoked only after the request: the request is early.
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).done(11);
+    h.deliver("wh-c", 1, C, 1).done(12);
+    let r = h.check();
+    assert_eq!(r.stray.len(), 1, "{r:#?}");
+    assert!(r.stray[0].witness.summary.contains("before its cause"), "{r:#?}");
+}
