@@ -105,9 +105,7 @@ impl Stores {
             }
         })
     }
-}
 
-impl Stores {
     /// Makes the run's writes final once its replicas have stopped: on Postgres, the
     /// link proxies drop what they hold and the server ends the replicas' connections
     /// (a transaction of theirs has then committed or not, for good). The memory
