@@ -161,13 +161,16 @@ fn a_claim_whose_reply_is_lost_to_a_reset_committed_though_its_replica_saw_an_er
 /// A FAILED status write that committed after its replica died: the outbox's relay
 /// on the other replica announces it, and the checker finds that correct (before the
 /// commit log, it called the delivery unexpected and the event lost).
+/// `op` is the point's: the status write, or the outbox insert of the same write.
 #[track_caller]
-fn status_write_committed_after_the_replica_died(database: Database) {
-    let faults = r#"[[faults]]
+fn status_write_committed_after_the_replica_died(database: Database, op: &str) {
+    let faults = format!(
+        r#"[[faults]]
 kind = "crash"
-when = { replica = "any", point = "after-commit", op = "status-write" }
-"#;
-    let run = run(&failing_plan(faults), StrategyKind::Outbox, database);
+when = {{ replica = "any", point = "after-commit", op = "{op}" }}
+"#
+    );
+    let run = run(&failing_plan(&faults), StrategyKind::Outbox, database);
     let resolved = resolutions(&run, "FinishRunRaising");
     assert_eq!(resolved.len(), 1, "the status write to resolve");
     let (committed, changes) = &resolved[0];
@@ -189,12 +192,22 @@ when = { replica = "any", point = "after-commit", op = "status-write" }
 
 #[test]
 fn a_status_write_committed_after_its_replica_died_is_announced_by_the_outbox_in_memory() {
-    status_write_committed_after_the_replica_died(Database::Memory);
+    status_write_committed_after_the_replica_died(Database::Memory, "status-write");
+}
+
+#[test]
+fn an_outbox_insert_committed_after_its_replica_died_is_announced_in_memory() {
+    status_write_committed_after_the_replica_died(Database::Memory, "outbox-insert");
+}
+
+#[test]
+fn an_outbox_insert_committed_after_its_replica_died_is_announced_on_postgres() {
+    status_write_committed_after_the_replica_died(postgres(), "outbox-insert");
 }
 
 #[test]
 fn a_status_write_committed_after_its_replica_died_is_announced_by_the_outbox_on_postgres() {
-    status_write_committed_after_the_replica_died(postgres());
+    status_write_committed_after_the_replica_died(postgres(), "status-write");
 }
 
 /// A write that never reached the server: the link is partitioned just before the
