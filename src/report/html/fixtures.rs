@@ -6,7 +6,9 @@ use crate::check::{DeliveryView, Report};
 use crate::cluster::RunResult;
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::runner::ScenarioRun;
 use crate::store::Claim;
+use crate::strategy::StrategyKind;
 use crate::webhook::{Answer, Level, Payload, ReceivedRequest};
 
 /// A history being written, one entry at a time.
@@ -119,5 +121,21 @@ pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResul
         judged_from: DeliveryView::Receiver,
         final_state: vec![],
         leaked_actors: 0,
+    }
+}
+
+/// `result` as a run of scenario `name` under `strategy` (seed 1, memory store, no
+/// expectations checked).
+pub fn scenario_run(name: &str, strategy: StrategyKind, result: RunResult) -> ScenarioRun {
+    ScenarioRun {
+        name: name.to_owned(),
+        strategy,
+        status_write: strategy.status_write(),
+        seed: 1,
+        store: "memory",
+        wall: Duration::ZERO,
+        checks: vec![],
+        ok: true,
+        result,
     }
 }

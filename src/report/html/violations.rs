@@ -91,9 +91,8 @@ mod tests {
     use crate::check::{EventReport, Witness};
     use crate::model::EventType;
     use crate::model::RunStatus;
-    use crate::report::html::fixtures::{Log, ms, request, result};
+    use crate::report::html::fixtures::{Log, ms, request, result, scenario_run};
     use crate::report::html::model::{ItemKind, build};
-    use crate::runner::ScenarioRun;
     use crate::store::Claim;
     use crate::strategy::StrategyKind;
 
@@ -145,17 +144,7 @@ action = "run"
             report(Verdict::Delivered, Some(90), vec![failed]),
             report(Verdict::Lost, None, vec![late_claim]),
         ];
-        let run = ScenarioRun {
-            name: scenario.name.clone(),
-            strategy: StrategyKind::InMemory,
-            status_write: StrategyKind::InMemory.status_write(),
-            seed: 1,
-            store: "memory",
-            wall: Duration::ZERO,
-            checks: vec![],
-            ok: true,
-            result,
-        };
+        let run = scenario_run(&scenario.name, StrategyKind::InMemory, result);
         let timeline = build(&scenario, &run);
 
         let placed: Vec<(Verdict, Duration, Option<usize>)> =
@@ -188,17 +177,7 @@ action = "run"
         requests.push(other);
         let mut result = result(log, requests, 300);
         result.report.events = vec![report(Verdict::Duplicate, Some(90), vec![failed, first])];
-        let run = ScenarioRun {
-            name: scenario.name.clone(),
-            strategy: StrategyKind::ShippedClaim,
-            status_write: StrategyKind::ShippedClaim.status_write(),
-            seed: 1,
-            store: "memory",
-            wall: Duration::ZERO,
-            checks: vec![],
-            ok: true,
-            result,
-        };
+        let run = scenario_run(&scenario.name, StrategyKind::ShippedClaim, result);
         let timeline = build(&scenario, &run);
         let receiver = timeline.lanes.iter().find(|l| l.id == "receiver").unwrap();
         let marked: Vec<Vec<usize>> = receiver.items.iter().map(|i| i.violations.clone()).collect();
