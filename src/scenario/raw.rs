@@ -29,6 +29,7 @@ pub struct RawScenario {
     pub cluster: Option<Spanned<RawCluster>>,
     pub webhook: Option<Spanned<RawWebhook>>,
     pub plans: Option<List<RawPlan>>,
+    pub workload: Option<List<RawWorkload>>,
     pub timeline: Option<List<RawAction>>,
     pub reactions: Option<List<RawReaction>>,
     pub faults: Option<List<RawFault>>,
@@ -99,6 +100,21 @@ pub struct RawTask {
     pub attempts: Option<List<RawAttempt>>,
 }
 
+/// `[[workload]]`: many plans made from one template, started at seeded moments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub plans: Int,
+    pub name: Option<Str>,
+    pub project: Option<Str>,
+    pub tasks: Option<Int>,
+    pub duration: Option<Spanned<RawDurationRange>>,
+    pub failure_probability: Option<Spanned<f64>>,
+    pub start: Option<Dur>,
+    pub over: Option<Dur>,
+    pub rate: Option<Spanned<f64>>,
+}
+
 /// One scripted attempt.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +166,8 @@ pub struct RawFault {
     pub reset: Option<Spanned<bool>>,
     pub requests: Option<Int>,
     pub delay: Option<Dur>,
+    pub every: Option<Dur>,
+    pub rounds: Option<Int>,
 }
 
 /// A fault's `when = { replica, point, op, nth }`.
@@ -223,6 +241,7 @@ mod tests {
             "[webhook.outbox]\nbogus = 1",
             "[webhook.bogus]\nattempts = 1",
             "[[plans]]\nname = \"p\"\nbogus = 1",
+            "[[workload]]\nplans = 3\nbogus = 1",
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nbogus = 1",
             "[[plans]]\nname = \"p\"\n[[plans.tasks]]\nname = \"t\"\nattempts = [{ outcome = \"done\", after = \"1ms\", bogus = 1 }]",
             "[[timeline]]\nat = \"0ms\"\nplan = \"p\"\naction = \"run\"\nbogus = 1",

@@ -1,7 +1,6 @@
 //! `[[expect]]` and `[[claims]]`: the strategies each applies to, the events and
 //! episodes it names, the verdicts it expects, and the claim-table checks.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use crate::scenario::raw::*;
 use crate::scenario::{ClaimCheck, EventRef, Expectation, Target};
 use crate::strategy::StrategyKind;
 
-use super::plans::PlanNames;
+use super::plans::Names;
 use super::{Result, Validator};
 
 impl Validator<'_> {
@@ -70,7 +69,7 @@ impl Validator<'_> {
         &self,
         i: usize,
         e: &Spanned<RawExpect>,
-        names: &HashMap<&str, PlanNames<'_>>,
+        names: &Names,
         target: &Target,
     ) -> Result<Expectation> {
         let key = format!("expect[{i}]");
@@ -167,7 +166,7 @@ impl Validator<'_> {
         &self,
         i: usize,
         c: &Spanned<RawClaim>,
-        names: &HashMap<&str, PlanNames<'_>>,
+        names: &Names,
         max_duration: Duration,
     ) -> Result<ClaimCheck> {
         let key = format!("claims[{i}]");

@@ -2,12 +2,13 @@
 //! fault carries a key that belongs to another kind.
 
 /// The fault kinds, as files name them.
-pub(super) const FAULT_KINDS: &str = "crash, db-partition, db-latency, db-reset, endpoint";
+pub(super) const FAULT_KINDS: &str = "crash, rolling-crash, db-partition, db-latency, db-reset, endpoint";
 
 /// A fault kind, once its name is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Crash,
+    RollingCrash,
     DbPartition,
     DbLatency,
     DbReset,
@@ -15,9 +16,14 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order messages list them.
+    pub(super) const ALL: [Kind; 6] =
+        [Kind::Crash, Kind::RollingCrash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint];
+
     pub(super) fn parse(name: &str) -> Option<Kind> {
         Some(match name {
             "crash" => Kind::Crash,
+            "rolling-crash" => Kind::RollingCrash,
             "db-partition" => Kind::DbPartition,
             "db-latency" => Kind::DbLatency,
             "db-reset" => Kind::DbReset,
@@ -29,6 +35,7 @@ impl Kind {
     pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Crash => "crash",
+            Kind::RollingCrash => "rolling-crash",
             Kind::DbPartition => "db-partition",
             Kind::DbLatency => "db-latency",
             Kind::DbReset => "db-reset",
@@ -40,6 +47,7 @@ impl Kind {
     pub(super) fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Crash => &["at", "when", "replica", "restart_after"],
+            Kind::RollingCrash => &["at", "every", "restart_after", "rounds"],
             Kind::DbPartition => &["at", "until", "when", "replica", "heal_after"],
             Kind::DbLatency => &["at", "until", "replica", "latency"],
             Kind::DbReset => &["at", "when", "replica"],
@@ -56,7 +64,12 @@ pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
             "when (a point) triggers crash, db-reset and db-partition faults; a {} fault starts at a time: use at",
             kind.name()
         ),
-        (Kind::Crash, "until") => {
+        (Kind::RollingCrash, "replica") => {
+            "a rolling crash strikes every replica in turn (r1, r2, ...): replica does not apply; \
+             use kind = \"crash\" for one replica"
+                .into()
+        }
+        (Kind::Crash | Kind::RollingCrash, "until") => {
             "a crash is an instant: until does not apply (restart_after brings the replica back)".into()
         }
         (Kind::DbReset, "until") => {
@@ -64,11 +77,7 @@ pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
         }
         _ => {
             let owners: Vec<&str> =
-                [Kind::Crash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint]
-                    .into_iter()
-                    .filter(|k| k.keys().contains(&key))
-                    .map(Kind::name)
-                    .collect();
+                Kind::ALL.into_iter().filter(|k| k.keys().contains(&key)).map(Kind::name).collect();
             format!(
                 "{key} does not apply to a {} fault (it is for {}); a {} fault takes: kind, {allowed}",
                 kind.name(),
@@ -85,7 +94,7 @@ mod tests {
 
     #[test]
     fn every_kind_takes_at_and_names_its_own_keys() {
-        for kind in [Kind::Crash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint] {
+        for kind in Kind::ALL {
             assert_eq!(Kind::parse(kind.name()), Some(kind));
             assert!(kind.keys().contains(&"at"));
             assert!(FAULT_KINDS.contains(kind.name()));

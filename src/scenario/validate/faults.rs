@@ -16,6 +16,65 @@ use super::fault_kind::{FAULT_KINDS, Kind, stray_key_message};
 use super::{Result, Validator};
 
 impl Validator<'_> {
+    /// A rolling crash: every replica in turn, r1 at `at`, r2 `every` later, and so on
+    /// for `rounds` turns of the cluster, each restarted `restart_after` after its crash.
+    fn rolling_crash(
+        &self,
+        i: usize,
+        fault: &Spanned<RawFault>,
+        first_index: usize,
+        replicas: usize,
+        max_duration: Duration,
+    ) -> Result<Vec<Fault>> {
+        let f = fault.get_ref();
+        let key = |k: &str| format!("faults[{i}].{k}");
+        let missing =
+            |k: &str, why: &str| self.err(fault, key(k), format!("missing required key `{k}`: {why}"));
+        let Some(at) = &f.at else { return Err(missing("at", "when the first replica (r1) crashes")) };
+        let at = self.moment(at, &key("at"), max_duration)?;
+        let Some(every) = &f.every else {
+            return Err(missing(
+                "every",
+                "the time from one replica's crash to the next's, e.g. every = \"2s\"",
+            ));
+        };
+        let every_value = self.positive(Some(every), &key("every"))?.unwrap_or_default();
+        let Some(restart_after) = &f.restart_after else {
+            return Err(missing(
+                "restart_after",
+                "a rolling crash brings each replica back (without it the cluster would end with none)",
+            ));
+        };
+        let rounds: usize = match &f.rounds {
+            None => 1,
+            Some(n) => self.int(n, &key("rounds"), 1..1001, "1 to 1000 turns of the cluster")?,
+        };
+        let crashes = rounds * replicas;
+        let last = at + every_value * (crashes as u32 - 1);
+        if last >= max_duration {
+            return Err(self.err(
+                every,
+                key("every"),
+                format!(
+                    "the last of the {crashes} crashes ({rounds} x {replicas} replicas) would be at {}, \
+                     not before max_duration ({}): shorten every, lower rounds or raise max_duration",
+                    Humane(last),
+                    Humane(max_duration)
+                ),
+            ));
+        }
+        Ok((0..crashes)
+            .map(|k| Fault {
+                index: first_index + k,
+                kind: FaultKind::Crash {
+                    replica: crate::model::ReplicaId::nth(k % replicas + 1),
+                    restart_after: Some(restart_after.get_ref().0),
+                },
+                trigger: Trigger::At { at: at + every_value * k as u32, until: None },
+            })
+            .collect())
+    }
+
     /// A db-reset or db-partition struck at a point (`when`).
     fn link_fault_at_point(&self, i: usize, fault: &Spanned<RawFault>, replicas: usize) -> Result<Fault> {
         let f = fault.get_ref();
@@ -42,26 +101,11 @@ impl Validator<'_> {
         Ok(Fault { index: i, kind, trigger })
     }
 
-    pub(super) fn fault(
-        &self,
-        i: usize,
-        fault: &Spanned<RawFault>,
-        replicas: usize,
-        max_duration: Duration,
-        target: &Target,
-    ) -> Result<Fault> {
-        let f = fault.get_ref();
+    /// Refuses the first key (in file order) that `kind` does not take.
+    pub(super) fn no_stray_keys(&self, i: usize, f: &RawFault, kind: Kind) -> Result<()> {
         let key = |k: &str| format!("faults[{i}].{k}");
-        let kind = Kind::parse(f.kind.get_ref()).ok_or_else(|| {
-            self.err(
-                &f.kind,
-                key("kind"),
-                format!("unknown fault kind {:?} (known: {FAULT_KINDS})", f.kind.get_ref()),
-            )
-        })?;
-
         // Keys of other kinds, reported in file order.
-        let present: [(&str, Option<Range<usize>>); 13] = [
+        let present: [(&str, Option<Range<usize>>); 15] = [
             ("at", f.at.as_ref().map(Spanned::span)),
             ("until", f.until.as_ref().map(Spanned::span)),
             ("when", f.when.as_ref().map(Spanned::span)),
@@ -75,6 +119,8 @@ impl Validator<'_> {
             ("reset", f.reset.as_ref().map(Spanned::span)),
             ("requests", f.requests.as_ref().map(Spanned::span)),
             ("delay", f.delay.as_ref().map(Spanned::span)),
+            ("every", f.every.as_ref().map(Spanned::span)),
+            ("rounds", f.rounds.as_ref().map(Spanned::span)),
         ];
         let stray = present
             .iter()
@@ -84,6 +130,29 @@ impl Validator<'_> {
         if let Some((span, k)) = stray {
             return Err(self.err_span(span, key(k), stray_key_message(kind, k)));
         }
+        Ok(())
+    }
+
+    pub(super) fn fault(
+        &self,
+        i: usize,
+        fault: &Spanned<RawFault>,
+        first_index: usize,
+        replicas: usize,
+        max_duration: Duration,
+        target: &Target,
+    ) -> Result<Vec<Fault>> {
+        let f = fault.get_ref();
+        let key = |k: &str| format!("faults[{i}].{k}");
+        let kind = Kind::parse(f.kind.get_ref()).ok_or_else(|| {
+            self.err(
+                &f.kind,
+                key("kind"),
+                format!("unknown fault kind {:?} (known: {FAULT_KINDS})", f.kind.get_ref()),
+            )
+        })?;
+
+        self.no_stray_keys(i, f, kind)?;
 
         let kind = match kind {
             Kind::Crash => {
@@ -117,10 +186,14 @@ impl Validator<'_> {
                     }
                     (None, Some(when)) => self.when(i, when, f.replica.as_ref(), replicas)?,
                 };
-                return Ok(Fault { index: i, kind: FaultKind::Crash { replica, restart_after }, trigger });
+                let kind = FaultKind::Crash { replica, restart_after };
+                return Ok(vec![Fault { index: first_index, kind, trigger }]);
             }
+            Kind::RollingCrash => return self.rolling_crash(i, fault, first_index, replicas, max_duration),
             Kind::DbPartition | Kind::DbReset if f.when.is_some() => {
-                return self.link_fault_at_point(i, fault, replicas);
+                let mut fault = self.link_fault_at_point(i, fault, replicas)?;
+                fault.index = first_index;
+                return Ok(vec![fault]);
             }
             Kind::DbPartition | Kind::DbLatency | Kind::DbReset => {
                 if let Some(heal_after) = &f.heal_after {
@@ -218,6 +291,6 @@ impl Validator<'_> {
             }
             other => other,
         };
-        Ok(Fault { index: i, kind, trigger: Trigger::At { at, until } })
+        Ok(vec![Fault { index: first_index, kind, trigger: Trigger::At { at, until } }])
     }
 }

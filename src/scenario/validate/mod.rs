@@ -12,8 +12,8 @@ mod policy;
 mod reactions;
 mod timeline;
 mod when;
+mod workload;
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use super::raw::*;
 use super::{ClaimCheck, Scenario, Target};
 use crate::cluster::ClusterSpec;
 use crate::strategy::StrategyKind;
-use plans::PlanNames;
+use plans::{Names, PlanNames};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
@@ -90,38 +90,54 @@ impl Validator<'_> {
         };
         let webhook = self.policies(raw.webhook.as_ref().map(Spanned::get_ref))?;
 
-        let plans_raw = match &raw.plans {
-            Some(plans) if !plans.get_ref().is_empty() => plans.get_ref(),
-            Some(plans) => {
-                return Err(self.err(plans, "plans", "at least one plan is required: add a [[plans]] table"));
-            }
-            None => {
-                return Err(self.err_span(
-                    0..0,
-                    "plans",
-                    "at least one plan is required: add a [[plans]] table",
-                ));
-            }
-        };
-        let mut names: HashMap<&str, PlanNames<'_>> = HashMap::new();
+        let plans_raw = raw.plans.as_ref().map(|p| p.get_ref().as_slice()).unwrap_or_default();
+        let workloads = raw.workload.as_ref().map(|w| w.get_ref().as_slice()).unwrap_or_default();
+        if plans_raw.is_empty() && workloads.is_empty() {
+            let message = "at least one plan is required: add a [[plans]] table (or a [[workload]] of many)";
+            return Err(match &raw.plans {
+                Some(plans) => self.err(plans, "plans", message),
+                None => self.err_span(0..0, "plans", message),
+            });
+        }
+        let mut names = Names::new();
         let mut plans = Vec::new();
         for (i, plan) in plans_raw.iter().enumerate() {
             let (script, tasks) = self.plan(i, plan)?;
-            let name = plan.get_ref().name.get_ref().as_str();
-            if names.insert(name, PlanNames { index: i, tasks }).is_some() {
+            if names.insert(script.name.clone(), PlanNames { index: i, tasks }).is_some() {
                 return Err(self.err(
                     &plan.get_ref().name,
                     format!("plans[{i}].name"),
-                    format!("duplicate plan name {name:?}: plan names must be unique"),
+                    format!("duplicate plan name {:?}: plan names must be unique", script.name),
                 ));
             }
             plans.push(script);
         }
-
-        let timeline = match &raw.timeline {
-            Some(timeline) if !timeline.get_ref().is_empty() => {
-                self.timeline(timeline.get_ref(), &names, replicas, max_duration)?
+        let mut runs = Vec::new();
+        for (w, entry) in workloads.iter().enumerate() {
+            let made = self.workload(w, entry, seed, max_duration)?;
+            runs.extend(workload::runs(plans.len(), &made));
+            for plan in made {
+                let index = plans.len();
+                if names.insert(plan.script.name.clone(), PlanNames { index, tasks: plan.tasks }).is_some() {
+                    let at = entry.get_ref().name.as_ref().map_or(entry.span(), Spanned::span);
+                    return Err(self.err_span(
+                        at,
+                        format!("workload[{w}].name"),
+                        format!(
+                            "this workload's plan {:?} has the name of another plan: give it another name",
+                            plan.script.name
+                        ),
+                    ));
+                }
+                plans.push(plan.script);
             }
+        }
+
+        let mut timeline = match &raw.timeline {
+            Some(timeline) if !timeline.get_ref().is_empty() => {
+                self.timeline(timeline.get_ref(), &names, &runs, replicas, max_duration)?
+            }
+            Some(_) | None if !runs.is_empty() => Vec::new(),
             Some(timeline) => {
                 return Err(self.err(
                     timeline,
@@ -137,6 +153,7 @@ impl Validator<'_> {
                 ));
             }
         };
+        timeline.extend(runs);
 
         let reactions = match &raw.reactions {
             None => Vec::new(),
@@ -146,7 +163,7 @@ impl Validator<'_> {
         let mut faults = Vec::new();
         if let Some(raw_faults) = &raw.faults {
             for (i, fault) in raw_faults.get_ref().iter().enumerate() {
-                faults.push(self.fault(i, fault, replicas, max_duration, &target)?);
+                faults.extend(self.fault(i, fault, faults.len(), replicas, max_duration, &target)?);
             }
         }
 

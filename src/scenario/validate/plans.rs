@@ -2,6 +2,7 @@
 //! and expectations share: a replica by id, a plan by name.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use toml::Spanned;
 
@@ -13,18 +14,24 @@ use crate::store::RunOutcome;
 
 use super::{DEFAULT_PROJECT, DEFAULT_TASK_DURATION, Result, Validator};
 
+/// Plans an "unknown plan" message lists before it says how many more there are.
+const LISTED: usize = 10;
+
 /// What the timeline and faults need to know about a plan.
-pub(super) struct PlanNames<'r> {
+pub(super) struct PlanNames {
     pub(super) index: usize,
-    pub(super) tasks: HashMap<&'r str, usize>,
+    pub(super) tasks: HashMap<String, usize>,
 }
 
+/// Every plan by name.
+pub(super) type Names = HashMap<String, PlanNames>;
+
 impl Validator<'_> {
-    pub(super) fn plan<'r>(
+    pub(super) fn plan(
         &self,
         i: usize,
-        plan: &'r Spanned<RawPlan>,
-    ) -> Result<(PlanScript, HashMap<&'r str, usize>)> {
+        plan: &Spanned<RawPlan>,
+    ) -> Result<(PlanScript, HashMap<String, usize>)> {
         let raw = plan.get_ref();
         let name = self.non_empty(&raw.name, format!("plans[{i}].name"))?;
         let project = match &raw.project {
@@ -50,7 +57,7 @@ impl Validator<'_> {
             let key = format!("plans[{i}].tasks[{j}]");
             let script = self.task(&key, task.get_ref())?;
             let task_name = task.get_ref().name.get_ref().as_str();
-            if positions.insert(task_name, j).is_some() {
+            if positions.insert(task_name.to_owned(), j).is_some() {
                 return Err(self.err(
                     &task.get_ref().name,
                     format!("{key}.name"),
@@ -66,38 +73,9 @@ impl Validator<'_> {
 
     pub(super) fn task(&self, key: &str, raw: &RawTask) -> Result<TaskScript> {
         let name = self.non_empty(&raw.name, format!("{key}.name"))?;
-        let duration = match &raw.duration {
-            None => (DEFAULT_TASK_DURATION, DEFAULT_TASK_DURATION),
-            Some(d) => match *d.get_ref() {
-                RawDurationRange::One(d) => (d, d),
-                RawDurationRange::Range(low, high) if low <= high => (low, high),
-                RawDurationRange::Range(low, high) => {
-                    return Err(self.err(
-                        d,
-                        format!("{key}.duration"),
-                        format!(
-                            "the range [{}, {}] is backwards: write [low, high]",
-                            Humane(low),
-                            Humane(high)
-                        ),
-                    ));
-                }
-            },
-        };
-        let failure_probability = match &raw.failure_probability {
-            None => 0.0,
-            Some(p) => {
-                let value = *p.get_ref();
-                if !(0.0..=1.0).contains(&value) {
-                    return Err(self.err(
-                        p,
-                        format!("{key}.failure_probability"),
-                        format!("{value} is not a probability: it must be between 0 and 1"),
-                    ));
-                }
-                value
-            }
-        };
+        let duration = self.duration_range(raw.duration.as_ref(), &format!("{key}.duration"))?;
+        let failure_probability =
+            self.probability(raw.failure_probability.as_ref(), &format!("{key}.failure_probability"))?;
         let mut attempts = Vec::new();
         if let Some(list) = &raw.attempts {
             for (n, attempt) in list.get_ref().iter().enumerate() {
@@ -132,6 +110,46 @@ impl Validator<'_> {
         Ok(TaskScript { name, attempts, failure_probability, duration })
     }
 
+    /// A task's duration, one or a range (`[low, high]`); the default when absent.
+    pub(super) fn duration_range(
+        &self,
+        d: Option<&Spanned<RawDurationRange>>,
+        key: &str,
+    ) -> Result<(Duration, Duration)> {
+        Ok(match d {
+            None => (DEFAULT_TASK_DURATION, DEFAULT_TASK_DURATION),
+            Some(d) => match *d.get_ref() {
+                RawDurationRange::One(d) => (d, d),
+                RawDurationRange::Range(low, high) if low <= high => (low, high),
+                RawDurationRange::Range(low, high) => {
+                    return Err(self.err(
+                        d,
+                        key,
+                        format!(
+                            "the range [{}, {}] is backwards: write [low, high]",
+                            Humane(low),
+                            Humane(high)
+                        ),
+                    ));
+                }
+            },
+        })
+    }
+
+    /// A failure probability, 0 when absent.
+    pub(super) fn probability(&self, p: Option<&Spanned<f64>>, key: &str) -> Result<f64> {
+        let Some(p) = p else { return Ok(0.0) };
+        let value = *p.get_ref();
+        if !(0.0..=1.0).contains(&value) {
+            return Err(self.err(
+                p,
+                key,
+                format!("{value} is not a probability: it must be between 0 and 1"),
+            ));
+        }
+        Ok(value)
+    }
+
     pub(super) fn replica(&self, s: &Str, key: impl Into<String>, replicas: usize) -> Result<ReplicaId> {
         if (1..=replicas).any(|n| ReplicaId::nth(n).as_str() == s.get_ref()) {
             return Ok(ReplicaId(s.get_ref().clone()));
@@ -145,17 +163,15 @@ impl Validator<'_> {
         ))
     }
 
-    pub(super) fn plan_index(
-        &self,
-        s: &Str,
-        key: impl Into<String>,
-        names: &HashMap<&str, PlanNames<'_>>,
-    ) -> Result<usize> {
+    pub(super) fn plan_index(&self, s: &Str, key: impl Into<String>, names: &Names) -> Result<usize> {
         names.get(s.get_ref().as_str()).map(|p| p.index).ok_or_else(|| {
-            let mut known: Vec<(&usize, &&str)> = names.iter().map(|(n, p)| (&p.index, n)).collect();
+            let mut known: Vec<(&usize, &String)> = names.iter().map(|(n, p)| (&p.index, n)).collect();
             known.sort();
-            let known: Vec<String> = known.into_iter().map(|(_, n)| format!("{n:?}")).collect();
-            self.err(s, key, format!("unknown plan {:?} (plans: {})", s.get_ref(), known.join(", ")))
+            let mut listed: Vec<String> = known.iter().take(LISTED).map(|(_, n)| format!("{n:?}")).collect();
+            if known.len() > LISTED {
+                listed.push(format!("and {} more", known.len() - LISTED));
+            }
+            self.err(s, key, format!("unknown plan {:?} (plans: {})", s.get_ref(), listed.join(", ")))
         })
     }
 }

@@ -1,7 +1,5 @@
 //! `[[reactions]]`: what the users do when something happens to a plan.
 
-use std::collections::HashMap;
-
 use toml::Spanned;
 
 use crate::actors::ActionKind;
@@ -9,7 +7,7 @@ use crate::cluster::TimedAction;
 use crate::reactions::{Reaction, When, Which};
 use crate::scenario::raw::*;
 
-use super::plans::PlanNames;
+use super::plans::Names;
 use super::{Result, Validator};
 
 /// `max` when the file gives none.
@@ -19,7 +17,7 @@ impl Validator<'_> {
     pub(super) fn reactions(
         &self,
         raw: &[Spanned<RawReaction>],
-        names: &HashMap<&str, PlanNames<'_>>,
+        names: &Names,
         timeline: &[TimedAction],
         replicas: usize,
     ) -> Result<Vec<Reaction>> {
@@ -33,7 +31,7 @@ impl Validator<'_> {
         &self,
         i: usize,
         r: &RawReaction,
-        names: &HashMap<&str, PlanNames<'_>>,
+        names: &Names,
         timeline: &[TimedAction],
         replicas: usize,
     ) -> Result<Reaction> {

@@ -10,14 +10,15 @@ use crate::cluster::TimedAction;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
 
-use super::plans::PlanNames;
+use super::plans::Names;
 use super::{Result, Validator};
 
 impl Validator<'_> {
     pub(super) fn timeline(
         &self,
         raw: &[Spanned<RawAction>],
-        names: &HashMap<&str, PlanNames<'_>>,
+        names: &Names,
+        generated: &[TimedAction],
         replicas: usize,
         max_duration: Duration,
     ) -> Result<Vec<TimedAction>> {
@@ -49,7 +50,8 @@ impl Validator<'_> {
                     let mut positions = Vec::new();
                     for (j, task) in list.get_ref().iter().enumerate() {
                         let Some(&position) = known.get(task.get_ref().as_str()) else {
-                            let mut names: Vec<(&usize, &&str)> = known.iter().map(|(n, p)| (p, n)).collect();
+                            let mut names: Vec<(&usize, &String)> =
+                                known.iter().map(|(n, p)| (p, n)).collect();
                             names.sort();
                             let names: Vec<String> =
                                 names.into_iter().map(|(_, n)| format!("{n:?}")).collect();
@@ -81,23 +83,22 @@ impl Validator<'_> {
             };
             timeline.push(TimedAction { at, plan, action, tasks, via });
         }
-        // A plan exists once its first `run` created it: every other action on it must
-        // come strictly after that.
-        for (i, entry) in raw.iter().enumerate() {
+        // A plan exists once its first `run` created it (a workload's run or the
+        // timeline's): every other action on it must come strictly after that.
+        let mut first_run: HashMap<usize, Duration> = HashMap::new();
+        let written_runs =
+            raw.iter().zip(&timeline).filter(|(r, _)| r.get_ref().action.get_ref() == "run").map(|(_, a)| a);
+        for run in generated.iter().chain(written_runs) {
+            first_run.entry(run.plan).and_modify(|at| *at = (*at).min(run.at)).or_insert(run.at);
+        }
+        for (i, (entry, action)) in raw.iter().zip(&timeline).enumerate() {
             let a = entry.get_ref();
             if a.action.get_ref() == "run" {
                 continue;
             }
-            let plan = timeline[i].plan;
-            let first_run = raw
-                .iter()
-                .zip(&timeline)
-                .filter(|(r, t)| t.plan == plan && r.get_ref().action.get_ref() == "run")
-                .map(|(_, t)| t.at)
-                .min();
             let verb = a.action.get_ref();
             let plan_name = a.plan.get_ref();
-            match first_run {
+            match first_run.get(&action.plan) {
                 None => {
                     return Err(self.err(
                         &a.action,
@@ -108,7 +109,7 @@ impl Validator<'_> {
                         ),
                     ));
                 }
-                Some(first) if first >= timeline[i].at => {
+                Some(&first) if first >= action.at => {
                     return Err(self.err(
                         &a.at,
                         format!("timeline[{i}].at"),
@@ -116,7 +117,7 @@ impl Validator<'_> {
                             "a {verb} must come after the first run of plan {plan_name:?} (at {}), which \
                              creates it; this one is at {}",
                             Humane(first),
-                            Humane(timeline[i].at)
+                            Humane(action.at)
                         ),
                     ));
                 }
