@@ -11,6 +11,7 @@
 
 mod commit_log;
 mod memory;
+mod memory_index;
 mod memory_outbox;
 mod postgres;
 mod postgres_conn;
