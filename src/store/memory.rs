@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::commit_log::{self, Committed, OpTag, Recorded};
 use super::memory_index::Index;
+use super::memory_table::Table;
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
     NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
@@ -32,9 +33,10 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 pub(super) struct Tables {
-    plans: BTreeMap<PlanId, PlanRow>,
-    tasks: BTreeMap<TaskId, TaskRow>,
-    runs: BTreeMap<RunId, RunRow>,
+    // Keyed by sequences, like BIGSERIAL: ids are handed out 1, 2, 3, ...
+    plans: Table<PlanId, PlanRow>,
+    tasks: Table<TaskId, TaskRow>,
+    runs: Table<RunId, RunRow>,
     heartbeats: HashMap<ReplicaId, Instant>,
     claims: BTreeMap<PlanId, EventType>,
     outbox: super::memory_outbox::Outbox,
@@ -42,10 +44,6 @@ pub(super) struct Tables {
     index: Index,
     /// The commit log: what each tagged write that changed something returned.
     commits: BTreeMap<OpId, serde_json::Value>,
-    // Sequences, like BIGSERIAL: the last value handed out.
-    last_plan: i64,
-    last_task: i64,
-    last_run: i64,
 }
 
 #[derive(Debug)]
@@ -109,8 +107,8 @@ impl MemoryStore {
     #[cfg(test)]
     pub(super) fn check_indexes(&self) -> std::result::Result<(), String> {
         let t = self.lock();
-        let tasks = t.tasks.iter().map(|(id, row)| (*id, row.plan));
-        t.index.check(tasks, t.runs.iter().map(|(id, row)| (*id, row.task, row.status)))?;
+        let tasks = t.tasks.iter().map(|(id, row)| (id, row.plan));
+        t.index.check(tasks, t.runs.iter().map(|(id, row)| (id, row.task, row.status)))?;
         t.outbox.check()
     }
 
@@ -262,15 +260,14 @@ impl Tables {
 impl Store for MemoryStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
         self.write(|t| {
-            t.last_plan += 1;
-            let id = PlanId(t.last_plan);
-            t.plans
-                .insert(id, PlanRow { project: plan.project.clone(), title: plan.title.clone(), episode: 0 });
+            let id = t.plans.insert_next(PlanRow {
+                project: plan.project.clone(),
+                title: plan.title.clone(),
+                episode: 0,
+            });
             let mut tasks = Vec::with_capacity(plan.tasks.len());
             for name in &plan.tasks {
-                t.last_task += 1;
-                let task = TaskId(t.last_task);
-                t.tasks.insert(task, TaskRow { plan: id, name: name.clone(), skipped: false });
+                let task = t.tasks.insert_next(TaskRow { plan: id, name: name.clone(), skipped: false });
                 t.index.task_created(id, task);
                 tasks.push(task);
             }
@@ -304,19 +301,14 @@ impl Store for MemoryStore {
                     continue;
                 }
                 let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
-                t.last_run += 1;
-                let run = RunId(t.last_run);
-                t.runs.insert(
-                    run,
-                    RunRow {
-                        task,
-                        attempt,
-                        status: RunStatus::Pending,
-                        replica: None,
-                        error: None,
-                        failed_episode: None,
-                    },
-                );
+                let run = t.runs.insert_next(RunRow {
+                    task,
+                    attempt,
+                    status: RunStatus::Pending,
+                    replica: None,
+                    error: None,
+                    failed_episode: None,
+                });
                 t.index.run_created(task, run, RunStatus::Pending);
                 created.push(NewRun { run, task, attempt });
             }

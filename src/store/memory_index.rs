@@ -7,18 +7,20 @@
 //! index yields ids in ascending order, the order a scan of the table by primary key
 //! yields them, so answers do not depend on whether an index was used.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+use super::memory_table::SeqId;
 use crate::model::{PlanId, RunId, RunStatus, TaskId};
 
 /// The indexes of the plan, task and run tables.
 #[derive(Debug, Default)]
 pub(super) struct Index {
-    /// Each plan's tasks, in id order.
-    tasks_of: HashMap<PlanId, Vec<TaskId>>,
+    /// Each plan's tasks, in id order, at the plan's position (ids are sequences).
+    tasks_of: Vec<Vec<TaskId>>,
     /// Each task's runs, in id order (which is attempt order: a new run of a task
-    /// takes the highest attempt so far plus one, and the next id).
-    runs_of: HashMap<TaskId, Vec<RunId>>,
+    /// takes the highest attempt so far plus one, and the next id), at the task's
+    /// position.
+    runs_of: Vec<Vec<RunId>>,
     /// PENDING runs, in id order.
     pending: BTreeSet<RunId>,
     /// AVAILABLE runs, in id order.
@@ -30,12 +32,12 @@ pub(super) struct Index {
 impl Index {
     /// A task was created for `plan`; ids are handed out in ascending order.
     pub(super) fn task_created(&mut self, plan: PlanId, task: TaskId) {
-        self.tasks_of.entry(plan).or_default().push(task);
+        slot(&mut self.tasks_of, plan).push(task);
     }
 
     /// A run of `task` was created with `status`; ids are handed out in ascending order.
     pub(super) fn run_created(&mut self, task: TaskId, run: RunId, status: RunStatus) {
-        self.runs_of.entry(task).or_default().push(run);
+        slot(&mut self.runs_of, task).push(run);
         if let Some(set) = self.status_mut(status) {
             set.insert(run);
         }
@@ -56,12 +58,12 @@ impl Index {
 
     /// The tasks of `plan`, in id order.
     pub(super) fn tasks(&self, plan: PlanId) -> &[TaskId] {
-        self.tasks_of.get(&plan).map_or(&[], Vec::as_slice)
+        position(plan).and_then(|i| self.tasks_of.get(i)).map_or(&[], Vec::as_slice)
     }
 
     /// The runs of `task`, in id order.
     pub(super) fn runs(&self, task: TaskId) -> &[RunId] {
-        self.runs_of.get(&task).map_or(&[], Vec::as_slice)
+        position(task).and_then(|i| self.runs_of.get(i)).map_or(&[], Vec::as_slice)
     }
 
     /// The runs with `status`, in id order: PENDING, AVAILABLE and RUNNING are
@@ -110,6 +112,21 @@ impl Index {
         }
         Ok(())
     }
+}
+
+/// Where the entries of `id` live in a list indexed by id.
+fn position(id: impl SeqId) -> Option<usize> {
+    usize::try_from(id.seq()).ok()?.checked_sub(1)
+}
+
+/// The entries of `id`, the list grown to hold them. Only ids that a table handed
+/// out come here, so the list grows with the table.
+fn slot<T>(list: &mut Vec<Vec<T>>, id: impl SeqId) -> &mut Vec<T> {
+    let i = position(id).expect("sequence ids count from 1");
+    if list.len() <= i {
+        list.resize_with(i + 1, Vec::new);
+    }
+    &mut list[i]
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod commit_log;
 mod memory;
 mod memory_index;
 mod memory_outbox;
+mod memory_table;
 mod postgres;
 mod postgres_conn;
 mod postgres_outbox;
