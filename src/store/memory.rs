@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::commit_log::{self, Committed, OpTag, Recorded};
+use super::commit_log::{Committed, OpTag, Recorded};
 use super::memory_index::Index;
 use super::memory_table::Table;
 use super::{
@@ -42,8 +42,10 @@ pub(super) struct Tables {
     outbox: super::memory_outbox::Outbox,
     /// Tasks by plan, runs by task and by status, kept in step with the tables.
     index: Index,
-    /// The commit log: what each tagged write that changed something returned.
-    commits: BTreeMap<OpId, serde_json::Value>,
+    /// The commit log: what each tagged write that changed something returned, as
+    /// JSON text (a parsed JSON value of every write would be most of a run's memory;
+    /// the log is read back only for the few writes whose answer never came).
+    commits: BTreeMap<OpId, Box<str>>,
 }
 
 #[derive(Debug)]
@@ -98,7 +100,7 @@ impl MemoryStore {
         if let Some(tag) = &self.tag
             && value.changed()
         {
-            t.commits.insert(tag.op, commit_log::to_json(&value)?);
+            t.commits.insert(tag.op, to_json_text(&value)?);
         }
         Ok(value)
     }
@@ -117,6 +119,19 @@ impl MemoryStore {
         // validates before it writes), so a poisoned lock is still usable.
         self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// A write's result as the memory commit log keeps it: the JSON the Postgres log
+/// stores, as text.
+fn to_json_text<T: Recorded>(value: &T) -> Result<Box<str>> {
+    let text =
+        serde_json::to_string(value).map_err(|e| Error::CommitLog(format!("cannot record a result: {e}")))?;
+    Ok(text.into_boxed_str())
+}
+
+/// A result the memory commit log kept, as the Postgres log returns it.
+fn from_json_text(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| Error::CommitLog(format!("cannot read a recorded result: {e}")))
 }
 
 impl Tables {
@@ -482,6 +497,9 @@ impl Store for MemoryStore {
 
     async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
         let t = self.lock();
-        Ok(ops.iter().filter_map(|op| Some((*op, t.commits.get(op)?.clone()))).collect())
+        ops.iter()
+            .filter_map(|op| Some((*op, t.commits.get(op)?)))
+            .map(|(op, text)| Ok((op, from_json_text(text)?)))
+            .collect()
     }
 }
