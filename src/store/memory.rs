@@ -415,13 +415,14 @@ impl Store for MemoryStore {
                     status: r.status,
                     error: r.error.clone(),
                 });
-                let failed_in = t
+                // Ascending and distinct, as `array_agg(DISTINCT ... ORDER BY ...)`.
+                let mut failed_in: Vec<u32> = t
                     .runs_of(*task)
                     .filter(|(_, r)| r.status == RunStatus::Failed)
                     .filter_map(|(_, r)| r.failed_episode)
-                    .collect::<BTreeSet<u32>>()
-                    .into_iter()
                     .collect();
+                failed_in.sort_unstable();
+                failed_in.dedup();
                 TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest, failed_in }
             })
             .collect();
