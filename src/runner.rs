@@ -16,6 +16,7 @@ use crate::model::{EventType, PlanId};
 use crate::scenario::{ClaimCheck, EventRef, Expectation, Scenario};
 use crate::store::StatusWrite;
 use crate::strategy::StrategyKind;
+use crate::webhook::ReceivedRequest;
 
 /// How to run scenarios, over what each file says.
 #[derive(Debug, Clone)]
@@ -112,6 +113,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
 pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) -> Vec<Check> {
     let applies = |strategies: &[StrategyKind]| strategies.is_empty() || strategies.contains(&strategy);
     let plans = PlanNames::new(scenario, result);
+    let by_plan = ByPlan::new(result);
     let mut checks = vec![Check::new("the cluster went quiet", result.quiesced, "stopped at max_duration")];
     // An expectation naming this strategy replaces, for it, the general ones about the
     // same plan (or the whole run): the general ones say what the contract demands,
@@ -135,27 +137,21 @@ pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) ->
             || e.verdicts.iter().any(|(_, v)| v.is_violation())
     });
     if !says_pass {
-        checks.push(pass_check(None, true, result));
+        checks.push(pass_check(None, true, &by_plan));
     }
     for expectation in expectations {
         if let Some(pass) = expectation.pass {
             let plan = expectation.plan.map(|p| (plans.name(p), plans.id(p)));
-            checks.push(pass_check(plan, pass, result));
+            checks.push(pass_check(plan, pass, &by_plan));
         }
         let Some(plan) = expectation.plan else { continue };
         let id = plans.id(plan);
         if let Some(expected) = &expectation.deliveries {
-            checks.push(deliveries_check(plans.name(plan), id, expected, result));
+            checks.push(deliveries_check(plans.name(plan), id, expected, &by_plan));
         }
         for (event, verdict) in &expectation.verdicts {
-            let found: Vec<&EventReport> = result
-                .report
-                .events
-                .iter()
-                .chain(&result.report.stray)
-                .chain(&result.report.payloads)
-                .filter(|e| Some(e.plan) == id && event.matches(e.event, e.episode))
-                .collect();
+            let found: Vec<&EventReport> =
+                by_plan.reports(id).iter().copied().filter(|e| event.matches(e.event, e.episode)).collect();
             let ok = found.iter().any(|e| e.verdict == *verdict);
             let seen: Vec<String> =
                 found.iter().map(|e| format!("{}#{} {}", e.event, e.episode, e.verdict)).collect();
@@ -172,11 +168,14 @@ pub fn judge(scenario: &Scenario, strategy: StrategyKind, result: &RunResult) ->
 /// Whether the contract holds (`pass`) for the whole run, or for one plan (its name
 /// and id, `None` when the run never created it): that plan's events and the strays
 /// naming it.
-fn pass_check(plan: Option<(&str, Option<PlanId>)>, pass: bool, result: &RunResult) -> Check {
-    let violations: Vec<String> = result
-        .report
-        .violations()
-        .filter(|e| plan.is_none_or(|(_, id)| Some(e.plan) == id))
+fn pass_check(plan: Option<(&str, Option<PlanId>)>, pass: bool, by_plan: &ByPlan<'_>) -> Check {
+    let reports = match plan {
+        None => by_plan.all.as_slice(),
+        Some((_, id)) => by_plan.reports(id),
+    };
+    let violations: Vec<String> = reports
+        .iter()
+        .filter(|e| e.verdict.is_violation())
         .map(|e| format!("{} plan {} {}#{}", e.verdict, e.plan, e.event, e.episode))
         .collect();
     let what = match (plan, pass) {
@@ -188,11 +187,11 @@ fn pass_check(plan: Option<(&str, Option<PlanId>)>, pass: bool, result: &RunResu
     Check::new(what, violations.is_empty() == pass, &format!("violations: {}", list_or_none(&violations)))
 }
 
-fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], result: &RunResult) -> Check {
+fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], by_plan: &ByPlan<'_>) -> Check {
     let mut distinct: Vec<(EventType, u32)> = Vec::new();
     let mut ids = std::collections::HashSet::new();
-    for request in result.requests.iter().filter(|r| r.answer.is_accepted()) {
-        let Some(payload) = request.payload.as_ref().filter(|p| Some(p.plan) == id) else { continue };
+    for request in by_plan.accepted(id) {
+        let Some(payload) = request.payload.as_ref() else { continue };
         // Requests with one id are one delivery retried; a request without an id is a
         // delivery of its own.
         if request.webhook_id.as_ref().is_none_or(|webhook_id| ids.insert(webhook_id)) {
@@ -234,17 +233,58 @@ fn claim_check(claim: &ClaimCheck, plans: &PlanNames, result: &RunResult) -> Che
     Check::new(&what, got == want, &format!("found [{}]", got.join(", ")))
 }
 
+/// The checker's reports and the accepted requests of a run, grouped by plan once, so
+/// that each expectation reads its own plan's.
+struct ByPlan<'a> {
+    /// Events, strays and wrong payloads, in that order (as `Report::violations`).
+    all: Vec<&'a EventReport>,
+    /// The same, by plan, in the same order.
+    reports: HashMap<PlanId, Vec<&'a EventReport>>,
+    /// Accepted requests whose payload names the plan, in arrival order.
+    accepted: HashMap<PlanId, Vec<&'a ReceivedRequest>>,
+}
+
+impl<'a> ByPlan<'a> {
+    fn new(result: &'a RunResult) -> Self {
+        let report = &result.report;
+        let all: Vec<&EventReport> =
+            report.events.iter().chain(&report.stray).chain(&report.payloads).collect();
+        let mut reports: HashMap<PlanId, Vec<&EventReport>> = HashMap::new();
+        all.iter().for_each(|e| reports.entry(e.plan).or_default().push(e));
+        let mut accepted: HashMap<PlanId, Vec<&ReceivedRequest>> = HashMap::new();
+        for request in result.requests.iter().filter(|r| r.answer.is_accepted()) {
+            if let Some(payload) = &request.payload {
+                accepted.entry(payload.plan).or_default().push(request);
+            }
+        }
+        ByPlan { all, reports, accepted }
+    }
+
+    /// The reports naming `plan` (none for a plan the run never created).
+    fn reports(&self, plan: Option<PlanId>) -> &[&'a EventReport] {
+        plan.and_then(|p| self.reports.get(&p)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The accepted requests whose payload names `plan`.
+    fn accepted(&self, plan: Option<PlanId>) -> impl Iterator<Item = &'a ReceivedRequest> + '_ {
+        plan.and_then(|p| self.accepted.get(&p)).into_iter().flatten().copied()
+    }
+}
+
 /// Scenario plan indices, their names and the ids the run gave them.
 struct PlanNames<'a> {
     names: Vec<&'a str>,
     ids: HashMap<&'a str, PlanId>,
+    titles: HashMap<PlanId, &'a str>,
 }
 
 impl<'a> PlanNames<'a> {
     fn new(scenario: &'a Scenario, result: &'a RunResult) -> Self {
         let names = scenario.spec.plans.iter().map(|p| p.name.as_str()).collect();
-        let ids = result.final_state.iter().map(|(id, state)| (state.title.as_str(), *id)).collect();
-        PlanNames { names, ids }
+        let ids: HashMap<&str, PlanId> =
+            result.final_state.iter().map(|(id, state)| (state.title.as_str(), *id)).collect();
+        let titles = ids.iter().map(|(title, id)| (*id, *title)).collect();
+        PlanNames { names, ids, titles }
     }
 
     fn name(&self, index: usize) -> &'a str {
@@ -256,10 +296,7 @@ impl<'a> PlanNames<'a> {
     }
 
     fn name_of(&self, id: PlanId) -> String {
-        self.ids
-            .iter()
-            .find(|(_, i)| **i == id)
-            .map_or_else(|| format!("plan {id}"), |(n, _)| (*n).to_owned())
+        self.titles.get(&id).map_or_else(|| format!("plan {id}"), |n| (*n).to_owned())
     }
 }
 

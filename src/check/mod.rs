@@ -19,12 +19,14 @@
 //! - `senders`: the requests as the senders saw them answered, for runs whose
 //!   endpoint is outside hasim and keeps no log the checker can read.
 
+mod lookup;
 mod matching;
 mod order;
 mod owed;
 mod payload;
 mod replay;
 mod senders;
+mod sends;
 mod story;
 mod verdict;
 mod witness;
@@ -225,14 +227,15 @@ pub fn check(input: &CheckInput) -> Report {
     let timeline = order::Timeline::new(&input.history);
     let owed = owed::derive(&input.history, &timeline, &input.final_state);
     let matched = matching::assign(input, &owed);
-    let sends = verdict::Sends::index(&input.history);
+    let sends = sends::Sends::index(&input.history);
+    let last_accepted = input.requests.iter().filter(|r| r.accepted).map(|r| r.at).max();
     let story = story::Story::new(&input.history, &input.requests, input.deadline);
 
     let mut events: Vec<EventReport> = matched
         .events
         .iter()
         .map(|m| {
-            let judged = verdict::judge(m, &sends, &input.requests, input.deadline);
+            let judged = verdict::judge(m, &sends, last_accepted, input.deadline);
             let witness = story.event(m, &judged, &sends, &owed);
             judged.into_report(m, witness)
         })

@@ -11,7 +11,7 @@
 //! - Where the store's final state shows writes the history never logged, the events
 //!   those writes could touch are `ambiguous`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::order::Timeline;
@@ -27,6 +27,21 @@ pub(super) struct Owed {
     pub(super) events: Vec<OwedEvent>,
     /// Per plan: episodes, failures, completion.
     pub(super) plans: BTreeMap<PlanId, PlanFacts>,
+    /// The positions in `events` of each plan's events of each type.
+    by_type: HashMap<(PlanId, EventType), Vec<usize>>,
+}
+
+impl Owed {
+    /// The first cause of the plan's next event of the same type as `o` (a later
+    /// episode), if any: what happens after it belongs to that event's story.
+    pub(super) fn next_cause(&self, o: &OwedEvent) -> Option<Seq> {
+        let same = self.by_type.get(&(o.plan, o.event)).map_or(&[][..], Vec::as_slice);
+        same.iter()
+            .map(|i| &self.events[*i])
+            .filter(|e| e.episode > o.episode)
+            .filter_map(|e| e.causes.first().copied())
+            .min()
+    }
 }
 
 /// One event the contract owes, or might owe.
@@ -81,7 +96,9 @@ pub(super) fn derive(history: &[Entry], timeline: &Timeline, final_state: &[(Pla
     let mut events: Vec<OwedEvent> =
         plans.iter().flat_map(|(plan, f)| plan_events(*plan, f, timeline)).collect();
     events.sort_by_key(|e| (e.plan, e.episode, e.event));
-    Owed { events, plans }
+    let mut by_type: HashMap<(PlanId, EventType), Vec<usize>> = HashMap::new();
+    events.iter().enumerate().for_each(|(i, e)| by_type.entry((e.plan, e.event)).or_default().push(i));
+    Owed { events, plans, by_type }
 }
 
 /// The events `facts` owes for `plan`.

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::lookup::Lookup;
 use super::order::resolved_writes;
 use super::owed::OwedEvent;
-use super::verdict::{Sends, webhook_id};
+use super::sends::{Sends, webhook_id};
 use super::{Request, Witness};
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId};
@@ -22,8 +23,8 @@ const MAX_FAULTS: usize = 4;
 
 /// Tells the stories of one run.
 pub(super) struct Story<'a> {
-    /// The run's history.
-    pub(super) history: &'a [Entry],
+    /// The history and the receiver's log, grouped by what each entry concerns.
+    pub(super) lookup: Lookup<'a>,
     /// The history by sequence number.
     by_seq: BTreeMap<Seq, &'a Entry>,
     /// The entries of writes whose answer never came and that committed all the same,
@@ -83,7 +84,7 @@ impl<'a> Story<'a> {
     /// A storyteller for `history` and the receiver's `requests`.
     pub(super) fn new(history: &'a [Entry], requests: &'a [Request], deadline: Duration) -> Self {
         Story {
-            history,
+            lookup: Lookup::new(history, requests),
             by_seq: history.iter().map(|e| (e.seq, e)).collect(),
             resolved: resolved_writes(history),
             requests,
@@ -127,10 +128,7 @@ impl<'a> Story<'a> {
         involved.insert(who(first));
         let text = match &first.event {
             Event::RunEnded { run, status, by_cleaner: true, .. } => {
-                let holder = self.history.iter().find_map(|e| match &e.event {
-                    Event::RunStarted { run: r, .. } if r == run => Some(who(e)),
-                    _ => None,
-                });
+                let holder = self.lookup.holders.get(run).map(|e| who(e));
                 let held = holder.as_ref().map(|h| format!(", held by {h}")).unwrap_or_default();
                 // The holder's crash is why the cleaner stepped in.
                 let crash = holder.as_deref().and_then(|h| self.last_crash(h, first.seq));
@@ -167,10 +165,9 @@ impl<'a> Story<'a> {
         if o.event == EventType::PipelineFailed
             && let Event::RunEnded { run: failed, .. } = &first.event
         {
-            for later in self.history.iter().filter(|e| e.seq != first.seq) {
-                if let Event::RunEnded { run, status, overwrote: Some(over), .. } = &later.event
-                    && run == failed
-                {
+            let overwrites = self.lookup.overwrites.get(failed).map_or(&[][..], Vec::as_slice);
+            for later in overwrites.iter().filter(|e| e.seq != first.seq) {
+                if let Event::RunEnded { run, status, overwrote: Some(over), .. } = &later.event {
                     involved.insert(who(later));
                     let text = format!("run {run} {status} over {over} at #{} ({})", later.seq, who(later));
                     lines.add(self.place(later), text);
@@ -181,10 +178,7 @@ impl<'a> Story<'a> {
 
     /// The last crash of `replica` before `seq`.
     pub(super) fn last_crash(&self, replica: &str, seq: Seq) -> Option<&'a Entry> {
-        self.history
-            .iter()
-            .filter(|e| e.seq < seq)
-            .rfind(|e| matches!(&e.event, Event::Crashed { replica: r, .. } if r.as_str() == replica))
+        self.lookup.crashes_before(replica, seq).last().copied()
     }
 
     /// Claims (and resets) on the plan for the event's type in `(from, to)`.
@@ -197,7 +191,7 @@ impl<'a> Story<'a> {
         lines: &mut Lines,
         involved: &mut BTreeSet<String>,
     ) {
-        let window = self.history.iter().filter(|e| (from + 1..to).contains(&self.place(e)));
+        let window = self.lookup.of_plan(o.plan).iter().filter(|e| (from + 1..to).contains(&self.place(e)));
         let mut lost = 0;
         for e in window {
             match &e.event {
@@ -231,7 +225,9 @@ impl<'a> Story<'a> {
     /// Says that no claim for the event was attempted in `(from, to)`, and what the
     /// plan's last completion check there saw (or that none ran).
     pub(super) fn no_claim(&self, o: &OwedEvent, from: Seq, to: Seq, lines: &mut Lines) {
-        let window = || self.history.iter().filter(|e| (from + 1..to).contains(&self.place(e)));
+        let window = || {
+            self.lookup.of_plan(o.plan).iter().copied().filter(|e| (from + 1..to).contains(&self.place(e)))
+        };
         let tried = window()
             .any(|e| matches!(&e.event, Event::ClaimAttempted { plan, event, .. } if *plan == o.plan && *event == o.event));
         if tried {
@@ -255,7 +251,7 @@ impl<'a> Story<'a> {
 
     /// Who held the plan's claim row when a claim at `seq` lost.
     pub(super) fn holder(&self, plan: PlanId, seq: Seq) -> String {
-        let before = self.history.iter().filter(|e| self.place(e) < seq).rev();
+        let before = self.lookup.of_plan(plan).iter().filter(|e| self.place(e) < seq).rev();
         for e in before {
             match &e.event {
                 Event::ClaimAttempted { plan: p, event, claim: Claim::Won, .. } if *p == plan => {
@@ -302,17 +298,18 @@ impl<'a> Story<'a> {
 
     /// Crashes, store failures and faults after `from` involving `involved`.
     pub(super) fn faults(&self, from: Seq, involved: &BTreeSet<String>, lines: &mut Lines) {
-        let ended: BTreeSet<usize> = self
-            .history
-            .iter()
-            .filter(|e| e.seq <= from)
-            .filter_map(|e| match e.event {
-                Event::FaultEnded { fault } => Some(fault),
-                _ => None,
-            })
-            .collect();
+        let ended: BTreeSet<usize> =
+            self.lookup.fault_ends.iter().filter(|(seq, _)| *seq <= from).map(|(_, fault)| *fault).collect();
+        // The first few troubles of each involved replica after `from`, and every fault
+        // start: the story tells the first of them in log order.
+        let mut candidates: BTreeMap<Seq, &Entry> = BTreeMap::new();
+        for replica in involved {
+            candidates
+                .extend(self.lookup.troubles_after(replica, from, MAX_FAULTS).iter().map(|e| (e.seq, *e)));
+        }
+        candidates.extend(self.lookup.fault_starts.iter().map(|e| (e.seq, *e)));
         let mut shown = 0;
-        for e in self.history {
+        for e in candidates.into_values() {
             if shown >= MAX_FAULTS {
                 break;
             }
@@ -342,13 +339,13 @@ impl<'a> Story<'a> {
     /// An accepted request (of any event) after the last of `started`.
     pub(super) fn accepted_after(&self, started: &[&Entry]) -> Option<&'a Request> {
         let last = started.iter().map(|e| e.at).max()?;
-        self.requests.iter().find(|r| r.accepted && r.at > last)
+        self.lookup.first_accepted_after(last).map(|i| &self.requests[i])
     }
 
     /// The last claim the sender of `send` won on its plan before it.
     pub(super) fn claim_before(&self, send: &Entry) -> Option<&'a Entry> {
         let Event::SendStarted { plan, .. } = &send.event else { return None };
-        self.history.iter().filter(|e| e.seq < send.seq && e.by == send.by).rfind(
+        self.lookup.of_plan(*plan).iter().copied().filter(|e| e.seq < send.seq && e.by == send.by).rfind(
             |e| matches!(&e.event, Event::ClaimAttempted { plan: p, claim: Claim::Won, .. } if p == plan),
         )
     }

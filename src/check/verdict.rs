@@ -14,128 +14,17 @@
 //! - one: `late` past the deadline unless an attempt was refused or timed out inside
 //!   the window; else `retried` if it took several attempts; else `delivered`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::matching::MatchedEvent;
+use super::sends::{Sends, was_accepted, webhook_id};
 use super::{EventReport, Request, Verdict, Witness};
 use crate::history::{Entry, Event, Seq};
-use crate::model::EventType;
-
-/// The history's send entries, indexed.
-#[derive(Debug, Default)]
-pub(super) struct Sends<'a> {
-    started: Vec<&'a Entry>,
-    finished: HashMap<&'a str, Vec<&'a Entry>>,
-    abandoned: HashMap<&'a str, Vec<&'a Entry>>,
-}
-
-impl<'a> Sends<'a> {
-    /// Indexes the send entries of `history`.
-    pub(super) fn index(history: &'a [Entry]) -> Self {
-        let mut sends = Sends::default();
-        for entry in history {
-            match &entry.event {
-                Event::SendStarted { .. } => sends.started.push(entry),
-                Event::SendFinished { webhook_id, .. } => {
-                    sends.finished.entry(webhook_id).or_default().push(entry)
-                }
-                Event::SendAbandoned { webhook_id, .. } => {
-                    sends.abandoned.entry(webhook_id).or_default().push(entry)
-                }
-                _ => {}
-            }
-        }
-        sends
-    }
-
-    /// The `SendStarted` entries for `m`: those naming its plan, type and (for
-    /// PIPELINE_FAILED) episode, and those carrying the id of a request it matched.
-    pub(super) fn for_event(&self, m: &MatchedEvent<'_>) -> Vec<&'a Entry> {
-        let ids: BTreeSet<&str> = m.requests.iter().filter_map(|r| r.webhook_id.as_deref()).collect();
-        let o = &m.owed;
-        self.started
-            .iter()
-            .copied()
-            .filter(|e| match &e.event {
-                Event::SendStarted { plan, event, episode, webhook_id, .. } => {
-                    ids.contains(webhook_id.as_str())
-                        || (*plan == o.plan
-                            && *event == o.event
-                            && (o.event == EventType::PipelineCompleted || *episode == o.episode))
-                }
-                _ => false,
-            })
-            .collect()
-    }
-
-    /// The `SendStarted` entries carrying `id`.
-    pub(super) fn with_id(&self, id: &str) -> Vec<&'a Entry> {
-        self.started.iter().copied().filter(|e| webhook_id(e) == Some(id)).collect()
-    }
-
-    /// The tries that may have sent `request` ([`Sends::sent`]).
-    pub(super) fn for_request(&self, request: &Request) -> Vec<&'a Entry> {
-        self.started.iter().copied().filter(|e| self.sent(e, request)).collect()
-    }
-
-    /// Whether the try `started` may have sent `request`: the request carries the
-    /// try's id; or, the try gone without id, the request carries none, names the
-    /// event the try announces and arrived while it was in flight (at or after its
-    /// start, and not after its answer, if one was logged).
-    pub(super) fn sent(&self, started: &Entry, request: &Request) -> bool {
-        let Event::SendStarted { plan, event, episode, webhook_id, id_omitted, .. } = &started.event else {
-            return false;
-        };
-        match request.webhook_id.as_deref() {
-            Some(id) => id == webhook_id,
-            None => {
-                *id_omitted
-                    && (request.plan, request.event, request.episode)
-                        == (Some(*plan), Some(*event), Some(*episode))
-                    && started.at <= request.at
-                    && self.answer(started).is_none_or(|answer| request.at <= answer.at)
-            }
-        }
-    }
-
-    /// The `SendFinished` entries for `id`.
-    pub(super) fn finished(&self, id: &str) -> &[&'a Entry] {
-        self.finished.get(id).map_or(&[], Vec::as_slice)
-    }
-
-    /// The `SendFinished` that answers a `SendStarted`: same id and attempt, after it.
-    pub(super) fn answer(&self, started: &Entry) -> Option<&'a Entry> {
-        let Event::SendStarted { webhook_id, attempt, .. } = &started.event else { return None };
-        self.finished(webhook_id).iter().copied().find(|f| {
-            f.seq > started.seq && matches!(&f.event, Event::SendFinished { attempt: a, .. } if a == attempt)
-        })
-    }
-
-    /// The `SendAbandoned` entries for `id`.
-    pub(super) fn abandoned(&self, id: &str) -> &[&'a Entry] {
-        self.abandoned.get(id).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// The `webhook-id` a send entry carries.
-pub(super) fn webhook_id(entry: &Entry) -> Option<&str> {
-    match &entry.event {
-        Event::SendStarted { webhook_id, .. }
-        | Event::SendFinished { webhook_id, .. }
-        | Event::SendAbandoned { webhook_id, .. } => Some(webhook_id),
-        _ => None,
-    }
-}
 
 /// Whether a `SendStarted` entry is the first try of an announcement.
 fn first_try(entry: &Entry) -> bool {
     matches!(entry.event, Event::SendStarted { attempt: 1, .. })
-}
-
-/// Whether a `SendFinished` entry says the endpoint accepted.
-pub(super) fn was_accepted(entry: &Entry) -> bool {
-    matches!(entry.event, Event::SendFinished { accepted: true, .. })
 }
 
 /// One event, judged.
@@ -156,11 +45,12 @@ pub(super) struct Judged<'a> {
     pub(super) bad_signatures: usize,
 }
 
-/// Judges `m`, given every request the receiver got (for `undeliverable`).
+/// Judges `m`, given when the receiver last accepted a request, of any event (for
+/// `undeliverable`).
 pub(super) fn judge<'a>(
     m: &MatchedEvent<'a>,
     sends: &Sends<'a>,
-    all: &[Request],
+    last_accepted: Option<Duration>,
     deadline: Duration,
 ) -> Judged<'a> {
     let started = sends.for_event(m);
@@ -221,7 +111,7 @@ pub(super) fn judge<'a>(
         let all_refused = ids.iter().flat_map(|id| sends.finished(id)).all(|e| !was_accepted(e));
         let last = started.iter().max_by_key(|e| (e.at, e.seq));
         let refused_last = last.is_some_and(|e| sends.answer(e).is_some_and(|a| !was_accepted(a)));
-        let accepted_after = |last: &Entry| all.iter().any(|r| r.accepted && r.at > last.at);
+        let accepted_after = |last: &Entry| last_accepted.is_some_and(|at| at > last.at);
         match last {
             Some(last) if all_refused && refused_last && !accepted_after(last) => Verdict::Undeliverable,
             _ => Verdict::Lost,

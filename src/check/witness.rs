@@ -9,9 +9,10 @@
 use std::collections::BTreeSet;
 
 use super::matching::{MatchedEvent, Stray};
-use super::owed::{Owed, OwedEvent};
+use super::owed::Owed;
+use super::sends::{Sends, webhook_id};
 use super::story::{Lines, Story, who};
-use super::verdict::{Judged, Sends, webhook_id};
+use super::verdict::Judged;
 use super::{EventReport, Request, Verdict, Witness};
 use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId};
@@ -34,7 +35,7 @@ impl Story<'_> {
             place if place == e.seq => place,
             invoked => invoked.saturating_sub(1),
         });
-        let to = next_cause(o, owed);
+        let to = owed.next_cause(o).unwrap_or(Seq::MAX);
         self.cause(o, &mut lines, &mut involved);
         for e in &j.started {
             involved.insert(who(e));
@@ -45,7 +46,7 @@ impl Story<'_> {
                 self.sends(&j.started, sends, &mut lines);
                 self.faults(from, &involved, &mut lines);
                 let stray = j.started.iter().find_map(|e| {
-                    let accepted = self.requests.iter().any(|r| r.accepted && sends.sent(e, r));
+                    let accepted = self.lookup.accepted_for(e).any(|r| sends.sent(e, r));
                     accepted.then(|| webhook_id(e)).flatten()
                 });
                 if j.started.is_empty() {
@@ -169,16 +170,6 @@ impl Story<'_> {
 /// "PIPELINE_FAILED plan 3 ep 1".
 fn label(plan: PlanId, event: EventType, episode: u32) -> String {
     format!("{event} plan {plan} ep {episode}")
-}
-
-/// The first cause of the plan's next event of the same type: claims after it belong there.
-fn next_cause(o: &OwedEvent, owed: &Owed) -> Seq {
-    owed.events
-        .iter()
-        .filter(|e| e.plan == o.plan && e.event == o.event && e.episode > o.episode)
-        .filter_map(|e| e.causes.first().copied())
-        .min()
-        .unwrap_or(Seq::MAX)
 }
 
 /// A request, for people: its `webhook-id`; without one, the id of the delivery that

@@ -1,6 +1,7 @@
 //! The terminal report: per scenario, a compact table of the checker's verdicts and
 //! the expectations that did not hold; then a one-line summary.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -33,13 +34,12 @@ pub fn scenario(run: &ScenarioRun) -> String {
     if rows.is_empty() {
         let _ = writeln!(out, "  (no event owed, nothing delivered)");
     } else {
-        let names = |id: PlanId| {
-            run.result
-                .final_state
-                .iter()
-                .find(|(p, _)| *p == id)
-                .map_or_else(|| format!("plan {id}"), |(_, s)| s.title.clone())
-        };
+        // The first state of each plan, as a search of the list finds it.
+        let mut titles: HashMap<PlanId, &str> = HashMap::new();
+        for (plan, state) in &run.result.final_state {
+            titles.entry(*plan).or_insert(&state.title);
+        }
+        let names = |id: PlanId| titles.get(&id).map_or_else(|| format!("plan {id}"), |t| (*t).to_owned());
         let plan_width = rows.iter().map(|e| names(e.plan).len()).max().unwrap_or(4).max(4);
         let _ = writeln!(
             out,

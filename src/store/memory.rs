@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::commit_log::{self, Committed, OpTag, Recorded};
+use super::commit_log::{Committed, OpTag, Recorded};
+use super::memory_index::Index;
+use super::memory_table::Table;
 use super::{
     Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
     NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
@@ -31,18 +33,19 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 pub(super) struct Tables {
-    plans: BTreeMap<PlanId, PlanRow>,
-    tasks: BTreeMap<TaskId, TaskRow>,
-    runs: BTreeMap<RunId, RunRow>,
+    // Keyed by sequences, like BIGSERIAL: ids are handed out 1, 2, 3, ...
+    plans: Table<PlanId, PlanRow>,
+    tasks: Table<TaskId, TaskRow>,
+    runs: Table<RunId, RunRow>,
     heartbeats: HashMap<ReplicaId, Instant>,
     claims: BTreeMap<PlanId, EventType>,
     outbox: super::memory_outbox::Outbox,
-    /// The commit log: what each tagged write that changed something returned.
-    commits: BTreeMap<OpId, serde_json::Value>,
-    // Sequences, like BIGSERIAL: the last value handed out.
-    last_plan: i64,
-    last_task: i64,
-    last_run: i64,
+    /// Tasks by plan, runs by task and by status, kept in step with the tables.
+    index: Index,
+    /// The commit log: what each tagged write that changed something returned, as
+    /// JSON text (a parsed JSON value of every write would be most of a run's memory;
+    /// the log is read back only for the few writes whose answer never came).
+    commits: BTreeMap<OpId, Box<str>>,
 }
 
 #[derive(Debug)]
@@ -97,9 +100,18 @@ impl MemoryStore {
         if let Some(tag) = &self.tag
             && value.changed()
         {
-            t.commits.insert(tag.op, commit_log::to_json(&value)?);
+            t.commits.insert(tag.op, to_json_text(&value)?);
         }
         Ok(value)
+    }
+
+    /// Where an index disagrees with a full scan of its table; `Ok` when none does.
+    #[cfg(test)]
+    pub(super) fn check_indexes(&self) -> std::result::Result<(), String> {
+        let t = self.lock();
+        let tasks = t.tasks.iter().map(|(id, row)| (id, row.plan));
+        t.index.check(tasks, t.runs.iter().map(|(id, row)| (id, row.task, row.status)))?;
+        t.outbox.check()
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -109,6 +121,19 @@ impl MemoryStore {
     }
 }
 
+/// A write's result as the memory commit log keeps it: the JSON the Postgres log
+/// stores, as text.
+fn to_json_text<T: Recorded>(value: &T) -> Result<Box<str>> {
+    let text =
+        serde_json::to_string(value).map_err(|e| Error::CommitLog(format!("cannot record a result: {e}")))?;
+    Ok(text.into_boxed_str())
+}
+
+/// A result the memory commit log kept, as the Postgres log returns it.
+fn from_json_text(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| Error::CommitLog(format!("cannot read a recorded result: {e}")))
+}
+
 impl Tables {
     /// The distinct tasks of `tasks` that belong to `plan`, in id order (`id = ANY($2)`).
     fn plan_tasks(&self, plan: PlanId, tasks: &[TaskId]) -> Vec<TaskId> {
@@ -116,8 +141,14 @@ impl Tables {
         chosen.into_iter().filter(|t| self.tasks.get(t).is_some_and(|row| row.plan == plan)).collect()
     }
 
+    /// The runs of `task`, in id order (through the index).
     fn runs_of(&self, task: TaskId) -> impl Iterator<Item = (&RunId, &RunRow)> {
-        self.runs.iter().filter(move |(_, r)| r.task == task)
+        self.index.runs(task).iter().map(|id| (id, &self.runs[id]))
+    }
+
+    /// The tasks of `plan`, in id order (through the index).
+    fn tasks_of(&self, plan: PlanId) -> impl Iterator<Item = (&TaskId, &TaskRow)> {
+        self.index.tasks(plan).iter().map(|id| (id, &self.tasks[id]))
     }
 
     fn plan_of(&self, task: TaskId) -> PlanId {
@@ -130,7 +161,7 @@ impl Tables {
 
     /// Whether the plan has tasks and every one is skipped or its latest run is DONE.
     pub(super) fn complete(&self, plan: PlanId) -> bool {
-        let mut tasks = self.tasks.iter().filter(|(_, t)| t.plan == plan).peekable();
+        let mut tasks = self.tasks_of(plan).peekable();
         tasks.peek().is_some()
             && tasks.all(|(id, t)| {
                 t.skipped
@@ -178,6 +209,7 @@ impl Tables {
         }
         let before = row.status;
         row.status = outcome.status();
+        self.index.moved(run, before, outcome.status());
         row.error = outcome.error().map(str::to_owned);
         let (task, attempt) = (row.task, row.attempt);
         // As the statement's CASE: the plan's episode for a FAILED, none otherwise.
@@ -212,15 +244,18 @@ impl Tables {
     /// Fails RUNNING runs of replicas without a fresh heartbeat (`Store::fail_abandoned_runs`).
     fn fail_abandoned(&mut self, stale_after: Duration) -> Vec<EndedRun> {
         let now = Instant::now();
-        let Tables { runs, heartbeats, tasks, plans, .. } = self;
+        let running: Vec<RunId> = self.index.with_status(RunStatus::Running).iter().copied().collect();
+        let Tables { runs, heartbeats, tasks, plans, index, .. } = self;
         let mut ended = Vec::new();
-        for (id, run) in runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Running) {
+        for id in &running {
+            let run = runs.get_mut(id).expect("indexed runs exist");
             let replica = run.replica.clone().expect("a RUNNING run has a replica");
             let fresh = heartbeats.get(&replica).is_some_and(|hb| now.duration_since(*hb) < stale_after);
             if fresh {
                 continue;
             }
             run.status = RunStatus::Failed;
+            index.moved(*id, RunStatus::Running, RunStatus::Failed);
             run.error = Some(abandoned_error(&replica));
             run.failed_episode = plans.get(&tasks[&run.task].plan).map(|p| p.episode);
             ended.push(EndedRun {
@@ -240,15 +275,15 @@ impl Tables {
 impl Store for MemoryStore {
     async fn create_plan(&self, plan: &NewPlan) -> Result<CreatedPlan> {
         self.write(|t| {
-            t.last_plan += 1;
-            let id = PlanId(t.last_plan);
-            t.plans
-                .insert(id, PlanRow { project: plan.project.clone(), title: plan.title.clone(), episode: 0 });
+            let id = t.plans.insert_next(PlanRow {
+                project: plan.project.clone(),
+                title: plan.title.clone(),
+                episode: 0,
+            });
             let mut tasks = Vec::with_capacity(plan.tasks.len());
             for name in &plan.tasks {
-                t.last_task += 1;
-                let task = TaskId(t.last_task);
-                t.tasks.insert(task, TaskRow { plan: id, name: name.clone(), skipped: false });
+                let task = t.tasks.insert_next(TaskRow { plan: id, name: name.clone(), skipped: false });
+                t.index.task_created(id, task);
                 tasks.push(task);
             }
             Ok(CreatedPlan { plan: id, tasks })
@@ -281,19 +316,15 @@ impl Store for MemoryStore {
                     continue;
                 }
                 let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
-                t.last_run += 1;
-                let run = RunId(t.last_run);
-                t.runs.insert(
-                    run,
-                    RunRow {
-                        task,
-                        attempt,
-                        status: RunStatus::Pending,
-                        replica: None,
-                        error: None,
-                        failed_episode: None,
-                    },
-                );
+                let run = t.runs.insert_next(RunRow {
+                    task,
+                    attempt,
+                    status: RunStatus::Pending,
+                    replica: None,
+                    error: None,
+                    failed_episode: None,
+                });
+                t.index.run_created(task, run, RunStatus::Pending);
                 created.push(NewRun { run, task, attempt });
             }
             t.advance_episode(plan, created)
@@ -302,10 +333,10 @@ impl Store for MemoryStore {
 
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
         self.write(|t| {
-            let mut promoted = Vec::new();
-            for (id, run) in t.runs.iter_mut().filter(|(_, r)| r.status == RunStatus::Pending) {
-                run.status = RunStatus::Available;
-                promoted.push(*id);
+            let promoted: Vec<RunId> = t.index.with_status(RunStatus::Pending).iter().copied().collect();
+            for id in &promoted {
+                t.runs.get_mut(id).expect("indexed runs exist").status = RunStatus::Available;
+                t.index.moved(*id, RunStatus::Pending, RunStatus::Available);
             }
             Ok(promoted)
         })
@@ -313,18 +344,14 @@ impl Store for MemoryStore {
 
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
         self.write(|t| {
-            let chosen: Vec<RunId> = t
-                .runs
-                .iter()
-                .filter(|(_, r)| r.status == RunStatus::Available)
-                .map(|(id, _)| *id)
-                .take(limit as usize)
-                .collect();
+            let chosen: Vec<RunId> =
+                t.index.with_status(RunStatus::Available).iter().copied().take(limit as usize).collect();
             let mut claimed = Vec::with_capacity(chosen.len());
             for id in chosen {
                 let run = t.runs.get_mut(&id).expect("chosen from the table");
                 run.status = RunStatus::Running;
                 run.replica = Some(replica.clone());
+                t.index.moved(id, RunStatus::Available, RunStatus::Running);
                 let (task, attempt) = (run.task, run.attempt);
                 claimed.push(ClaimedRun { run: id, task, plan: t.plan_of(task), attempt });
             }
@@ -344,13 +371,20 @@ impl Store for MemoryStore {
 
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
         self.write(|t| {
-            let chosen: BTreeSet<TaskId> = t.plan_tasks(plan, tasks).into_iter().collect();
+            // The runs of the chosen tasks, in id order, as a scan of the table yields them.
+            let chosen: BTreeSet<RunId> = t
+                .plan_tasks(plan, tasks)
+                .into_iter()
+                .flat_map(|task| t.index.runs(task).iter().copied())
+                .collect();
             let mut cancellation = Cancellation::default();
-            for (id, run) in t.runs.iter_mut().filter(|(_, r)| chosen.contains(&r.task)) {
-                let run_ref = RunRef { run: *id, task: run.task };
+            for id in chosen {
+                let run = t.runs.get_mut(&id).expect("indexed runs exist");
+                let run_ref = RunRef { run: id, task: run.task };
                 match run.status {
-                    RunStatus::Pending | RunStatus::Available => {
+                    from @ (RunStatus::Pending | RunStatus::Available) => {
                         run.status = RunStatus::Canceled;
+                        t.index.moved(id, from, RunStatus::Canceled);
                         cancellation.canceled.push(run_ref);
                     }
                     RunStatus::Running => {
@@ -373,9 +407,7 @@ impl Store for MemoryStore {
         let row = t.plan(plan)?;
         let (project, title, episode) = (row.project.clone(), row.title.clone(), row.episode);
         let tasks = t
-            .tasks
-            .iter()
-            .filter(|(_, row)| row.plan == plan)
+            .tasks_of(plan)
             .map(|(task, row)| {
                 let latest = t.runs_of(*task).max_by_key(|(_, r)| r.attempt).map(|(id, r)| LatestRun {
                     run: *id,
@@ -383,13 +415,14 @@ impl Store for MemoryStore {
                     status: r.status,
                     error: r.error.clone(),
                 });
-                let failed_in = t
+                // Ascending and distinct, as `array_agg(DISTINCT ... ORDER BY ...)`.
+                let mut failed_in: Vec<u32> = t
                     .runs_of(*task)
                     .filter(|(_, r)| r.status == RunStatus::Failed)
                     .filter_map(|(_, r)| r.failed_episode)
-                    .collect::<BTreeSet<u32>>()
-                    .into_iter()
                     .collect();
+                failed_in.sort_unstable();
+                failed_in.dedup();
                 TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest, failed_in }
             })
             .collect();
@@ -465,6 +498,9 @@ impl Store for MemoryStore {
 
     async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
         let t = self.lock();
-        Ok(ops.iter().filter_map(|op| Some((*op, t.commits.get(op)?.clone()))).collect())
+        ops.iter()
+            .filter_map(|op| Some((*op, t.commits.get(op)?)))
+            .map(|(op, text)| Ok((op, from_json_text(text)?)))
+            .collect()
     }
 }

@@ -11,7 +11,9 @@
 
 mod commit_log;
 mod memory;
+mod memory_index;
 mod memory_outbox;
+mod memory_table;
 mod postgres;
 mod postgres_conn;
 mod postgres_outbox;

@@ -5,12 +5,13 @@
 //! requests lasts until the N-th of them arrives (counted from the requests that
 //! arrived after it struck, as the receiver counts them).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::model::{RECEIVER, lane_of};
 use crate::cluster::RunResult;
 use crate::faults::{Fault, FaultKind};
-use crate::history::{Event, Seq};
+use crate::history::{Entry, Event, Seq};
 use crate::webhook::Scope;
 
 /// One fault window.
@@ -37,14 +38,22 @@ pub struct Band {
 
 /// The bands of the faults that struck in `result`, in the order they struck.
 pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
+    // Each fault (the first listed with its index) and its ends, in log order.
+    let mut by_index: HashMap<usize, &Fault> = HashMap::new();
+    for f in faults {
+        by_index.entry(f.index).or_insert(f);
+    }
+    let mut ends: HashMap<usize, Vec<&Entry>> = HashMap::new();
+    for e in &result.history {
+        if let Event::FaultEnded { fault } = e.event {
+            ends.entry(fault).or_default().push(e);
+        }
+    }
     let mut bands = Vec::new();
     for entry in &result.history {
         let Event::FaultStarted { fault: index, description } = &entry.event else { continue };
-        let fault = faults.iter().find(|f| f.index == *index);
-        let ended = result
-            .history
-            .iter()
-            .find(|e| e.seq > entry.seq && matches!(e.event, Event::FaultEnded { fault } if fault == *index));
+        let fault = by_index.get(index).copied();
+        let ended = ends.get(index).and_then(|ends| ends.iter().find(|e| e.seq > entry.seq)).copied();
         let until = match (ended, fault) {
             (Some(end), _) => end.at,
             (None, Some(fault)) => lasts_until(fault, entry.at, result),

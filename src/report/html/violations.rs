@@ -8,13 +8,14 @@ use std::collections::{BTreeSet, HashMap};
 use super::bands::Band;
 use super::model::{Lane, Violation};
 use crate::cluster::RunResult;
-use crate::history::{Event, Seq};
+use crate::history::{Entry, Event, Seq};
 use crate::model::{EventType, PlanId};
 use crate::webhook::ReceivedRequest;
 
 /// The checker's violations, placed in time.
 pub(super) fn place(result: &RunResult, index: &HashMap<PlanId, usize>) -> Vec<Violation> {
-    let at_of = |seq: &Seq| result.history.iter().find(|e| e.seq == *seq).map(|e| e.at);
+    let entries = by_seq(result);
+    let at_of = |seq: &Seq| entries.get(seq).map(|e| e.at);
     result
         .report
         .violations()
@@ -35,6 +36,15 @@ pub(super) fn place(result: &RunResult, index: &HashMap<PlanId, usize>) -> Vec<V
         .collect()
 }
 
+/// The history's entries by sequence number (the first, should two share one).
+fn by_seq(result: &RunResult) -> HashMap<Seq, &Entry> {
+    let mut entries = HashMap::with_capacity(result.history.len());
+    for e in &result.history {
+        entries.entry(e.seq).or_insert(e);
+    }
+    entries
+}
+
 /// Marks every item and band that a violation's witness names: by its entries, and
 /// deliveries by the webhook ids of the witness's sends (a delivery without an id by
 /// the event those sends announce).
@@ -42,10 +52,11 @@ pub(super) fn link(violations: &[Violation], result: &RunResult, lanes: &mut [La
     let mut by_seq: HashMap<Seq, BTreeSet<usize>> = HashMap::new();
     let mut by_webhook: HashMap<&str, BTreeSet<usize>> = HashMap::new();
     let mut by_event: HashMap<(PlanId, EventType, u32), BTreeSet<usize>> = HashMap::new();
+    let entries = self::by_seq(result);
     for (v, violation) in violations.iter().enumerate() {
         for seq in &violation.entries {
             by_seq.entry(*seq).or_default().insert(v);
-            let event = result.history.iter().find(|e| e.seq == *seq).map(|e| &e.event);
+            let event = entries.get(seq).map(|e| &e.event);
             if let Some(
                 Event::SendStarted { webhook_id, .. }
                 | Event::SendFinished { webhook_id, .. }
