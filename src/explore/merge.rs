@@ -1,22 +1,13 @@
 //! Joining the counterexample folders of several searches (shards, seeds, machines)
-//! into one, one file per distinct violation.
-//!
-//! Two counterexample files show the same violation when they have the same
-//! strategy, the same verdict and the same **shape**: the file's lines, trimmed,
-//! without blank lines, comments and the top-level `name`, `description` and `seed`
-//! keys. What is left is the cluster, the plans and their attempts, the timeline, the
-//! faults and the `[[expect]]` (plan, event, episode, verdict): the scenario that
-//! fails, less the names that say where it was found and the seed that draws only
-//! what the case does not script (a search itself keeps one of two shrunk cases that
-//! differ only in their seed). Files already in the output folder count first, then
-//! the folders in the order given, each file in name order; the first file of each
+//! into one, one file per distinct violation ([`Identity`]: same strategy, same
+//! verdict, same shape). Files already in the output folder count first, then the
+//! folders in the order given, each file in name order; the first file of each
 //! violation is kept, under its own name.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::check::Verdict;
-use crate::strategy::StrategyKind;
+use super::identity::Identity;
 
 /// Why folders could not be merged. Nothing is written when there is one.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +55,7 @@ pub struct Merged {
 struct Entry {
     path: PathBuf,
     text: String,
-    key: (StrategyKind, Verdict, String),
+    key: Identity,
 }
 
 /// Merges the counterexample files (`*.toml`; other files are left alone) of `dirs`
@@ -75,7 +66,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
         move |source| MergeError::Io { path, source }
     };
     let mut merged = Merged::default();
-    let mut kept: HashMap<(StrategyKind, Verdict, String), PathBuf> = HashMap::new();
+    let mut kept: HashMap<Identity, PathBuf> = HashMap::new();
     let mut names: HashMap<PathBuf, PathBuf> = HashMap::new();
     if out.is_dir() {
         for entry in read_dir(out)? {
@@ -142,7 +133,7 @@ fn read_dir(dir: &Path) -> Result<Vec<Entry>, MergeError> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-            match key(&path, &text) {
+            match Identity::read(&path, &text) {
                 Ok(key) => Ok(Entry { path, text, key }),
                 Err(why) => Err(MergeError::NotACounterexample { path, why }),
             }
@@ -150,99 +141,12 @@ fn read_dir(dir: &Path) -> Result<Vec<Entry>, MergeError> {
         .collect()
 }
 
-/// A counterexample file's strategy, verdict and shape, or why it is not one.
-fn key(path: &Path, text: &str) -> Result<(StrategyKind, Verdict, String), String> {
-    if !text.trim_start().starts_with("# Found by `hasim explore") {
-        return Err(
-            "it does not begin with the `# Found by `hasim explore ...` line that explore writes".into()
-        );
-    }
-    let scenario = crate::scenario::parse(&path.display().to_string(), text)
-        .map_err(|e| format!("it is not a valid scenario: {e}"))?;
-    let expect = match scenario.expectations.as_slice() {
-        [e] if e.pass == Some(false) && e.strategies.len() == 1 => e,
-        _ => return Err("it needs exactly one [[expect]], of one strategy, with pass = false".into()),
-    };
-    let verdict = match expect.verdicts.first() {
-        Some((_, verdict)) => *verdict,
-        None => {
-            witness_verdict(text).ok_or("it names no verdict, in its [[expect]] or its witness comment")?
-        }
-    };
-    Ok((expect.strategies[0], verdict, shape(text)))
-}
-
-/// The verdict of the witness comment, `# lost PIPELINE_FAILED#1: ...`.
-fn witness_verdict(text: &str) -> Option<Verdict> {
-    text.lines().filter_map(|l| l.strip_prefix("# ")).find_map(|comment| {
-        let (word, rest) = comment.split_once(' ')?;
-        let event = rest.split_once(':')?.0;
-        event.contains('#').then(|| Verdict::ALL.into_iter().find(|v| v.as_str() == word))?
-    })
-}
-
-/// The file's lines, trimmed, without blank lines, comments and the top-level
-/// `name`, `description` and `seed`.
-pub(super) fn shape(text: &str) -> String {
-    let mut top = true;
-    let mut lines = Vec::new();
-    for line in text.lines().map(str::trim) {
-        top &= !line.starts_with('[');
-        let key = line.split('=').next().unwrap_or_default().trim();
-        let naming = top && matches!(key, "name" | "description" | "seed");
-        if !(line.is_empty() || line.starts_with('#') || naming) {
-            lines.push(line);
-        }
-    }
-    lines.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::{Annotations, AttemptCase, Case, ExpectedVerdict, FaultCase, PlanCase, TaskCase};
-    use crate::model::EventType;
-
-    /// A counterexample file as explore writes one, with `faults` resets.
-    fn file(
-        seed: u64,
-        number: u32,
-        strategy: StrategyKind,
-        verdict: Verdict,
-        faults: u16,
-    ) -> (String, String) {
-        let case = Case {
-            seed,
-            replicas: 2,
-            plans: vec![PlanCase {
-                start: 0,
-                via: None,
-                tasks: vec![TaskCase { attempts: vec![AttemptCase { failed: true, after: 5 }] }],
-                actions: vec![],
-            }],
-            faults: (0..faults).map(|at| FaultCase::DbReset { replica: 1, at }).collect(),
-        };
-        let name = format!("explore-{strategy}-seed{seed}-case{number}");
-        let notes = Annotations {
-            name: name.clone(),
-            description: format!("{strategy} mishandles PIPELINE_FAILED: a generated case, shrunk."),
-            comments: vec![
-                format!(
-                    "Found by `hasim explore --strategy {strategy} --seed {seed} --cases 9` (case {number})."
-                ),
-                format!("Replay: `hasim run {name}.toml`."),
-                format!("{verdict} PIPELINE_FAILED#1: a witness"),
-            ],
-            expect: Some(ExpectedVerdict {
-                strategy,
-                plan: Some(0),
-                event: EventType::PipelineFailed,
-                episode: 1,
-                verdict,
-            }),
-        };
-        (format!("{name}.toml"), case.to_toml(strategy, &notes))
-    }
+    use crate::check::Verdict;
+    use crate::explore::identity::sample as file;
+    use crate::strategy::StrategyKind;
 
     fn folder(name: &str, files: &[(String, String)]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hasim-merge-{}-{name}", std::process::id()));
@@ -256,18 +160,6 @@ mod tests {
 
     fn names(paths: impl IntoIterator<Item = PathBuf>) -> Vec<String> {
         paths.into_iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
-    }
-
-    #[test]
-    fn the_shape_leaves_out_comments_names_and_the_seed_only() {
-        let (_, a) = file(1, 3, StrategyKind::SeedClaim, Verdict::Lost, 1);
-        let (_, b) = file(2, 8, StrategyKind::SeedClaim, Verdict::Lost, 1);
-        assert_ne!(a, b);
-        assert_eq!(shape(&a), shape(&b));
-        assert!(shape(&a).contains("name = \"p1\""), "plan names stay: {}", shape(&a));
-        assert!(!shape(&a).contains("seed ="), "{}", shape(&a));
-        let (_, c) = file(1, 3, StrategyKind::SeedClaim, Verdict::Lost, 2);
-        assert_ne!(shape(&a), shape(&c));
     }
 
     #[test]
@@ -361,14 +253,5 @@ mod tests {
         for dir in [one, two] {
             let _ = std::fs::remove_dir_all(dir);
         }
-    }
-
-    #[test]
-    fn the_verdict_comes_from_the_witness_when_the_expect_names_none() {
-        assert_eq!(
-            witness_verdict("# Found by x\n# wrong-payload PIPELINE_FAILED#2: names t1\n"),
-            Some(Verdict::WrongPayload)
-        );
-        assert_eq!(witness_verdict("# Replay: `hasim run x.toml`.\n"), None);
     }
 }

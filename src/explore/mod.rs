@@ -32,6 +32,7 @@ pub mod cli;
 mod collect;
 mod counterexample;
 mod generate;
+mod identity;
 mod merge;
 mod minimize;
 mod render;
