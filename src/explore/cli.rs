@@ -94,7 +94,7 @@ pub enum ExploreCommand {
     /// into one, one file per distinct violation: same strategy, same verdict, same
     /// scenario once comments, name, description and seed are left out. Files
     /// already in --out count first; then the folders in the order given, each in
-    /// file-name order; the first file of a violation is kept under its own name.
+    /// file-name order (case9 before case10); the first file of a violation is kept under its own name.
     ///
     /// Exit status: 0 when merged, 2 when a folder is missing or a *.toml file in one
     /// is not a counterexample (nothing is written then).

@@ -1,7 +1,7 @@
 //! Joining the counterexample folders of several searches (shards, seeds, machines)
 //! into one, one file per distinct violation ([`Identity`]: same strategy, same
 //! verdict, same shape). Files already in the output folder count first, then the
-//! folders in the order given, each file in name order; the first file of each
+//! folders in the order given, each file in name order (`case9` before `case10`); the first file of each
 //! violation is kept, under its own name.
 
 use std::collections::HashMap;
@@ -108,7 +108,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     Ok(merged)
 }
 
-/// The counterexample files of `dir`, in name order.
+/// The counterexample files of `dir`, in name order (numbers by value).
 fn read_dir(dir: &Path) -> Result<Vec<Entry>, MergeError> {
     if !dir.is_dir() {
         return Err(if dir.exists() {
@@ -128,7 +128,7 @@ fn read_dir(dir: &Path) -> Result<Vec<Entry>, MergeError> {
             paths.push(path);
         }
     }
-    paths.sort();
+    paths.sort_by_cached_key(|p| natural(p));
     paths
         .into_iter()
         .map(|path| {
@@ -139,6 +139,16 @@ fn read_dir(dir: &Path) -> Result<Vec<Entry>, MergeError> {
             }
         })
         .collect()
+}
+
+/// A file name as a sort key whose trailing number counts by value: `case9` before
+/// `case10`.
+fn natural(path: &Path) -> (String, u64, String) {
+    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let stem = name.strip_suffix(".toml").unwrap_or(&name);
+    let prefix = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+    let number = stem[prefix.len()..].parse().unwrap_or(0);
+    (prefix.to_owned(), number, name)
 }
 
 #[cfg(test)]
@@ -214,6 +224,16 @@ mod tests {
         for dir in [one, two, out] {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+
+    #[test]
+    fn files_sort_by_name_with_their_case_numbers_by_value() {
+        let mut names = ["x-case10.toml", "x-case9.toml", "w-case20.toml", "x-case1.toml"].map(PathBuf::from);
+        names.sort_by_cached_key(|p| natural(p));
+        assert_eq!(
+            names.map(|p| p.display().to_string()),
+            ["w-case20.toml", "x-case1.toml", "x-case9.toml", "x-case10.toml"]
+        );
     }
 
     #[test]
