@@ -73,6 +73,9 @@ enum Command {
     ///
     /// Each counterexample is written to --out as a scenario file that replays with
     /// `hasim run FILE` (its seed, and an expectation of the violation, inside).
+    /// Cases run on every core (--jobs) with the same results as on one, a search
+    /// splits over machines (--shard I/N), and `hasim explore merge` joins the
+    /// folders they write.
     /// Exit status: 0 when no counterexample was found, 1 when one was, 2 on bad input.
     Explore(hasim::explore::cli::ExploreArgs),
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
