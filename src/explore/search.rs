@@ -116,7 +116,9 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Runs `search`, calling `progress` after every case and every shrink run.
+/// Runs `search`, calling `progress` after every case, in case order, and while
+/// shrinking the case the search waits for: after every shrink run with one job,
+/// at most every 50 ms of a worker's shrinking with several.
 pub fn explore(search: &Search, progress: impl FnMut(&Progress)) -> Result<Outcome> {
     if search.jobs == 0 {
         return Err(Error::Explore("a search needs at least one job".to_owned()));
