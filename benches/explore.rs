@@ -6,10 +6,14 @@
 //! into generating a case, turning it into a validated scenario (render the TOML and
 //! read it back), and running and judging it.
 //!
+//! The `search` group runs whole searches of the same cases on one job and on two
+//! (worker threads, each run its own actix system): the cases per second a machine
+//! gives with every core, which only a quiet machine shows.
+//!
 //! `cargo bench --bench explore`; `cargo bench --bench explore -- --test` runs each once.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hasim::explore::{Bounds, Case, Search, case, run_case};
+use hasim::explore::{Bounds, Case, Search, case, explore, run_case};
 use hasim::runner::{RunOptions, run_scenario};
 use hasim::strategy::StrategyKind;
 use proptest::strategy::{Strategy, ValueTree};
@@ -24,7 +28,7 @@ fn cases() -> Vec<Case> {
     (0..CASES).map(|_| generator.new_tree(&mut runner).expect("a case").current()).collect()
 }
 
-fn explore(c: &mut Criterion) {
+fn steps(c: &mut Criterion) {
     let cases = cases();
     let mut group = c.benchmark_group("explore");
     group.throughput(Throughput::Elements(1));
@@ -67,5 +71,27 @@ fn explore(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, explore);
+/// Whole searches of `CASES` outbox cases (it finds nothing: no shrinking), by jobs.
+fn search(c: &mut Criterion) {
+    let mut group = c.benchmark_group("search");
+    group.throughput(Throughput::Elements(CASES as u64));
+    group.sample_size(10);
+    for jobs in [1, 2] {
+        let search = Search {
+            jobs,
+            bounds: Bounds::exactly(3, 2, 4, 3),
+            ..Search::new(StrategyKind::Outbox, CASES as u32)
+        };
+        group.bench_function(format!("outbox/jobs{jobs}"), |b| {
+            b.iter(|| {
+                let outcome = explore(&search, |_| {}).expect("the search runs");
+                assert_eq!(outcome.cases, CASES as u32);
+                outcome
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, steps, search);
 criterion_main!(benches);

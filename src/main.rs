@@ -73,6 +73,9 @@ enum Command {
     ///
     /// Each counterexample is written to --out as a scenario file that replays with
     /// `hasim run FILE` (its seed, and an expectation of the violation, inside).
+    /// Cases run on every core (--jobs) with the same results as on one, a search
+    /// splits over machines (--shard I/N), and `hasim explore merge` joins the
+    /// folders they write.
     /// Exit status: 0 when no counterexample was found, 1 when one was, 2 on bad input.
     Explore(hasim::explore::cli::ExploreArgs),
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
@@ -330,15 +333,24 @@ fn load(path: &Path) -> anyhow::Result<Scenario> {
 fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> {
     use hasim::explore::cli;
     use std::io::IsTerminal;
+    if let Some(cli::ExploreCommand::Merge(merge)) = &args.command {
+        let merged = hasim::explore::merge(&merge.dirs, &merge.out).context("nothing was merged")?;
+        println!("{}", cli::merge_report(&merged, &merge.out));
+        return Ok(ExitCode::SUCCESS);
+    }
     let clock_seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-    let search = args.search(clock_seed % 1_000_000_000, &url);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let search = args.search(clock_seed % 1_000_000_000, cores, &url).context("--strategy is required")?;
+    let shard = if search.shard.is_whole() { String::new() } else { format!(", shard {}", search.shard) };
     eprintln!(
-        "exploring {} on the {} store, seed {} (--seed {} repeats this search)",
+        "exploring {} on the {} store, seed {}{shard}, {} job{} (--seed {} repeats this search)",
         search.strategy,
         if matches!(search.database, Database::Memory) { "memory" } else { "postgres" },
         search.seed,
+        search.jobs,
+        if search.jobs == 1 { "" } else { "s" },
         search.seed
     );
     let terminal = std::io::stderr().is_terminal();

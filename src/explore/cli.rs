@@ -1,7 +1,9 @@
 //! `hasim explore`: the arguments, and the words the command prints, for the binary.
 //!
 //! ```text
-//! hasim explore --strategy S [--cases N] [--seed N] [--store memory|postgres] [--out DIR]
+//! hasim explore --strategy S [--cases N] [--seed N] [--jobs N] [--shard I/N]
+//!               [--store memory|postgres] [--out DIR]
+//! hasim explore merge DIR... [--out DIR]
 //! ```
 
 use std::ops::RangeInclusive;
@@ -10,16 +12,22 @@ use std::path::{Path, PathBuf};
 use crate::cluster::Database;
 use crate::strategy::StrategyKind;
 
-use super::{Bounds, Counterexample, Outcome, Progress, Search};
+use super::{Bounds, Counterexample, Merged, Outcome, Progress, Search, Shard};
 
 /// Search for scenarios that break the notification contract under a strategy.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ExploreArgs {
-    /// The delivery design to search: in-memory, seed-claim, shipped-claim, outbox.
-    #[arg(long, value_parser = clap::value_parser!(StrategyKind))]
-    pub strategy: StrategyKind,
+    /// Something else than a search.
+    #[command(subcommand)]
+    pub command: Option<ExploreCommand>,
 
-    /// Generated cases to run (shrinking runs come on top).
+    /// The delivery design to search: in-memory, seed-claim, shipped-claim, outbox.
+    #[arg(long, required = true, value_parser = clap::value_parser!(StrategyKind))]
+    pub strategy: Option<StrategyKind>,
+
+    /// Generated cases to run (shrinking runs come on top); with --shard, the cases
+    /// of the whole search, which the shards split.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub cases: u32,
 
@@ -27,6 +35,18 @@ pub struct ExploreArgs {
     /// from the clock, and printed so the search can be repeated.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Cases run at once, each on a thread of its own. The counterexamples, their files
+    /// and the report are the same for any N. Default: the machine's cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// Run only shard I of N of the search (I from 1 to N): the cases k with
+    /// (k - 1) % N == I - 1. The N shards of a search (same seed, cases and bounds),
+    /// run on N machines, run exactly its cases between them; `hasim explore merge`
+    /// joins what they found.
+    #[arg(long, value_name = "I/N", default_value = "1/1")]
+    pub shard: Shard,
 
     /// Where the runs' database is: memory (virtual time, exactly replayable, fast)
     /// or postgres (real time: about a second per case).
@@ -67,6 +87,32 @@ pub struct ExploreArgs {
     pub faults: RangeInclusive<usize>,
 }
 
+/// What `hasim explore` does besides searching.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ExploreCommand {
+    /// Join the counterexample folders of several searches (shards, seeds, machines)
+    /// into one, one file per distinct violation: same strategy, same verdict, same
+    /// scenario once comments, name, description and seed are left out. Files
+    /// already in --out count first; then the folders in the order given, each in
+    /// file-name order (case9 before case10); the first file of a violation is kept under its own name.
+    ///
+    /// Exit status: 0 when merged, 2 when a folder is missing or a *.toml file in one
+    /// is not a counterexample (nothing is written then).
+    Merge(MergeArgs),
+}
+
+/// `hasim explore merge DIR... [--out DIR]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// Folders written by `hasim explore --out` (their *.toml files; others are ignored).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+
+    /// The merged folder (created when missing).
+    #[arg(long, value_name = "DIR", default_value = "counterexamples")]
+    pub out: PathBuf,
+}
+
 /// Where explored runs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExploreStore {
@@ -77,8 +123,10 @@ pub enum ExploreStore {
 }
 
 impl ExploreArgs {
-    /// The search these arguments ask for, with `seed` when none was given.
-    pub fn search(&self, seed: u64, default_url: &str) -> Search {
+    /// The search these arguments ask for, with `seed` when none was given and
+    /// `jobs` when --jobs was not; `None` without --strategy (only a subcommand may
+    /// leave it out).
+    pub fn search(&self, seed: u64, jobs: usize, default_url: &str) -> Option<Search> {
         let database = match self.store {
             ExploreStore::Memory => Database::Memory,
             ExploreStore::Postgres => Database::Postgres {
@@ -87,8 +135,8 @@ impl ExploreArgs {
             },
         };
         let as_u8 = |r: &RangeInclusive<usize>| (*r.start() as u8)..=(*r.end() as u8);
-        Search {
-            strategy: self.strategy,
+        Some(Search {
+            strategy: self.strategy?,
             database,
             cases: self.cases,
             seed: self.seed.unwrap_or(seed),
@@ -101,7 +149,9 @@ impl ExploreArgs {
             },
             max_counterexamples: self.max_counterexamples as usize,
             max_shrink_runs: self.shrink_runs,
-        }
+            jobs: self.jobs.map_or(jobs, |n| n as usize),
+            shard: self.shard,
+        })
     }
 }
 
@@ -135,24 +185,58 @@ pub fn file_path(dir: &Path, c: &Counterexample) -> PathBuf {
     dir.join(format!("{}.toml", c.name))
 }
 
-/// The closing summary: cases, rate, what was found.
+/// The closing summary: cases, rates (cases, and runs with shrinking), what was found.
 pub fn summary(search: &Search, outcome: &Outcome) -> String {
     let secs = outcome.elapsed.as_secs_f64().max(1e-9);
+    let shard = if search.shard.is_whole() { String::new() } else { format!(", shard {}", search.shard) };
     let mut text = format!(
-        "explored {} case{} of {} (seed {}) in {:.2}s: {} cases/s, {} runs with shrinking; {} counterexample{}",
+        "explored {} case{} of {} (seed {}{shard}) in {:.2}s with {} job{}: {} cases/s; {} runs with shrinking, {} runs/s; {} counterexample{}",
         outcome.cases,
         plural(outcome.cases as usize),
         search.strategy,
         search.seed,
         secs,
+        search.jobs,
+        plural(search.jobs),
         rate(f64::from(outcome.cases) / secs),
         outcome.runs,
+        rate(f64::from(outcome.runs) / secs),
         outcome.counterexamples.len(),
         plural(outcome.counterexamples.len()),
     );
+    if outcome.discarded > 0 {
+        text.push_str(&format!(
+            "; {} run{} on cases past the last one needed, discarded",
+            outcome.discarded,
+            plural(outcome.discarded as usize)
+        ));
+    }
     if outcome.not_quiet > 0 {
         text.push_str(&format!("; {} case(s) never went quiet before max_duration", outcome.not_quiet));
     }
+    text
+}
+
+/// What a merge did, a line per file, then a total.
+pub fn merge_report(merged: &Merged, out: &Path) -> String {
+    let mut text = String::new();
+    for (from, to) in &merged.written {
+        text.push_str(&format!("merged {} -> {}\n", from.display(), to.display()));
+    }
+    for (file, same) in &merged.duplicates {
+        text.push_str(&format!("duplicate {}: the same violation as {}\n", file.display(), same.display()));
+    }
+    let distinct = merged.present.len() + merged.written.len();
+    text.push_str(&format!(
+        "{} distinct counterexample{} in {} ({} new, {} already there); {} duplicate{} left out",
+        distinct,
+        plural(distinct),
+        out.display(),
+        merged.written.len(),
+        merged.present.len(),
+        merged.duplicates.len(),
+        plural(merged.duplicates.len()),
+    ));
     text
 }
 

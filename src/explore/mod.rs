@@ -7,7 +7,9 @@
 //! faults of every kind), [`Case::to_toml`] turns one into a normal scenario file, and
 //! [`explore`] runs a [`Search`]: generated cases under one strategy, each failing one
 //! shrunk to the smallest case that fails the same way, written as a file that
-//! replays with `hasim run`.
+//! replays with `hasim run`. A search runs on several threads ([`Search::jobs`]) or
+//! in [`Shard`]s on several machines with the same result, and [`merge`] joins the
+//! counterexample folders of several searches, one file per distinct violation.
 //!
 //! The generators are public so that users can state their own properties:
 //!
@@ -27,11 +29,17 @@
 
 mod case;
 pub mod cli;
+mod collect;
 mod counterexample;
 mod generate;
+mod identity;
+mod merge;
 mod minimize;
 mod render;
 mod search;
+mod shard;
+mod trial;
+mod workers;
 
 pub use case::{
     ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, PointCase,
@@ -39,6 +47,8 @@ pub use case::{
 };
 pub use counterexample::Counterexample;
 pub use generate::{Bounds, action, case, fault, plan, task};
+pub use merge::{MergeError, Merged, merge};
 pub use minimize::simpler;
 pub use render::{Annotations, DEADLINE, ExpectedVerdict};
 pub use search::{Outcome, Progress, Search, explore, run_case};
+pub use shard::Shard;
