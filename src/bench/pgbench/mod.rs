@@ -53,7 +53,7 @@ impl BenchEnv {
         };
         let plans = self.plans_for(spec)?;
         let lease = super::outbox::lease_for(spec.stop);
-        let scripts = scripts(spec.workload, spec.mechanism, plans, replicas, lease);
+        let scripts = scripts(spec.workload, spec.shape, spec.mechanism, plans, replicas, lease);
         self.clean(spec.workload, plans).await?;
         let sampler = self.sampler("pgbench", spec.sample_waits);
         let job = Job {
