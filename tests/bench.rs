@@ -270,6 +270,7 @@ fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
         let pg = p.pgbench.as_ref().expect("pgbench ran");
         let after = pg.outbox.expect("the table after pgbench");
         assert!(pg.failed == 0 && after.delivered > 0 && after.pending > 0, "{pg:?}");
+        assert_eq!(pg.wins, None, "the outbox claims nothing");
         assert_eq!(after.leased_twice, 0, "pgbench leased a row twice");
         let script = &pg.scripts[0].text;
         assert!(script.contains("FOR UPDATE SKIP LOCKED") && script.contains("SET delivered_at = now()"));
@@ -351,6 +352,12 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
         let pg = p.pgbench.as_ref().expect("pgbench ran at every replica count");
         let names: Vec<&str> = pg.scripts.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["claim-reset-if-won"], "pgbench plays the free hot's statements");
+        let wins = pg.wins.expect("the server counted pgbench's wins");
+        assert!(wins > 0 && wins <= pg.transactions, "{wins} wins in {} transactions", pg.transactions);
+        assert!(pg.winners_per_s.is_some_and(|w| w > 0.0 && w <= pg.tps * 1.0001));
+        if p.replicas == 1 {
+            assert_eq!(wins, pg.transactions, "alone, every pgbench claim wins");
+        }
         assert!(pg.tps > 0.0 && pg.transactions > 0, "{pg:?}");
         assert!(pg.command.contains(&format!("-c {} ", p.replicas)) && pg.command.contains("-M prepared"));
         let ratio = p.ratio.expect("a ratio");

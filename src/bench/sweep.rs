@@ -149,10 +149,12 @@ fn combine(runs: Vec<(PointResult, Histogram)>, pg_runs: Vec<PgbenchResult>) -> 
     if rates.len() > 1 {
         point.runs_claims_per_s = rates;
     }
+    let pg_wins: Vec<f64> = pg_runs.iter().filter_map(|p| p.winners_per_s).collect();
     let mid = median(&tps);
     if let Some(best) = pg_runs.iter().min_by(|a, b| (a.tps - mid).abs().total_cmp(&(b.tps - mid).abs())) {
         let mut best = best.clone();
         best.tps = mid;
+        best.winners_per_s = (pg_wins.len() == pg_runs.len()).then(|| median(&pg_wins));
         point.ratio = (!run_ratios.is_empty()).then(|| median(&run_ratios));
         if tps.len() > 1 {
             point.pgbench_runs_tps = tps;
