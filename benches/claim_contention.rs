@@ -1,6 +1,7 @@
-//! Claim contention through the store actors (each holding one connection): `hot`,
-//! `spread` and `cycle` at a few replica counts, on Postgres (`DATABASE_URL`, required)
-//! and on the memory model (the model's own cost), and the `outbox` relays on Postgres.
+//! Claim contention through the store actors (each holding one connection): `hot`
+//! (free, and in rounds as `hot-rounds`), `spread` and `cycle` at a few replica counts,
+//! on Postgres (`DATABASE_URL`, required) and on the memory model (the model's own
+//! cost), and the `outbox` relays on Postgres.
 //! One iteration is one claim (one relay step) per replica; throughput is in those.
 //!
 //! Full run: `cargo bench --bench claim_contention`. Smoke run, as CI can afford:
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hasim::bench::{BenchEnv, ClaimPath, Mechanism, RunSpec, Stop, Target, Workload};
+use hasim::bench::{BenchEnv, ClaimPath, HotShape, Mechanism, RunSpec, Stop, Target, Workload};
 
 const REPLICAS: [usize; 3] = [1, 4, 16];
 /// P for `spread`: far more plans than a run claims, so most claims insert a row.
@@ -37,14 +38,26 @@ fn plans_for(workload: Workload, replicas: usize) -> u32 {
     }
 }
 
-fn contention(c: &mut Criterion, backend: &str, target: Target, workloads: &[Workload]) {
+/// `hot` played in rounds, named `hot-rounds` in the groups.
+const HOT_ROUNDS: (Workload, HotShape) = (Workload::Hot, HotShape::Rounds);
+/// The claim workloads: `hot` free, `hot` in rounds, `spread`, `cycle`.
+const CLAIMS: [(Workload, HotShape); 4] = [
+    (Workload::Hot, HotShape::Free),
+    HOT_ROUNDS,
+    (Workload::Spread, HotShape::Free),
+    (Workload::Cycle, HotShape::Free),
+];
+
+fn contention(c: &mut Criterion, backend: &str, target: Target, workloads: &[(Workload, HotShape)]) {
     let system = actix::System::new();
     let max = *REPLICAS.iter().max().unwrap();
     let env = system
         .block_on(BenchEnv::create(&target, SPREAD_PLANS, max, 2))
         .unwrap_or_else(|e| panic!("cannot set up the {backend} bench: {e}"));
-    for &workload in workloads {
-        let mut group = c.benchmark_group(format!("{backend}/{workload}"));
+    for &(workload, shape) in workloads {
+        let name =
+            if (workload, shape) == HOT_ROUNDS { "hot-rounds".to_owned() } else { workload.to_string() };
+        let mut group = c.benchmark_group(format!("{backend}/{name}"));
         group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
         for replicas in REPLICAS {
             let running = system
@@ -58,7 +71,8 @@ fn contention(c: &mut Criterion, backend: &str, target: Target, workloads: &[Wor
                         Mechanism::OnConflict,
                         plans_for(workload, replicas),
                         Stop::ClaimsPerReplica(iters.max(1)),
-                    );
+                    )
+                    .with_shape(shape);
                     let point = system.block_on(env.run(&running, &spec)).expect("bench run");
                     assert_eq!(point.duplicates, 0, "duplicate winners: {point:?}");
                     assert_eq!(point.errors, 0, "claims failed: {:?}", point.first_error);
@@ -75,12 +89,13 @@ fn contention(c: &mut Criterion, backend: &str, target: Target, workloads: &[Wor
 }
 
 fn postgres(c: &mut Criterion) {
-    let workloads = [Workload::Hot, Workload::Spread, Workload::Cycle, Workload::Outbox];
+    let mut workloads = CLAIMS.to_vec();
+    workloads.push((Workload::Outbox, HotShape::Free));
     contention(c, "postgres", Target::Postgres { url: database_url() }, &workloads);
 }
 
 fn memory(c: &mut Criterion) {
-    contention(c, "memory", Target::Memory, &[Workload::Hot, Workload::Spread, Workload::Cycle]);
+    contention(c, "memory", Target::Memory, &CLAIMS);
 }
 
 criterion_group!(benches, postgres, memory);

@@ -1,6 +1,7 @@
 //! The claim-contention benchmarks (`hasim::bench`, `hasim bench`): short sweeps on
-//! Postgres that must find exactly one winner per plan-round and deliver every outbox
-//! row once, on every claim path; the CLI's outputs; and its argument errors.
+//! Postgres that must find exactly one winner per plan-round (`hot` free: every win
+//! reset, every reset finding its row) and deliver every outbox row once, on every
+//! claim path; the CLI's outputs; and its argument errors.
 
 mod common;
 
@@ -10,8 +11,8 @@ use clap::Parser;
 use common::{database_url, run};
 use hasim::bench::cli::{self, BenchArgs};
 use hasim::bench::{
-    BenchConfig, BenchEnv, BenchReport, ClaimPath, Mechanism, OutboxRows, PointResult, RunSpec, Stop, Target,
-    Workload, sweep,
+    BenchConfig, BenchEnv, BenchReport, ClaimPath, HotShape, Mechanism, OutboxRows, PointResult, RunSpec,
+    Stop, Target, Workload, sweep,
 };
 
 const PATHS: [ClaimPath; 4] =
@@ -52,11 +53,44 @@ fn assert_hot_rounds(p: &PointResult) {
     assert_eq!(p.rows_left, 0);
 }
 
+/// `hot` free: wins counted, each reset right after its win and finding its row, no
+/// rounds, nothing left behind.
+#[track_caller]
+fn assert_hot_free(p: &PointResult) {
+    assert_clean(p);
+    assert_eq!(p.rounds, None, "free hot plays no rounds");
+    assert!(p.wins > 0, "no claim won at {} replicas", p.replicas);
+    assert_eq!(p.resets_found, p.wins, "every winner's reset found its row at {} replicas", p.replicas);
+    assert_eq!(p.resets_missed, 0);
+    assert_eq!(p.rows_left, 0);
+    if p.replicas == 1 {
+        assert_eq!(p.wins, p.claims, "alone, every claim wins");
+    }
+}
+
+#[test]
+fn free_hot_counts_wins_and_resets_without_duplicates_for_every_mechanism_on_postgres() {
+    run(async {
+        for mechanism in Mechanism::ALL {
+            let mut cfg = BenchConfig::new(Workload::Hot, mechanism, postgres(), vec![1, 4, 8]);
+            cfg.stop = Stop::Duration(Duration::from_millis(700));
+            let report = sweep(&cfg).await.unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+            assert_eq!(report.shape, Some(HotShape::Free), "hot is free by default");
+            assert_eq!(report.points.len(), 3);
+            for p in &report.points {
+                assert_hot_free(p);
+            }
+            assert_eq!(report.duplicates(), 0);
+        }
+    });
+}
+
 #[test]
 fn hot_rounds_have_exactly_one_winner_each_for_every_mechanism_on_postgres() {
     run(async {
         for mechanism in Mechanism::ALL {
             let mut cfg = BenchConfig::new(Workload::Hot, mechanism, postgres(), vec![1, 4, 8]);
+            cfg.shape = HotShape::Rounds;
             cfg.stop = Stop::Duration(Duration::from_millis(700));
             let report = sweep(&cfg).await.unwrap_or_else(|e| panic!("{mechanism}: {e}"));
             assert_eq!(report.points.len(), 3);
@@ -149,7 +183,10 @@ fn every_claim_path_gives_the_same_answers() {
             for mechanism in [Mechanism::OnConflict, Mechanism::ForUpdate] {
                 let replicas = env.start_replicas(4, mechanism, path).await.unwrap();
                 let spec = RunSpec::new(Workload::Hot, mechanism, 1, Stop::ClaimsPerReplica(40));
-                let hot = env.run(&replicas, &spec).await.unwrap();
+                let free = env.run(&replicas, &spec).await.unwrap();
+                assert_hot_free(&free);
+                assert_eq!((free.claims, free.path), (160, path));
+                let hot = env.run(&replicas, &spec.with_shape(HotShape::Rounds)).await.unwrap();
                 assert_hot_rounds(&hot);
                 assert_eq!((hot.rounds, hot.path), (Some(40), path));
                 replicas.close().await;
@@ -233,6 +270,7 @@ fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
         let pg = p.pgbench.as_ref().expect("pgbench ran");
         let after = pg.outbox.expect("the table after pgbench");
         assert!(pg.failed == 0 && after.delivered > 0 && after.pending > 0, "{pg:?}");
+        assert_eq!(pg.wins, None, "the outbox claims nothing");
         assert_eq!(after.leased_twice, 0, "pgbench leased a row twice");
         let script = &pg.scripts[0].text;
         assert!(script.contains("FOR UPDATE SKIP LOCKED") && script.contains("SET delivered_at = now()"));
@@ -244,16 +282,25 @@ fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
 #[test]
 fn the_memory_model_runs_every_workload_without_duplicates() {
     run(async {
-        for workload in [Workload::Hot, Workload::Spread, Workload::Cycle] {
+        let runs = [
+            (Workload::Hot, HotShape::Free),
+            (Workload::Hot, HotShape::Rounds),
+            (Workload::Spread, HotShape::Free),
+            (Workload::Cycle, HotShape::Free),
+        ];
+        for (workload, shape) in runs {
             let mut cfg = BenchConfig::new(workload, Mechanism::OnConflict, Target::Memory, vec![1, 8]);
+            cfg.shape = shape;
             cfg.plans = Some(50);
             cfg.stop = Stop::ClaimsPerReplica(2_000);
             let report = sweep(&cfg).await.unwrap();
             for p in &report.points {
                 assert_clean(p);
                 assert_eq!(p.claims, 2_000 * p.replicas as u64);
-                if workload == Workload::Hot {
-                    assert_hot_rounds(p);
+                match (workload, shape) {
+                    (Workload::Hot, HotShape::Rounds) => assert_hot_rounds(p),
+                    (Workload::Hot, HotShape::Free) => assert_hot_free(p),
+                    _ => {}
                 }
             }
             assert!(report.server_version.is_none() && report.schema.is_none());
@@ -287,6 +334,7 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
     let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
     assert!(table.contains("pgbench tps") && table.contains("ratio"), "{table}");
     assert!(table.contains("0 duplicate winners"), "{table}");
+    assert!(table.contains("hasim bench hot, free (mechanism on-conflict)"), "the default shape: {table}");
     assert!(table.contains("store actor, holding one connection"), "the default path: {table}");
 
     let text = std::fs::read_to_string(&json).expect("json written");
@@ -296,11 +344,20 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
     }
     let report: BenchReport = serde_json::from_value(value).expect("JSON reads back as a report");
     assert_eq!((report.workload, report.mechanism), (Workload::Hot, Mechanism::OnConflict));
+    assert_eq!(report.shape, Some(HotShape::Free));
     assert_eq!(report.path, ClaimPath::Actor, "the bench goes through the store actors by default");
     assert_eq!(report.points.iter().map(|p| p.replicas).collect::<Vec<_>>(), [1, 4]);
     for p in &report.points {
-        assert_hot_rounds(p);
+        assert_hot_free(p);
         let pg = p.pgbench.as_ref().expect("pgbench ran at every replica count");
+        let names: Vec<&str> = pg.scripts.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["claim-reset-if-won"], "pgbench plays the free hot's statements");
+        let wins = pg.wins.expect("the server counted pgbench's wins");
+        assert!(wins > 0 && wins <= pg.transactions, "{wins} wins in {} transactions", pg.transactions);
+        assert!(pg.winners_per_s.is_some_and(|w| w > 0.0 && w <= pg.tps * 1.0001));
+        if p.replicas == 1 {
+            assert_eq!(wins, pg.transactions, "alone, every pgbench claim wins");
+        }
         assert!(pg.tps > 0.0 && pg.transactions > 0, "{pg:?}");
         assert!(pg.command.contains(&format!("-c {} ", p.replicas)) && pg.command.contains("-M prepared"));
         let ratio = p.ratio.expect("a ratio");
@@ -332,6 +389,7 @@ fn malformed_command_lines_are_usage_errors_that_exit_2() {
         &["hot", "--mechanism", "mutex"],
         &["hot", "--plans", "0"],
         &["hot", "--memory", "--pgbench"],
+        &["hot", "--shape", "barrier"],
     ] {
         let err = args(line).err().unwrap_or_else(|| panic!("{line:?} should not parse"));
         assert_eq!(err.exit_code(), 2, "{line:?}: {err}");
@@ -341,6 +399,8 @@ fn malformed_command_lines_are_usage_errors_that_exit_2() {
     let parsed = args(&["spread", "--replicas", "2,8", "--duration", "1.5s", "--plans", "10"]).unwrap();
     assert_eq!(parsed.replicas, [2, 8]);
     assert_eq!(parsed.duration, Duration::from_millis(1500));
+    assert_eq!(parsed.shape, HotShape::Free, "hot is free unless asked for rounds");
+    assert_eq!(args(&["hot", "--shape", "rounds"]).unwrap().shape, HotShape::Rounds);
 }
 
 #[track_caller]
@@ -369,6 +429,8 @@ fn impossible_runs_fail_before_measuring_with_clear_errors_that_exit_2() {
     assert!(outbox_mechanism.contains("SKIP LOCKED"), "{outbox_mechanism}");
     assert!(usage_error(&["outbox", "--memory"], None).contains("needs Postgres"));
     assert!(usage_error(&["hot", "--memory", "--mechanism", "advisory"], None).contains("needs Postgres"));
+    let rounds = usage_error(&["spread", "--shape", "rounds"], Some(&db));
+    assert!(rounds.contains("--shape rounds applies to hot"), "{rounds}");
     let nowhere = usage_error(&["hot", "--json", "/nonexistent/dir/out.json"], Some(&db));
     assert!(nowhere.contains("does not exist"), "{nowhere}");
 }

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! hasim bench [WORKLOAD] --replicas 1,2,4,8,16,32 [--plans N] [--duration 5s]
-//!     [--mechanism M] [--database-url U] [--json PATH] [--csv PATH] [--svg PATH] [--pgbench]
-//!     [--path actor|actor-pool|pool|connection]
+//!     [--shape free|rounds] [--mechanism M] [--database-url U] [--json PATH] [--csv PATH]
+//!     [--svg PATH] [--pgbench] [--path actor|actor-pool|pool|connection]
 //! ```
 //!
 //! The binary parses [`BenchArgs`] (clap exits 2 on a malformed command line), calls
@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    BenchConfig, BenchError, BenchReport, ClaimPath, Mechanism, PgbenchOptions, PoolSettings, Stop, Target,
-    Workload, report, sweep,
+    BenchConfig, BenchError, BenchReport, ClaimPath, HotShape, Mechanism, PgbenchOptions, PoolSettings, Stop,
+    Target, Workload, report, sweep,
 };
 
 /// The server when neither `--database-url` nor `DATABASE_URL` names one.
@@ -25,7 +25,7 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 /// Measure what the webhook claim costs when replicas race for it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What the replicas do: hot (rounds: all claim one plan at once, one wins and resets),
+    /// What the replicas do: hot (all claim one plan, the winner resets it; see --shape),
     /// spread (claims on plans drawn at random from --plans, keeping what is won), cycle
     /// (claim, send, reset on the replica's plan), outbox (relays lease pending outbox rows
     /// with FOR UPDATE SKIP LOCKED, send and mark them delivered; Postgres only).
@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// cycle; for outbox, the pending rows filled in before each run (default 200000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub plans: Option<u32>,
+
+    /// How hot is played (hot only).
+    #[arg(long, value_enum, default_value_t = HotShape::Free)]
+    pub shape: HotShape,
 
     /// How long each replica count runs: 500ms, 5s, 1m, 1.5s.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
@@ -161,6 +165,7 @@ impl BenchArgs {
     pub fn config(&self) -> BenchConfig {
         let target = if self.memory { Target::Memory } else { Target::Postgres { url: self.database_url() } };
         let mut cfg = BenchConfig::new(self.workload, self.mechanism, target, self.replicas.clone());
+        cfg.shape = self.shape;
         cfg.plans = self.plans;
         cfg.stop = Stop::Duration(self.duration);
         cfg.threads = usize::from(self.threads);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BenchError, ClaimPath, Mechanism, PoolSettings};
+use super::{BenchError, ClaimPath, HotShape, Mechanism, PoolSettings};
 
 /// The most replicas a point may have (each holds a connection).
 pub const MAX_REPLICAS: usize = 256;
@@ -15,7 +15,7 @@ pub const MAX_REPLICAS: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
-    /// Rounds: all replicas claim one plan at once, one wins and resets, next round.
+    /// Every replica claims one plan, resets it when it won, and again (or in rounds).
     Hot,
     /// Claims on plans drawn at random from P, keeping what is won (no reset).
     Spread,
@@ -75,7 +75,7 @@ pub enum Target {
 pub enum Stop {
     /// After this long (claims in flight at the deadline are finished and counted).
     Duration(#[serde(with = "millis")] Duration),
-    /// After this many claims per replica (`hot`: this many rounds; `outbox`: leases).
+    /// After this many claims per replica (`hot` in rounds: this many rounds; `outbox`: leases).
     ClaimsPerReplica(u64),
 }
 
@@ -112,6 +112,8 @@ impl Default for PgbenchOptions {
 pub struct BenchConfig {
     /// What the replicas do.
     pub workload: Workload,
+    /// `hot`: free or in rounds.
+    pub shape: HotShape,
     /// How they claim (`hot`, `spread`, `cycle`; `outbox` has no claim: on-conflict).
     pub mechanism: Mechanism,
     /// Where.
@@ -145,6 +147,7 @@ impl BenchConfig {
     pub fn new(workload: Workload, mechanism: Mechanism, target: Target, replicas: Vec<usize>) -> Self {
         BenchConfig {
             workload,
+            shape: HotShape::Free,
             mechanism,
             target,
             replicas,
@@ -180,6 +183,9 @@ impl BenchConfig {
         }
         if self.threads == 0 {
             return invalid("threads must be at least 1".into());
+        }
+        if self.shape == HotShape::Rounds && self.workload != Workload::Hot {
+            return invalid(format!("--shape rounds applies to hot, not {}", self.workload));
         }
         match self.stop {
             Stop::Duration(d) if d.is_zero() => return invalid("duration must be positive".into()),
@@ -248,9 +254,15 @@ mod tests {
         let mut none = config(Workload::Hot, Mechanism::OnConflict, pg.clone());
         none.replicas = vec![4, 0];
         assert!(refused(none).contains("replica count 0"));
-        let mut zero = config(Workload::Spread, Mechanism::OnConflict, pg);
+        let mut zero = config(Workload::Spread, Mechanism::OnConflict, pg.clone());
         zero.stop = Stop::Duration(Duration::ZERO);
         assert!(refused(zero).contains("duration must be positive"));
+        let mut rounds = config(Workload::Hot, Mechanism::OnConflict, Target::Memory);
+        rounds.shape = HotShape::Rounds;
+        assert!(rounds.validate().is_ok());
+        let mut cycle_rounds = config(Workload::Cycle, Mechanism::OnConflict, pg);
+        cycle_rounds.shape = HotShape::Rounds;
+        assert!(refused(cycle_rounds).contains("--shape rounds applies to hot, not cycle"));
     }
 
     #[test]

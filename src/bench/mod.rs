@@ -4,9 +4,11 @@
 //! processes, holding one connection of it by default) race for the claim on
 //! `plan_webhook_delivery`, or relay the outbox:
 //!
-//! - [`Workload::Hot`]: rounds. All R claim the same plan at the same moment, exactly one
-//!   wins, the winner resets the claim, and the next round starts only when everyone
-//!   has answered: the worst case of the design (losers wait on the winner's insert).
+//! - [`Workload::Hot`]: every replica claims the same plan and, when it wins, resets the
+//!   claim, over and over, never waiting for another (what pgbench's clients do with the
+//!   same statements); losers wait on the winner's uncommitted insert. With
+//!   [`HotShape::Rounds`], rounds instead: all R claim at the same moment, exactly one
+//!   wins and resets, and the next round starts only when everyone has answered.
 //! - [`Workload::Spread`]: each replica claims plans drawn at random (seeded) from P and
 //!   keeps what it wins. With P far above the claims of a run, nearly every claim
 //!   inserts a new row; with P small, nearly every claim finds a committed row and
@@ -28,7 +30,7 @@
 //! The library never prints: [`sweep`] returns a [`BenchReport`]; [`report`] renders it.
 //! The pieces, in the order a sweep uses them: [`config`](BenchConfig) and its checks,
 //! the [`BenchEnv`] (schema, plans, client threads), the [`Replicas`] and their
-//! [`ClaimPath`], one run ([`RunSpec`]: racers, `hot`'s rounds, the outbox relay), the
+//! [`ClaimPath`], one run ([`RunSpec`]: racers, `hot` free or in rounds, the outbox relay), the
 //! [`pgbench`] mirror, and the sweep that makes points of runs.
 
 pub mod cli;
@@ -36,6 +38,7 @@ mod config;
 mod env;
 mod error;
 mod histogram;
+mod hot;
 mod mechanism;
 mod outbox;
 pub mod pgbench;
@@ -52,6 +55,7 @@ pub use config::{BenchConfig, MAX_REPLICAS, PgbenchOptions, Stop, Target, Worklo
 pub use env::BenchEnv;
 pub use error::BenchError;
 pub use histogram::{Histogram, LatencySummary};
+pub use hot::HotShape;
 pub use mechanism::{
     ADVISORY_LOCK, ClaimActor, INSERT_IF_ABSENT, Mechanism, MechanismClaim, ON_CONFLICT_CLAIM, PLAN_LOCK,
     RESET, claim,

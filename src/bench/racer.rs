@@ -1,7 +1,7 @@
 //! A replica's driver during a run: it warms up, waits for the start signal, then
 //! sends its operations one at a time (through its actors, or straight to its store
-//! when profiling) and tallies every answer. `spread` and `cycle` are here; `hot`'s
-//! rounds are in `rounds`, the outbox relay in `outbox`.
+//! when profiling) and tallies every answer. `spread` and `cycle` are here; `hot` is in
+//! `hot` (its rounds in `rounds`), the outbox relay in `outbox`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, watch};
 
+use super::hot::HotShape;
 use super::mechanism::{self, ClaimActor, Mechanism, MechanismClaim};
 use super::rounds::HotShared;
 use super::{Histogram, PlanRange, Stop, Workload};
@@ -28,6 +29,17 @@ pub(super) struct Go {
     pub(super) deadline: Option<Instant>,
 }
 
+impl Go {
+    /// Whether a replica that has done `done_so_far` operations (or rounds) is done.
+    pub(super) fn over(&self, stop: Stop, done_so_far: u64) -> bool {
+        match (stop, self.deadline) {
+            (Stop::ClaimsPerReplica(n), _) => done_so_far >= n,
+            (_, Some(deadline)) => Instant::now() >= deadline,
+            (_, None) => true,
+        }
+    }
+}
+
 /// What one replica counted.
 #[derive(Debug, Default)]
 pub(super) struct Tally {
@@ -36,6 +48,8 @@ pub(super) struct Tally {
     pub(super) errors: u64,
     pub(super) first_error: Option<String>,
     pub(super) resets_found: u64,
+    /// Resets of a won claim that found no row: another replica's reset had deleted it.
+    pub(super) resets_missed: u64,
     /// `outbox`: rows leased, leases that found none, marks that found a row delivered.
     pub(super) leased: u64,
     pub(super) empty_leases: u64,
@@ -58,11 +72,49 @@ impl Tally {
         self.errors += other.errors;
         self.first_error = self.first_error.take().or(other.first_error);
         self.resets_found += other.resets_found;
+        self.resets_missed += other.resets_missed;
         self.leased += other.leased;
         self.empty_leases += other.empty_leases;
         self.redelivered += other.redelivered;
         self.hist.merge(&other.hist);
     }
+
+    /// One claim, timed; `Some(true)` when won.
+    pub(super) async fn timed_claim(&mut self, ops: &mut impl ClaimOps, plan: PlanId) -> Option<bool> {
+        let sent = Instant::now();
+        let claim = ops.claim(plan).await;
+        self.hist.record(sent.elapsed());
+        self.claims += 1;
+        match claim {
+            Ok(Claim::Won) => {
+                self.wins += 1;
+                Some(true)
+            }
+            Ok(Claim::Lost) => Some(false),
+            Err(e) => {
+                self.error(&e);
+                None
+            }
+        }
+    }
+
+    /// Resets a won plan's claim, counting whether the row was there.
+    pub(super) async fn reset_won(&mut self, ops: &mut impl ClaimOps, plan: PlanId) {
+        match ops.reset(plan).await {
+            Ok(Some(_)) => self.resets_found += 1,
+            // Another replica deleted this winner's row: it had won too.
+            Ok(None) => self.resets_missed += 1,
+            Err(e) => self.error(&e),
+        }
+    }
+}
+
+/// A replica's claim and reset, however they reach the store.
+pub(super) trait ClaimOps {
+    /// Claims `plan` for the bench's event.
+    async fn claim(&mut self, plan: PlanId) -> Result<Claim>;
+    /// Deletes `plan`'s claim row; the event it was for, if there was one.
+    async fn reset(&mut self, plan: PlanId) -> Result<Option<EventType>>;
 }
 
 /// One replica's driver: sends its operations one at a time.
@@ -82,11 +134,14 @@ pub(super) struct Racer {
     pub(super) lease: Duration,
     pub(super) ready: mpsc::Sender<()>,
     pub(super) go: watch::Receiver<Option<Go>>,
-    pub(super) hot: Arc<HotShared>,
+    /// `hot`: free or in rounds.
+    pub(super) shape: HotShape,
+    /// `hot --shape rounds`: the rounds, shared by the racers.
+    pub(super) rounds: Arc<HotShared>,
 }
 
-impl Racer {
-    pub(super) async fn claim(&mut self, plan: PlanId) -> Result<Claim> {
+impl ClaimOps for Racer {
+    async fn claim(&mut self, plan: PlanId) -> Result<Claim> {
         match (&self.direct, &self.claimer) {
             (Some(Backend::Postgres(pg)), _) if self.mechanism != Mechanism::OnConflict => {
                 mechanism::claim(pg, self.mechanism, plan, EVENT).await
@@ -104,13 +159,15 @@ impl Racer {
         }
     }
 
-    pub(super) async fn reset(&mut self, plan: PlanId) -> Result<Option<EventType>> {
+    async fn reset(&mut self, plan: PlanId) -> Result<Option<EventType>> {
         match &self.direct {
             Some(backend) => backend.reset_claim(plan).await,
             None => self.store.send(ResetClaim { plan }).await.map_err(|_| Error::ActorGone("store"))?,
         }
     }
+}
 
+impl Racer {
     /// Leases up to `limit` outbox rows for this replica.
     pub(super) async fn lease(&mut self, limit: u32) -> Result<Vec<LeasedEvent>> {
         let max_leases = super::outbox::MAX_LEASES;
@@ -163,7 +220,8 @@ impl Racer {
         };
         let Some(go) = go else { return tally };
         match workload {
-            Workload::Hot => self.hot(go, &mut tally).await,
+            Workload::Hot if self.shape == HotShape::Rounds => self.rounds(go, &mut tally).await,
+            Workload::Hot => self.free_hot(go, &mut tally).await,
             Workload::Outbox => self.relay(go, &mut tally).await,
             Workload::Spread | Workload::Cycle => self.free(workload, go, &mut tally).await,
         }
@@ -173,40 +231,7 @@ impl Racer {
 
     /// Whether this replica is done after `done_so_far` operations (or rounds).
     pub(super) fn done(&self, go: Go, done_so_far: u64) -> bool {
-        match (self.stop, go.deadline) {
-            (Stop::ClaimsPerReplica(n), _) => done_so_far >= n,
-            (_, Some(deadline)) => Instant::now() >= deadline,
-            (_, None) => true,
-        }
-    }
-
-    /// One claim, timed; `Some(true)` when won.
-    pub(super) async fn timed_claim(&mut self, plan: PlanId, tally: &mut Tally) -> Option<bool> {
-        let sent = Instant::now();
-        let claim = self.claim(plan).await;
-        tally.hist.record(sent.elapsed());
-        tally.claims += 1;
-        match claim {
-            Ok(Claim::Won) => {
-                tally.wins += 1;
-                Some(true)
-            }
-            Ok(Claim::Lost) => Some(false),
-            Err(e) => {
-                tally.error(&e);
-                None
-            }
-        }
-    }
-
-    /// Resets a won plan's claim, counting whether the row was there.
-    pub(super) async fn reset_won(&mut self, plan: PlanId, tally: &mut Tally) {
-        match self.reset(plan).await {
-            Ok(Some(_)) => tally.resets_found += 1,
-            // Another replica deleted this winner's row: it had won too.
-            Ok(None) => {}
-            Err(e) => tally.error(&e),
-        }
+        go.over(self.stop, done_so_far)
     }
 
     /// `spread` and `cycle`: claim after claim, no coordination.
@@ -218,8 +243,8 @@ impl Racer {
                 _ => own,
             };
             // spread keeps what it won; cycle sends (a no-op) and resets.
-            if self.timed_claim(plan, tally).await == Some(true) && workload == Workload::Cycle {
-                self.reset_won(plan, tally).await;
+            if tally.timed_claim(self, plan).await == Some(true) && workload == Workload::Cycle {
+                tally.reset_won(self, plan).await;
             }
             if self.done(go, tally.claims) {
                 break;

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClaimPath, LatencySummary, Mechanism, PgbenchResult, PoolSettings, Stop, WaitSample, Workload};
+use super::{
+    ClaimPath, HotShape, LatencySummary, Mechanism, PgbenchResult, PoolSettings, Stop, WaitSample, Workload,
+};
 
 /// One replica count's measurements.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,17 +23,21 @@ pub struct PointResult {
     pub errors: u64,
     /// The first error's message.
     pub first_error: Option<String>,
-    /// `hot`: rounds played.
+    /// `hot` in rounds: rounds played.
     pub rounds: Option<u64>,
-    /// `hot`: rounds nobody won (must be 0).
+    /// `hot` in rounds: rounds nobody won (must be 0).
     pub empty_rounds: u64,
-    /// Duplicate winners: `hot`, winners beyond the first in each round; every claim
-    /// workload, wins that no reset found a row for (a winner whose row another
-    /// replica deleted was not alone in its plan-round); `outbox`, rows delivered
-    /// twice within their lease. Must be 0.
+    /// Duplicate winners: `hot` free, winners' resets that found no row (another
+    /// replica's reset had deleted it: two held the claim); `hot` in rounds, winners
+    /// beyond the first in each round; the other claim workloads, wins that no reset
+    /// found a row for and no row left accounts for; `outbox`, rows delivered twice
+    /// within their lease. Must be 0.
     pub duplicates: u64,
     /// Resets that deleted the winner's row.
     pub resets_found: u64,
+    /// Resets of a won claim that found no row (must be 0).
+    #[serde(default)]
+    pub resets_missed: u64,
     /// Claim rows still there after the run (`outbox`: rows still pending).
     pub rows_left: u64,
     /// Seconds from the start signal to the last replica's last answer.
@@ -131,6 +137,9 @@ impl OutboxCounts {
 pub struct BenchReport {
     /// The workload.
     pub workload: Workload,
+    /// `hot`: free or in rounds (`None` for the other workloads).
+    #[serde(default)]
+    pub shape: Option<HotShape>,
     /// The mechanism.
     pub mechanism: Mechanism,
     /// `postgres` or `memory`.

@@ -1,6 +1,7 @@
-//! `hot`: rounds. All replicas claim the same plan at the same moment, exactly one
-//! wins, the winner resets the claim, and the next round starts only when everyone
-//! has answered: the design's worst case (losers wait on the winner's insert).
+//! `hot --shape rounds`: all replicas claim the same plan at the same moment, exactly
+//! one wins, the winner resets the claim, and the next round starts only when everyone
+//! has answered (a barrier): losers wait on the winner's insert, then everyone waits for
+//! the slowest racer and for the winner's reset. pgbench cannot play it (no barrier).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -68,8 +69,8 @@ impl Racer {
     /// have answered, the winner resets and one racer (the barrier's leader) scores the
     /// round and decides whether another starts. Each decision is read only after the
     /// next barrier, so all racers see the same one.
-    pub(super) async fn hot(&mut self, go: Go, tally: &mut Tally) {
-        let shared = self.hot.clone();
+    pub(super) async fn rounds(&mut self, go: Go, tally: &mut Tally) {
+        let shared = self.rounds.clone();
         let mut round = 0u64;
         loop {
             shared.barrier.wait().await;
@@ -78,13 +79,13 @@ impl Racer {
             }
             let plan = self.plans.nth(round);
             round += 1;
-            let won = self.timed_claim(plan, tally).await == Some(true);
+            let won = tally.timed_claim(self, plan).await == Some(true);
             if won {
                 shared.winners.fetch_add(1, Ordering::AcqRel);
             }
             let leader = shared.barrier.wait().await.is_leader();
             if won {
-                self.reset_won(plan, tally).await;
+                tally.reset_won(self, plan).await;
             }
             if leader {
                 let rounds = shared.score();

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::hot::{FreeHot, HotShape};
 use super::racer::{Go, Racer, Tally};
 use super::rounds::HotShared;
 use super::sampling::{cpu_seconds, load_1m, rss_kib};
@@ -50,6 +51,8 @@ impl PlanRange {
 pub struct RunSpec {
     /// The workload.
     pub workload: Workload,
+    /// `hot`: free (the default) or in rounds; the other workloads ignore it.
+    pub shape: HotShape,
     /// The claim mechanism.
     pub mechanism: Mechanism,
     /// P: claims go to the first `plans` plans of the environment (`outbox`: one
@@ -64,10 +67,20 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// A run of `workload` with `mechanism` on `plans` plans until `stop` (seed 1, no
-    /// wait sampling).
+    /// A run of `workload` with `mechanism` on `plans` plans until `stop` (`hot` free,
+    /// seed 1, no wait sampling).
     pub fn new(workload: Workload, mechanism: Mechanism, plans: u32, stop: Stop) -> Self {
-        RunSpec { workload, mechanism, plans, stop, seed: 1, sample_waits: false }
+        RunSpec { workload, shape: HotShape::Free, mechanism, plans, stop, seed: 1, sample_waits: false }
+    }
+
+    /// This run with `hot` played in `shape`.
+    pub fn with_shape(self, shape: HotShape) -> Self {
+        RunSpec { shape, ..self }
+    }
+
+    /// Whether this is `hot` in rounds.
+    pub(super) fn rounds(&self) -> bool {
+        self.workload == Workload::Hot && self.shape == HotShape::Rounds
     }
 }
 
@@ -97,7 +110,7 @@ impl BenchEnv {
         replicas: &Replicas,
         spec: &RunSpec,
     ) -> Result<(PointResult, Histogram), BenchError> {
-        let RunSpec { workload, mechanism, stop, seed, sample_waits, .. } = *spec;
+        let RunSpec { workload, shape, mechanism, stop, seed, sample_waits, .. } = *spec;
         if replicas.mechanism != mechanism {
             return Err(BenchError::Invalid(format!(
                 "replicas started for {} cannot run {mechanism}",
@@ -113,7 +126,7 @@ impl BenchEnv {
 
         let (ready_tx, mut ready_rx) = mpsc::channel::<()>(r.max(1));
         let (go_tx, go_rx) = watch::channel(None::<Go>);
-        let hot = Arc::new(HotShared::new(r));
+        let rounds = Arc::new(HotShared::new(r));
         let mut tallies = Vec::with_capacity(r);
         for (i, replica) in replicas.list.iter().enumerate() {
             let racer = Racer {
@@ -130,7 +143,8 @@ impl BenchEnv {
                 lease: super::outbox::lease_for(stop),
                 ready: ready_tx.clone(),
                 go: go_rx.clone(),
-                hot: hot.clone(),
+                shape,
+                rounds: rounds.clone(),
             };
             let (tx, rx) = oneshot::channel();
             replica.arbiter.spawn(async move {
@@ -176,6 +190,7 @@ impl BenchEnv {
             empty_rounds: 0,
             duplicates: 0,
             resets_found: total.resets_found,
+            resets_missed: total.resets_missed,
             rows_left: 0,
             elapsed_s,
             claims_per_s: total.claims as f64 / elapsed_s,
@@ -211,11 +226,13 @@ impl BenchEnv {
             // A win that neither a reset nor a row left accounts for shared its plan-round.
             let unaccounted = total.wins.saturating_sub(total.resets_found + point.rows_left);
             point.duplicates = unaccounted;
-            if workload == Workload::Hot {
-                let rounds = hot.counts();
+            if spec.rounds() {
+                let rounds = rounds.counts();
                 point.rounds = Some(rounds.rounds);
                 point.empty_rounds = rounds.empty;
                 point.duplicates = rounds.duplicates.max(unaccounted);
+            } else if workload == Workload::Hot {
+                point.duplicates = FreeHot::duplicates(&total);
             }
         }
         Ok((point, total.hist))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::sampling::{proc_field, sort_by_share};
 use super::{
     BenchConfig, BenchEnv, BenchError, BenchReport, Histogram, PgbenchResult, PointResult, RunSpec, Target,
-    WaitSample, pgbench,
+    WaitSample, Workload, pgbench,
 };
 
 /// Runs the sweep: one schema (or memory model), the plans, then each replica count in
@@ -34,6 +34,7 @@ async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, Benc
     for &r in &cfg.replicas {
         let spec = RunSpec {
             workload: cfg.workload,
+            shape: cfg.shape,
             mechanism: cfg.mechanism,
             plans: cfg.plans_at(r),
             stop: cfg.stop,
@@ -63,6 +64,7 @@ async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, Benc
     }
     Ok(BenchReport {
         workload: cfg.workload,
+        shape: (cfg.workload == Workload::Hot).then_some(cfg.shape),
         mechanism: cfg.mechanism,
         backend: match cfg.target {
             Target::Postgres { .. } => "postgres".into(),
@@ -126,6 +128,7 @@ fn combine(runs: Vec<(PointResult, Histogram)>, pg_runs: Vec<PgbenchResult>) -> 
         sum.empty_rounds += p.empty_rounds;
         sum.duplicates += p.duplicates;
         sum.resets_found += p.resets_found;
+        sum.resets_missed += p.resets_missed;
         sum.rows_left += p.rows_left;
         sum.elapsed_s += p.elapsed_s;
         sum.client_cpu_us_per_claim += p.client_cpu_us_per_claim;
@@ -146,10 +149,12 @@ fn combine(runs: Vec<(PointResult, Histogram)>, pg_runs: Vec<PgbenchResult>) -> 
     if rates.len() > 1 {
         point.runs_claims_per_s = rates;
     }
+    let pg_wins: Vec<f64> = pg_runs.iter().filter_map(|p| p.winners_per_s).collect();
     let mid = median(&tps);
     if let Some(best) = pg_runs.iter().min_by(|a, b| (a.tps - mid).abs().total_cmp(&(b.tps - mid).abs())) {
         let mut best = best.clone();
         best.tps = mid;
+        best.winners_per_s = (pg_wins.len() == pg_runs.len()).then(|| median(&pg_wins));
         point.ratio = (!run_ratios.is_empty()).then(|| median(&run_ratios));
         if tps.len() > 1 {
             point.pgbench_runs_tps = tps;

@@ -3,6 +3,7 @@
 //! way before each run.
 
 mod scripts;
+mod wins;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,6 +27,14 @@ pub struct PgbenchResult {
     pub transactions: u64,
     /// Transactions that failed.
     pub failed: u64,
+    /// Claims that won (rows the claim table's insert counter gained during the run;
+    /// `None` for `outbox`, or when the server's statistics did not settle).
+    #[serde(default)]
+    pub wins: Option<u64>,
+    /// Wins per second, over the time `tps` counts (with repeats, the median of the
+    /// runs').
+    #[serde(default)]
+    pub winners_per_s: Option<f64>,
     /// pgbench's average latency, in milliseconds.
     pub latency_avg_ms: Option<f64>,
     /// The command line (the URL without any password).
@@ -53,8 +62,10 @@ impl BenchEnv {
         };
         let plans = self.plans_for(spec)?;
         let lease = super::outbox::lease_for(spec.stop);
-        let scripts = scripts(spec.workload, spec.mechanism, plans, replicas, lease);
+        let scripts = scripts(spec.workload, spec.shape, spec.mechanism, plans, replicas, lease);
         self.clean(spec.workload, plans).await?;
+        let claims = spec.workload != Workload::Outbox;
+        let before = if claims { wins::settled_inserts(admin, schema.name()).await? } else { None };
         let sampler = self.sampler("pgbench", spec.sample_waits);
         let job = Job {
             program: options.program.clone(),
@@ -80,6 +91,13 @@ impl BenchEnv {
         result.waits = waits;
         if spec.workload == Workload::Outbox {
             result.outbox = Some(super::outbox::rows(admin).await?);
+        }
+        if let Some(before) = before {
+            let after = wins::settled_inserts(admin, schema.name()).await?;
+            result.wins = after.map(|after| after.saturating_sub(before));
+            let seconds = result.transactions as f64 / result.tps;
+            result.winners_per_s =
+                result.wins.filter(|_| seconds.is_finite() && seconds > 0.0).map(|w| w as f64 / seconds);
         }
         Ok(result)
     }
@@ -199,6 +217,8 @@ pub fn parse(stdout: &str) -> Option<PgbenchResult> {
         tps,
         transactions: number("number of transactions actually processed:").unwrap_or(0.0) as u64,
         failed: number("number of failed transactions:").unwrap_or(0.0) as u64,
+        wins: None,
+        winners_per_s: None,
         latency_avg_ms: number("latency average ="),
         command: String::new(),
         scripts: Vec::new(),

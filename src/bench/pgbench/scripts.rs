@@ -3,9 +3,10 @@
 //! sends as parameters again). Every script transaction holds exactly one claim (or
 //! one relay step), so pgbench's transactions/s compare with hasim's claims/s.
 //!
-//! pgbench has no barrier, so `hot` cannot be played in rounds there. Its mirror runs
-//! the rounds' statement mix instead: per R transactions, R-1 claims of the hot plan
-//! and one reset followed by a claim (two scripts weighted R-1 and 1).
+//! `hot` (free) is one script, claim then reset if won, as each replica plays it.
+//! pgbench has no barrier, so `hot --shape rounds` cannot be played in rounds there.
+//! Its mirror runs the rounds' statement mix instead: per R transactions, R-1 claims of
+//! the hot plan and one reset followed by a claim (two scripts weighted R-1 and 1).
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use super::super::mechanism::{
     ADVISORY_LOCK, INSERT_IF_ABSENT, Mechanism, ON_CONFLICT_CLAIM, PLAN_LOCK, RESET,
 };
 use super::super::outbox::{LEASE_LIMIT, MAX_LEASES};
-use super::super::{PlanRange, Workload};
+use super::super::{HotShape, PlanRange, Workload};
 use crate::store::{LEASE_EVENTS, MARK_DELIVERED};
 
 /// The event every bench claim is for, as pgbench spells it (it cannot bind text).
@@ -76,10 +77,11 @@ fn relay_step(lease: Duration) -> String {
     )
 }
 
-/// The scripts that mirror `workload` with `replicas` clients on `plans` (`outbox`:
-/// relays taking leases of `lease`).
+/// The scripts that mirror `workload` (`hot` in `shape`) with `replicas` clients on
+/// `plans` (`outbox`: relays taking leases of `lease`).
 pub fn scripts(
     workload: Workload,
+    shape: HotShape,
     mechanism: Mechanism,
     plans: PlanRange,
     replicas: usize,
@@ -93,7 +95,12 @@ pub fn scripts(
         format!("\\set p random({}, {})\n", plans.first, plans.last())
     };
     let script = |name: &str, weight: u32, text: String| PgbenchScript { name: name.into(), weight, text };
+    let reset_if_won =
+        |plan: String| format!("\\set won_plan_id 0\n{plan}{claim}\\if :won_plan_id > 0\n{reset}\\endif\n");
     match workload {
+        Workload::Hot if shape == HotShape::Free => {
+            vec![script("claim-reset-if-won", 1, reset_if_won(random_plan))]
+        }
         Workload::Hot => {
             let mut list = vec![script("reset-claim", 1, format!("{random_plan}{reset}{claim}"))];
             if replicas > 1 {
@@ -104,8 +111,7 @@ pub fn scripts(
         Workload::Spread => vec![script("claim", 1, format!("{random_plan}{claim}"))],
         Workload::Cycle => {
             let plan = format!("\\set p {} + :client_id % {}\n", plans.first, plans.count);
-            let text = format!("\\set won_plan_id 0\n{plan}{claim}\\if :won_plan_id > 0\n{reset}\\endif\n");
-            vec![script("claim-reset-if-won", 1, text)]
+            vec![script("claim-reset-if-won", 1, reset_if_won(plan))]
         }
         Workload::Outbox => vec![script("lease-mark", 1, relay_step(lease))],
     }
@@ -120,7 +126,30 @@ mod tests {
     #[test]
     fn claim_scripts_use_the_racers_statements() {
         let plans = PlanRange { first: 7, count: 1 };
-        let hot = scripts(Workload::Hot, Mechanism::OnConflict, plans, 4, LEASE);
+        let free = scripts(Workload::Hot, HotShape::Free, Mechanism::OnConflict, plans, 4, LEASE);
+        assert_eq!(free.len(), 1);
+        assert_eq!((free[0].name.as_str(), free[0].weight), ("claim-reset-if-won", 1));
+        assert_eq!(
+            free[0].text,
+            "\\set won_plan_id 0\n\\set p 7\n\
+             INSERT INTO plan_webhook_delivery (plan_id, event_type) VALUES (:p, 'PIPELINE_FAILED') \
+             ON CONFLICT (plan_id) DO NOTHING RETURNING plan_id \\aset won_\n\
+             \\if :won_plan_id > 0\n\
+             DELETE FROM plan_webhook_delivery WHERE plan_id = :p RETURNING event_type;\n\
+             \\endif\n",
+            "the free hot's two statements, the reset only after a win"
+        );
+        let many = scripts(
+            Workload::Hot,
+            HotShape::Free,
+            Mechanism::OnConflict,
+            PlanRange { first: 7, count: 3 },
+            2,
+            LEASE,
+        );
+        assert!(many[0].text.contains("\\set p random(7, 9)\n"));
+
+        let hot = scripts(Workload::Hot, HotShape::Rounds, Mechanism::OnConflict, plans, 4, LEASE);
         assert_eq!(
             hot.iter().map(|s| (s.name.as_str(), s.weight)).collect::<Vec<_>>(),
             [("claim", 3), ("reset-claim", 1)]
@@ -128,18 +157,30 @@ mod tests {
         assert!(hot[0].text.starts_with("\\set p 7\nINSERT INTO plan_webhook_delivery"));
         assert!(hot[0].text.contains("VALUES (:p, 'PIPELINE_FAILED') ON CONFLICT (plan_id) DO NOTHING"));
         assert!(hot[1].text.contains("DELETE FROM plan_webhook_delivery WHERE plan_id = :p"));
-        assert_eq!(scripts(Workload::Hot, Mechanism::OnConflict, plans, 1, LEASE).len(), 1);
+        assert_eq!(scripts(Workload::Hot, HotShape::Rounds, Mechanism::OnConflict, plans, 1, LEASE).len(), 1);
 
-        let spread =
-            scripts(Workload::Spread, Mechanism::Advisory, PlanRange { first: 10, count: 100 }, 2, LEASE);
+        let spread = scripts(
+            Workload::Spread,
+            HotShape::Free,
+            Mechanism::Advisory,
+            PlanRange { first: 10, count: 100 },
+            2,
+            LEASE,
+        );
         assert!(spread[0].text.contains("\\set p random(10, 109)"));
         assert!(spread[0].text.contains(
             "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), :p::int)::int AS got \\gset"
         ));
         assert!(spread[0].text.contains("WHERE plan_id = :p::bigint) RETURNING plan_id \\aset won_"));
 
-        let cycle =
-            scripts(Workload::Cycle, Mechanism::ForUpdate, PlanRange { first: 3, count: 8 }, 8, LEASE);
+        let cycle = scripts(
+            Workload::Cycle,
+            HotShape::Free,
+            Mechanism::ForUpdate,
+            PlanRange { first: 3, count: 8 },
+            8,
+            LEASE,
+        );
         assert!(cycle[0].text.contains("\\set p 3 + :client_id % 8"));
         assert!(cycle[0].text.contains("SELECT id FROM plan WHERE id = :p FOR UPDATE;"));
         assert!(cycle[0].text.contains("\\if :won_plan_id > 0\nDELETE FROM plan_webhook_delivery"));
@@ -148,8 +189,8 @@ mod tests {
 
     #[test]
     fn the_outbox_script_runs_the_stores_lease_and_mark() {
-        let outbox =
-            scripts(Workload::Outbox, Mechanism::OnConflict, PlanRange { first: 1, count: 9 }, 4, LEASE);
+        let rows = PlanRange { first: 1, count: 9 };
+        let outbox = scripts(Workload::Outbox, HotShape::Free, Mechanism::OnConflict, rows, 4, LEASE);
         assert_eq!(outbox.len(), 1);
         let text = &outbox[0].text;
         assert!(

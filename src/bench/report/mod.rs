@@ -49,9 +49,10 @@ fn heading(report: &BenchReport, out: &mut String) {
     };
     let server =
         report.server_version.as_deref().map(short_version).unwrap_or_else(|| "in-process model".into());
-    let what = match report.workload {
-        Workload::Outbox => "outbox (relays lease one row at a time, SKIP LOCKED)".to_owned(),
-        w => format!("{w} (mechanism {})", report.mechanism),
+    let what = match (report.workload, report.shape) {
+        (Workload::Outbox, _) => "outbox (relays lease one row at a time, SKIP LOCKED)".to_owned(),
+        (w, Some(shape)) => format!("{w}, {shape} (mechanism {})", report.mechanism),
+        (w, None) => format!("{w} (mechanism {})", report.mechanism),
     };
     let _ = writeln!(
         out,
@@ -105,7 +106,7 @@ pub fn table(report: &BenchReport) -> String {
         "cpu us"
     );
     if with_pgbench {
-        let _ = write!(out, " {:>11} {:>6}", "pgbench tps", "ratio");
+        let _ = write!(out, " {:>11} {:>14} {:>6}", "pgbench tps", format!("pg {}", names.wins), "ratio");
     }
     out.push('\n');
     for p in &report.points {
@@ -127,10 +128,11 @@ pub fn table(report: &BenchReport) -> String {
         if with_pgbench {
             match (&p.pgbench, p.ratio) {
                 (Some(pg), Some(ratio)) => {
-                    let _ = write!(out, " {:>11.1} {:>5.2}x", pg.tps, ratio);
+                    let wins = pg.winners_per_s.map(|w| format!("{w:.1}")).unwrap_or_else(|| "-".into());
+                    let _ = write!(out, " {:>11.1} {:>14} {:>5.2}x", pg.tps, wins, ratio);
                 }
                 _ => {
-                    let _ = write!(out, " {:>11} {:>6}", "-", "-");
+                    let _ = write!(out, " {:>11} {:>14} {:>6}", "-", "-", "-");
                 }
             }
         }
@@ -138,6 +140,7 @@ pub fn table(report: &BenchReport) -> String {
     }
     let ops: u64 = report.points.iter().map(|p| p.claims).sum();
     let wins: u64 = report.points.iter().map(|p| p.wins).sum();
+    let resets: u64 = report.points.iter().map(|p| p.resets_found + p.resets_missed).sum();
     let errors: u64 = report.points.iter().map(|p| p.errors).sum();
     let dups = report.duplicates();
     let _ = match report.workload {
@@ -145,7 +148,13 @@ pub fn table(report: &BenchReport) -> String {
             out,
             "total: {ops} relay steps, {wins} rows delivered, {dups} duplicate deliveries, {errors} errors"
         ),
-        _ => writeln!(out, "total: {ops} claims, {wins} winners, {dups} duplicate winners, {errors} errors"),
+        Workload::Spread => {
+            writeln!(out, "total: {ops} claims, {wins} winners, {dups} duplicate winners, {errors} errors")
+        }
+        _ => writeln!(
+            out,
+            "total: {ops} claims, {wins} winners, {resets} resets, {dups} duplicate winners, {errors} errors"
+        ),
     };
     for p in report.points.iter().filter(|p| p.first_error.is_some()) {
         let _ = writeln!(
@@ -215,14 +224,15 @@ pub fn csv(report: &BenchReport) -> String {
     let mut out = String::from(
         "workload,mechanism,backend,replicas,plans,claims,wins,errors,duplicates,rounds,elapsed_s,\
          claims_per_s,winners_per_s,p50_us,p95_us,p99_us,max_us,mean_us,client_cpu_us_per_claim,\
-         rss_kib_before,rss_kib_after,load_before,pgbench_tps,ratio,path,outbox_leased,outbox_pending_after\n",
+         rss_kib_before,rss_kib_after,load_before,pgbench_tps,ratio,path,outbox_leased,outbox_pending_after,shape,\
+         pgbench_winners_per_s\n",
     );
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
     let count = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for p in &report.points {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{:.2},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{:.3},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{:.2},{},{},{},{},{},{},{}",
             report.workload,
             report.mechanism,
             report.backend,
@@ -250,6 +260,8 @@ pub fn csv(report: &BenchReport) -> String {
             p.path.name(),
             count(p.outbox.map(|o| o.leased)),
             count(p.outbox.map(|o| o.after.pending)),
+            report.shape.map(|s| s.name()).unwrap_or_default(),
+            opt(p.pgbench.as_ref().and_then(|pg| pg.winners_per_s)),
         );
     }
     out

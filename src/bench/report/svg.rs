@@ -162,10 +162,11 @@ pub fn svg(report: &BenchReport) -> String {
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         out,
-        r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#555">hasim bench {} / {} on {}</text>"##,
+        r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#555">hasim bench {}{} / {} on {}</text>"##,
         width / 2.0,
         PANEL_H + 16.0,
         report.workload,
+        report.shape.map(|s| format!(" {s}")).unwrap_or_default(),
         report.mechanism,
         report.backend
     );
