@@ -185,3 +185,17 @@ fn endpoint_faults_appear_in_the_receiver_log() {
         assert!(outcomes[1].starts_with("failed"), "{}: {outcomes:?}", slow.store);
     }
 }
+
+/// The load scenarios of `scenarios/load/` are too big to run on Postgres in a debug
+/// build beside the rest of the suite; on the memory store they run here, and their
+/// expectations hold.
+#[test]
+fn the_day_in_the_life_holds_its_expectations_on_the_memory_store() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load/day-in-the-life.toml");
+    let scenario = hasim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(scenario.spec.plans.len() >= 1_000, "a thousand plans at least");
+    let run = run_scenario(&scenario, &options(Database::Memory)).expect("runs");
+    assert!(run.ok, "{}", hasim::report::text::scenario(&run));
+    let crashes = entries(&run).filter(|e| matches!(e.event, Event::Crashed { .. })).count();
+    assert_eq!(crashes, 16, "every replica crashes once");
+}
