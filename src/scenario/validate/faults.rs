@@ -50,7 +50,7 @@ impl Validator<'_> {
             Some(n) => self.int(n, &key("rounds"), 1..1001, "1 to 1000 turns of the cluster")?,
         };
         let crashes = rounds * replicas;
-        let last = at + every_value * (crashes as u32 - 1);
+        let last = at.saturating_add(every_value.saturating_mul(crashes as u32 - 1));
         if last >= max_duration {
             return Err(self.err(
                 every,

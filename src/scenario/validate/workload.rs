@@ -123,13 +123,14 @@ impl Validator<'_> {
                 if window.is_zero() {
                     return Err(self.err(over, key("over"), "must be more than 0"));
                 }
-                if start + window > max_duration {
+                let end = start.saturating_add(window);
+                if end > max_duration {
                     return Err(self.err(
                         over,
                         key("over"),
                         format!(
                             "the window ends at {}, after max_duration ({}): shorten it or raise max_duration",
-                            Humane(start + window),
+                            Humane(end),
                             Humane(max_duration)
                         ),
                     ));
