@@ -14,7 +14,7 @@ use crate::actors::{ActionKind, Director};
 use crate::check::{self, CheckInput, DeliveryView, Report, Request};
 use crate::clock::Clock;
 use crate::faults::{CrashPoints, Fault, PointTrigger};
-use crate::history::{Entry, History};
+use crate::history::{Entry, Event, History};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
@@ -166,7 +166,7 @@ impl RunResult {
     ) -> RunResult {
         let elapsed = world.history.clock().now();
         resolve(world, stores, db).await;
-        let plans = crate::actors::created_plans(world);
+        let plans = created_plans(world);
         let mut final_state = Vec::new();
         for &plan in &plans {
             if let Ok(state) = db.plan_state(plan).await {
@@ -404,4 +404,17 @@ impl From<&ReceivedRequest> for Request {
             signature_ok: r.signature_ok,
         }
     }
+}
+
+/// The plans created in the run, from its history, in the order they were created.
+fn created_plans(world: &World) -> Vec<PlanId> {
+    world
+        .history
+        .entries()
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::PlanCreated { plan, .. } => Some(plan),
+            _ => None,
+        })
+        .collect()
 }

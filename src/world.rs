@@ -185,9 +185,10 @@ impl World {
     }
 
     /// The plans the users know they created, as (position in the scenario, id), in
-    /// the order they were created.
-    pub fn user_plans(&self) -> Vec<(usize, PlanId)> {
-        self.plans.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// the order they were created, from the `from`-th on.
+    pub fn user_plans_from(&self, from: usize) -> Vec<(usize, PlanId)> {
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans.get(from..).unwrap_or_default().to_vec()
     }
 
     /// What attempt `attempt` of task `id` does; `None` for a task the run did not

@@ -1,40 +1,96 @@
 //! The memory backend is a faithful model of the Postgres one: the same random
 //! sequence of operations gives the same answers on both, step by step, status
-//! writes under every mode (fenced, status-guarded, unfenced) included.
+//! writes under every mode (fenced, status-guarded, unfenced) included. Each reads
+//! the feed of changed plans with its own cursor: Postgres may show a plan again
+//! that did not change, never miss one that did.
 
 mod common;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::PgFixture;
 use hasim::model::{EventType, PlanId, ReplicaId, RunId, TaskId};
-use hasim::store::{MemoryStore, NewPlan, RaisedEvent, RunOutcome, StatusWrite, Store};
+use hasim::store::{Cursor, MemoryStore, NewPlan, PlanState, RaisedEvent, RunOutcome, StatusWrite, Store};
 use proptest::prelude::*;
 
 /// One store operation, with ids drawn from a small range so that operations hit
 /// existing rows most of the time and missing ones sometimes.
 #[derive(Debug, Clone)]
 enum Op {
-    CreatePlan { tasks: usize },
-    Claim { plan: i64, failed: bool },
-    Reset { plan: i64 },
-    RunTasks { plan: i64, tasks: Vec<i64> },
+    CreatePlan {
+        tasks: usize,
+    },
+    Claim {
+        plan: i64,
+        failed: bool,
+    },
+    Reset {
+        plan: i64,
+    },
+    RunTasks {
+        plan: i64,
+        tasks: Vec<i64>,
+    },
     Promote,
-    TakeRuns { replica: usize, limit: u32 },
-    Finish { run: i64, replica: usize, outcome: u8, write: StatusWrite },
-    Cancel { plan: i64, tasks: Vec<i64> },
-    Skip { plan: i64, tasks: Vec<i64> },
-    ReadPlan { plan: i64 },
-    Heartbeat { replica: usize },
-    Clean { stale: bool },
+    TakeRuns {
+        replica: usize,
+        limit: u32,
+    },
+    Finish {
+        run: i64,
+        replica: usize,
+        outcome: u8,
+        write: StatusWrite,
+    },
+    Cancel {
+        plan: i64,
+        tasks: Vec<i64>,
+    },
+    Skip {
+        plan: i64,
+        tasks: Vec<i64>,
+    },
+    ReadPlan {
+        plan: i64,
+    },
+    Heartbeat {
+        replica: usize,
+    },
+    Clean {
+        stale: bool,
+    },
     Claims,
-    FinishRaising { run: i64, replica: usize, outcome: u8, write: StatusWrite },
-    CleanRaising { stale: bool },
-    SkipRaising { plan: i64, tasks: Vec<i64> },
-    Lease { replica: usize, limit: u32, expire_at_once: bool },
-    Mark { plan: i64, failed: bool, episode: u32 },
+    FinishRaising {
+        run: i64,
+        replica: usize,
+        outcome: u8,
+        write: StatusWrite,
+    },
+    CleanRaising {
+        stale: bool,
+    },
+    SkipRaising {
+        plan: i64,
+        tasks: Vec<i64>,
+    },
+    Lease {
+        replica: usize,
+        limit: u32,
+        expire_at_once: bool,
+    },
+    Mark {
+        plan: i64,
+        failed: bool,
+        episode: u32,
+    },
     Outbox,
+    WorkLeft {
+        max_leases: u32,
+    },
+    /// Reads the plans changed since the last `Watch` (checked apart: see [`Watcher`]).
+    Watch,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -60,6 +116,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1..=3usize, 0..3u32, any::<bool>()).prop_map(|(replica, limit, expire_at_once)| Op::Lease { replica, limit, expire_at_once }),
         1 => (1..=4i64, any::<bool>(), 0..4u32).prop_map(|(plan, failed, episode)| Op::Mark { plan, failed, episode }),
         1 => Just(Op::Outbox),
+        1 => (0..4u32).prop_map(|max_leases| Op::WorkLeft { max_leases }),
+        2 => Just(Op::Watch),
     ]
 }
 
@@ -140,8 +198,46 @@ async fn apply(db: &impl Store, op: &Op) -> String {
                 .map(|x| format!("{x:?}"))
         }
         Op::Outbox => db.outbox().await.map(|x| format!("{x:?}")),
+        Op::WorkLeft { max_leases } => db.work_left(*max_leases).await.map(|x| format!("{x:?}")),
+        Op::Watch => unreachable!("a watch is compared by `Watcher`"),
     };
     answer.unwrap_or_else(|e| format!("error: {e}"))
+}
+
+/// Both stores' feeds of changed plans, read side by side. The memory feed is exact:
+/// each plan it shows changed since the last read. Postgres must show each of those
+/// plans, in the same state, and may show others only as they were last shown.
+#[derive(Default)]
+struct Watcher {
+    cursors: (Cursor, Cursor),
+    /// Each plan's state as the memory feed last showed it.
+    shown: HashMap<PlanId, PlanState>,
+}
+
+impl Watcher {
+    async fn watch(&mut self, postgres: &impl Store, memory: &MemoryStore) -> Result<(), String> {
+        let pg = postgres.changed_plans(self.cursors.0).await.map_err(|e| format!("postgres: {e}"))?;
+        let mem = memory.changed_plans(self.cursors.1).await.map_err(|e| format!("memory: {e}"))?;
+        self.cursors = (pg.cursor, mem.cursor);
+        let pg: HashMap<PlanId, PlanState> = pg.plans.into_iter().collect();
+        for (plan, state) in &mem.plans {
+            match pg.get(plan) {
+                Some(seen) if seen == state => {}
+                Some(seen) => {
+                    return Err(format!("plan {plan:?}: postgres shows {seen:?}, memory {state:?}"));
+                }
+                None => return Err(format!("plan {plan:?} changed and postgres missed it")),
+            }
+        }
+        let changed: HashMap<PlanId, PlanState> = mem.plans.into_iter().collect();
+        for (plan, state) in &pg {
+            if !changed.contains_key(plan) && self.shown.get(plan) != Some(state) {
+                return Err(format!("postgres shows plan {plan:?} as {state:?}, which is not how it was"));
+            }
+        }
+        self.shown.extend(changed);
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -163,7 +259,13 @@ proptest! {
             let pg = PgFixture::new().await;
             let postgres = pg.store(1).await;
             let memory = MemoryStore::new();
+            let mut watcher = Watcher::default();
             for (step, op) in ops.iter().enumerate() {
+                if let Op::Watch = op {
+                    let watched = watcher.watch(&postgres, &memory).await;
+                    prop_assert!(watched.is_ok(), "step {} (watch): {}", step, watched.unwrap_err());
+                    continue;
+                }
                 let (want, got) = (apply(&postgres, op).await, apply(&memory, op).await);
                 prop_assert_eq!(&want, &got, "step {} ({:?}): postgres vs memory", step, op);
             }

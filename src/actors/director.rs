@@ -5,7 +5,7 @@
 
 mod reactions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -20,12 +20,14 @@ use crate::history::Event;
 use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
-use crate::store::{Backend, ClaimRow, Store};
+use crate::store::{Backend, ClaimRow, Cursor, Store};
 use crate::world::{Token, World};
 
-/// Work due at a moment of the timeline, in the order it is done at that moment.
+/// Work due at a moment of the timeline, in the order it is done at that moment: a
+/// fault window that ends at the moment another starts has ended first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Cue {
+    FaultEnd(usize),
     Fault(usize),
     ReadClaims,
     Act(usize),
@@ -48,12 +50,19 @@ pub struct Director {
     next_route: usize,
     /// Whether the timeline is playing (every replica came up once).
     begun: bool,
+    /// The timeline's moments still to come, each with its work.
+    moments: BTreeMap<Duration, Vec<Cue>>,
     /// Timeline entries, reactions, replica starts and restarts still to come.
     pending: usize,
     /// What the users have seen of their plans, and their reactions so far.
     watch: Watch,
     /// Whether a look at the plans is under way.
     watching: bool,
+    /// Where the next look reads the store's feed of changed plans from.
+    cursor: Cursor,
+    /// The plans the users created, learnt so far: (order of creation, position in
+    /// the scenario) by id.
+    known: HashMap<PlanId, (usize, usize)>,
     quiet_checks: u32,
     done: Option<oneshot::Sender<RunResult>>,
     claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
@@ -84,9 +93,12 @@ impl Director {
             plans: Vec::new(),
             next_route: 0,
             begun: false,
+            moments: BTreeMap::new(),
             pending: 0,
             watch,
             watching: false,
+            cursor: Cursor::default(),
+            known: HashMap::new(),
             quiet_checks: 0,
             done: Some(done),
             claim_snapshots: Vec::new(),
@@ -147,37 +159,50 @@ impl Director {
     fn begin(&mut self, ctx: &mut Context<Self>) {
         self.begun = true;
         self.world.history.clock().restart();
-        // One timer per distinct moment, doing that moment's work in a fixed order
-        // (faults, then claim-table reads, then user actions, each in file order):
-        // timers due at the same instant may fire in any order.
-        let mut moments: BTreeMap<Duration, Vec<Cue>> = BTreeMap::new();
+        // Each distinct moment does its work in a fixed order (fault windows
+        // ending, faults starting, claim-table reads, user actions, each in file
+        // order): timers due at the same instant may fire in any order.
         for (index, fault) in self.spec.faults.iter().enumerate() {
-            if let Trigger::At { at, .. } = fault.trigger {
-                moments.entry(at).or_default().push(Cue::Fault(index));
+            if let Trigger::At { at, until } = fault.trigger {
+                self.moments.entry(at).or_default().push(Cue::Fault(index));
+                if let Some(until) = until {
+                    self.moments.entry(until).or_default().push(Cue::FaultEnd(index));
+                }
             }
         }
         for &at in &self.spec.claim_snapshots {
-            moments.entry(at).or_default().push(Cue::ReadClaims);
+            self.moments.entry(at).or_default().push(Cue::ReadClaims);
         }
         for (index, action) in self.spec.timeline.iter().enumerate() {
-            moments.entry(action.at).or_default().push(Cue::Act(index));
+            self.moments.entry(action.at).or_default().push(Cue::Act(index));
         }
-        for (at, mut cues) in moments {
+        self.pending += self.moments.values().map(Vec::len).sum::<usize>();
+        self.next_moment(ctx);
+    }
+
+    /// Waits for the timeline's next moment, does its work, and so on: one timer at a
+    /// time, as an actor's context polls every timer it holds whenever it wakes.
+    fn next_moment(&mut self, ctx: &mut Context<Self>) {
+        let Some((at, mut cues)) = self.moments.pop_first() else { return };
+        let deadline = self.world.history.clock().at(at);
+        ctx.spawn(tokio::time::sleep_until(deadline).into_actor(self).map(move |(), act, ctx| {
             cues.sort();
-            self.pending += cues.len();
-            ctx.run_later(at, move |act, ctx| {
-                for cue in cues {
-                    act.cue(cue, at, ctx);
-                }
-            });
-        }
+            for cue in cues {
+                act.cue(cue, at, ctx);
+            }
+            act.next_moment(ctx);
+        }));
     }
 
     fn cue(&mut self, cue: Cue, at: Duration, ctx: &mut Context<Self>) {
         match cue {
+            Cue::FaultEnd(index) => {
+                self.pending -= 1;
+                self.heal(index);
+            }
             Cue::Fault(index) => {
                 self.pending -= 1;
-                self.strike(index, ctx);
+                self.strike(index);
             }
             Cue::ReadClaims => {
                 let observer = self.observer.clone();
@@ -224,8 +249,8 @@ impl Director {
         });
     }
 
-    /// Starts fault `index` (a timed one), and schedules its end if it has a window.
-    fn strike(&mut self, index: usize, ctx: &mut Context<Self>) {
+    /// Starts fault `index` (a timed one).
+    fn strike(&mut self, index: usize) {
         let fault = self.spec.faults[index].clone();
         let history = self.world.history.clone();
         history.record(
@@ -255,16 +280,16 @@ impl Director {
             },
             (_, None) => tracing::warn!(fault = index, "no such replica link"),
         }
-        let Trigger::At { at, until: Some(until) } = fault.trigger else { return };
-        self.pending += 1;
-        ctx.run_later(until.saturating_sub(at), move |act, _| {
-            act.pending -= 1;
-            let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
-            if let Some(link) = fault.replica().and_then(|r| act.world.link(r)).filter(|_| heals) {
-                link.set_mode(LinkMode::Normal);
-            }
-            act.world.history.record(fault.replica(), Event::FaultEnded { fault: fault.index });
-        });
+    }
+
+    /// Ends the window of fault `index` (a timed one): a partition or latency heals.
+    fn heal(&mut self, index: usize) {
+        let fault = &self.spec.faults[index];
+        let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
+        if let Some(link) = fault.replica().and_then(|r| self.world.link(r)).filter(|_| heals) {
+            link.set_mode(LinkMode::Normal);
+        }
+        self.world.history.record(fault.replica(), Event::FaultEnded { fault: fault.index });
     }
 
     fn check_quiet(&mut self, ctx: &mut Context<Self>) {
@@ -273,32 +298,19 @@ impl Director {
             return;
         }
         let observer = self.observer.clone();
-        let plans = created_plans(&self.world);
         ctx.spawn(
-            async move {
-                let max = crate::strategy::outbox::MAX_LEASES;
-                if observer.outbox().await?.iter().any(|row| !row.delivered && row.leases < max) {
-                    return Ok(false);
-                }
-                for plan in plans {
-                    let state = observer.plan_state(plan).await?;
-                    if state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status.is_open())) {
-                        return Ok(false);
+            async move { observer.work_left(crate::strategy::outbox::MAX_LEASES).await.map(|left| !left) }
+                .into_actor(self)
+                .map(|quiet, act, ctx| {
+                    if matches!(quiet, Ok(true)) && act.world.in_flight() == 0 && act.pending == 0 {
+                        act.quiet_checks += 1;
+                        if act.quiet_checks >= 3 {
+                            act.finish(true, ctx);
+                        }
+                    } else {
+                        act.quiet_checks = 0;
                     }
-                }
-                Ok::<_, crate::Error>(true)
-            }
-            .into_actor(self)
-            .map(|quiet, act, ctx| {
-                if matches!(quiet, Ok(true)) && act.world.in_flight() == 0 && act.pending == 0 {
-                    act.quiet_checks += 1;
-                    if act.quiet_checks >= 3 {
-                        act.finish(true, ctx);
-                    }
-                } else {
-                    act.quiet_checks = 0;
-                }
-            }),
+                }),
         );
     }
 
@@ -322,19 +334,6 @@ impl Director {
             .map(|(), _, ctx| ctx.stop()),
         );
     }
-}
-
-/// Plans created so far, from the history.
-pub(crate) fn created_plans(world: &World) -> Vec<PlanId> {
-    world
-        .history
-        .entries()
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::PlanCreated { plan, .. } => Some(plan),
-            _ => None,
-        })
-        .collect()
 }
 
 impl Actor for Director {

@@ -8,7 +8,6 @@ mod store;
 mod task_run;
 mod webhook;
 
-pub(crate) use director::created_plans;
 pub use director::{Director, ReplicaDown, SignalCancel};
 pub use plan::{Act, ActionKind, PlanActor};
 pub use replica::{

@@ -15,8 +15,8 @@ use super::commit_log::{Committed, OpTag, Recorded};
 use super::memory_index::Index;
 use super::memory_table::Table;
 use super::{
-    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
+    Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
+    NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store,
     abandoned_error,
 };
 use crate::history::OpId;
@@ -41,7 +41,7 @@ pub(super) struct Tables {
     claims: BTreeMap<PlanId, EventType>,
     outbox: super::memory_outbox::Outbox,
     /// Tasks by plan, runs by task and by status, kept in step with the tables.
-    index: Index,
+    pub(super) index: Index,
     /// The commit log: what each tagged write that changed something returned, as
     /// JSON text (a parsed JSON value of every write would be most of a run's memory;
     /// the log is read back only for the few writes whose answer never came).
@@ -49,28 +49,28 @@ pub(super) struct Tables {
 }
 
 #[derive(Debug)]
-struct PlanRow {
-    project: String,
-    title: String,
-    episode: u32,
+pub(super) struct PlanRow {
+    pub(super) project: String,
+    pub(super) title: String,
+    pub(super) episode: u32,
 }
 
 #[derive(Debug)]
-struct TaskRow {
+pub(super) struct TaskRow {
     plan: PlanId,
-    name: String,
-    skipped: bool,
+    pub(super) name: String,
+    pub(super) skipped: bool,
 }
 
 #[derive(Debug)]
-struct RunRow {
+pub(super) struct RunRow {
     task: TaskId,
-    attempt: i32,
-    status: RunStatus,
+    pub(super) attempt: i32,
+    pub(super) status: RunStatus,
     replica: Option<ReplicaId>,
-    error: Option<String>,
+    pub(super) error: Option<String>,
     /// The plan's episode when its FAILED committed.
-    failed_episode: Option<u32>,
+    pub(super) failed_episode: Option<u32>,
 }
 
 impl MemoryStore {
@@ -142,12 +142,12 @@ impl Tables {
     }
 
     /// The runs of `task`, in id order (through the index).
-    fn runs_of(&self, task: TaskId) -> impl Iterator<Item = (&RunId, &RunRow)> {
+    pub(super) fn runs_of(&self, task: TaskId) -> impl Iterator<Item = (&RunId, &RunRow)> {
         self.index.runs(task).iter().map(|id| (id, &self.runs[id]))
     }
 
     /// The tasks of `plan`, in id order (through the index).
-    fn tasks_of(&self, plan: PlanId) -> impl Iterator<Item = (&TaskId, &TaskRow)> {
+    pub(super) fn tasks_of(&self, plan: PlanId) -> impl Iterator<Item = (&TaskId, &TaskRow)> {
         self.index.tasks(plan).iter().map(|id| (id, &self.tasks[id]))
     }
 
@@ -180,7 +180,7 @@ impl Tables {
         &self.outbox
     }
 
-    fn plan(&self, plan: PlanId) -> Result<&PlanRow> {
+    pub(super) fn plan(&self, plan: PlanId) -> Result<&PlanRow> {
         self.plans.get(&plan).ok_or(Error::NoSuchPlan(plan))
     }
 
@@ -235,6 +235,7 @@ impl Tables {
             let row = self.tasks.get_mut(&task).expect("filtered to existing tasks");
             if !row.skipped {
                 row.skipped = true;
+                self.index.task_changed(task);
                 skipped.push(task);
             }
         }
@@ -403,30 +404,15 @@ impl Store for MemoryStore {
     }
 
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
-        let t = self.lock();
-        let row = t.plan(plan)?;
-        let (project, title, episode) = (row.project.clone(), row.title.clone(), row.episode);
-        let tasks = t
-            .tasks_of(plan)
-            .map(|(task, row)| {
-                let latest = t.runs_of(*task).max_by_key(|(_, r)| r.attempt).map(|(id, r)| LatestRun {
-                    run: *id,
-                    attempt: r.attempt,
-                    status: r.status,
-                    error: r.error.clone(),
-                });
-                // Ascending and distinct, as `array_agg(DISTINCT ... ORDER BY ...)`.
-                let mut failed_in: Vec<u32> = t
-                    .runs_of(*task)
-                    .filter(|(_, r)| r.status == RunStatus::Failed)
-                    .filter_map(|(_, r)| r.failed_episode)
-                    .collect();
-                failed_in.sort_unstable();
-                failed_in.dedup();
-                TaskStatus { task: *task, name: row.name.clone(), skipped: row.skipped, latest, failed_in }
-            })
-            .collect();
-        Ok(PlanState { project, title, episode, tasks })
+        self.lock().plan_state(plan)
+    }
+
+    async fn changed_plans(&self, since: Cursor) -> Result<Changes> {
+        Ok(self.lock().changed_plans(since))
+    }
+
+    async fn work_left(&self, max_leases: u32) -> Result<bool> {
+        Ok(self.lock().work_left(max_leases))
     }
 
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {

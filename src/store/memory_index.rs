@@ -6,6 +6,10 @@
 //! in the same critical section, so the index always agrees with the tables. Each
 //! index yields ids in ascending order, the order a scan of the table by primary key
 //! yields them, so answers do not depend on whether an index was used.
+//!
+//! The index also keeps the store's change feed: the plan of every write to a task or
+//! a run, in commit order, which is how a watcher reads only the plans that changed
+//! (`Store::changed_plans`).
 
 use std::collections::BTreeSet;
 
@@ -27,24 +31,46 @@ pub(super) struct Index {
     available: BTreeSet<RunId>,
     /// RUNNING runs, in id order.
     running: BTreeSet<RunId>,
+    /// Each task's plan, at the task's position.
+    plan_of_task: Vec<PlanId>,
+    /// Each run's task, at the run's position.
+    task_of_run: Vec<TaskId>,
+    /// The change feed: the plan of each write to one of its tasks or runs, in the
+    /// order the writes committed.
+    feed: Vec<PlanId>,
 }
 
 impl Index {
     /// A task was created for `plan`; ids are handed out in ascending order.
     pub(super) fn task_created(&mut self, plan: PlanId, task: TaskId) {
         slot(&mut self.tasks_of, plan).push(task);
+        set(&mut self.plan_of_task, task, plan);
+        self.changed(plan);
     }
 
     /// A run of `task` was created with `status`; ids are handed out in ascending order.
     pub(super) fn run_created(&mut self, task: TaskId, run: RunId, status: RunStatus) {
         slot(&mut self.runs_of, task).push(run);
+        set(&mut self.task_of_run, run, task);
         if let Some(set) = self.status_mut(status) {
             set.insert(run);
         }
+        self.task_changed(task);
     }
 
-    /// Run `run` moved from status `from` to `to`.
+    /// Task `task` was written (its skip flag).
+    pub(super) fn task_changed(&mut self, task: TaskId) {
+        if let Some(&plan) = position(task).and_then(|i| self.plan_of_task.get(i)) {
+            self.changed(plan);
+        }
+    }
+
+    /// Run `run` was written, moving from status `from` to `to` (the same status when
+    /// only its other columns changed).
     pub(super) fn moved(&mut self, run: RunId, from: RunStatus, to: RunStatus) {
+        if let Some(&task) = position(run).and_then(|i| self.task_of_run.get(i)) {
+            self.task_changed(task);
+        }
         if from == to {
             return;
         }
@@ -78,6 +104,18 @@ impl Index {
         }
     }
 
+    /// The plans written since position `since` of the change feed, each once, in
+    /// the order of their first write since then; and the feed's position now.
+    pub(super) fn changed_since(&self, since: usize) -> (Vec<PlanId>, usize) {
+        let mut seen = std::collections::HashSet::new();
+        let recent = self.feed.get(since..).unwrap_or_default();
+        (recent.iter().copied().filter(|plan| seen.insert(*plan)).collect(), self.feed.len())
+    }
+
+    fn changed(&mut self, plan: PlanId) {
+        self.feed.push(plan);
+    }
+
     fn status_mut(&mut self, status: RunStatus) -> Option<&mut BTreeSet<RunId>> {
         match status {
             RunStatus::Pending => Some(&mut self.pending),
@@ -101,6 +139,9 @@ impl Index {
         if self.tasks_of != rebuilt.tasks_of {
             return Err(format!("tasks by plan: index {:?}, tables {:?}", self.tasks_of, rebuilt.tasks_of));
         }
+        if self.plan_of_task != rebuilt.plan_of_task || self.task_of_run != rebuilt.task_of_run {
+            return Err("the plan of a task or the task of a run disagrees with the tables".into());
+        }
         if self.runs_of != rebuilt.runs_of {
             return Err(format!("runs by task: index {:?}, tables {:?}", self.runs_of, rebuilt.runs_of));
         }
@@ -117,6 +158,16 @@ impl Index {
 /// Where the entries of `id` live in a list indexed by id.
 fn position(id: impl SeqId) -> Option<usize> {
     usize::try_from(id.seq()).ok()?.checked_sub(1)
+}
+
+/// Sets the value at `id`'s position, the list grown to hold it (ids come in
+/// ascending order, so the growth fills no gap that a later id would not).
+fn set<T: Copy>(list: &mut Vec<T>, id: impl SeqId, value: T) {
+    let i = position(id).expect("sequence ids count from 1");
+    if list.len() <= i {
+        list.resize(i + 1, value);
+    }
+    list[i] = value;
 }
 
 /// The entries of `id`, the list grown to hold them. Only ids that a table handed

@@ -35,6 +35,12 @@ pub(super) struct Entry {
 }
 
 impl Outbox {
+    /// Whether a row not delivered yet has had fewer than `max_leases` leases: a
+    /// relay still owes its delivery.
+    pub(super) fn owes_delivery(&self, max_leases: u32) -> bool {
+        self.undelivered.iter().any(|key| self.rows[key].leases < max_leases)
+    }
+
     /// Where the indexes disagree with a scan of the rows; `Ok` when they agree.
     #[cfg(test)]
     pub(super) fn check(&self) -> Result<(), String> {

@@ -14,9 +14,11 @@ mod memory;
 mod memory_index;
 mod memory_outbox;
 mod memory_table;
+mod memory_watch;
 mod postgres;
 mod postgres_conn;
 mod postgres_outbox;
+mod postgres_watch;
 mod schema;
 mod status_write;
 
@@ -272,6 +274,20 @@ pub struct OutboxRow {
     pub delivered: bool,
 }
 
+/// A position in the store's feed of changed plans: pass the one
+/// [`Store::changed_plans`] returned to read only what changed after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor(pub(crate) u64);
+
+/// What [`Store::changed_plans`] saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Each changed plan with its state, in plan id order.
+    pub plans: Vec<(PlanId, PlanState)>,
+    /// Where the next read starts.
+    pub cursor: Cursor,
+}
+
 /// The operations of the rollout server on its shared database.
 ///
 /// Each operation is atomic (one statement or one transaction), so a connection lost
@@ -338,6 +354,16 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The plan's episode and every task with its latest run, in task order.
     fn plan_state(&self, plan: PlanId) -> impl Future<Output = Result<PlanState>> + Send;
+
+    /// The state of every plan with a task or run written since `since`, in one
+    /// snapshot, and the cursor to read from next (start from `Cursor::default()`).
+    /// No change is missed; a plan may come again without a change where the engine
+    /// cannot tell what a reader saw (Postgres, while a write is in flight).
+    fn changed_plans(&self, since: Cursor) -> impl Future<Output = Result<Changes>> + Send;
+
+    /// Whether any work is left: a run PENDING, AVAILABLE or RUNNING, or an outbox row
+    /// not delivered that has had fewer than `max_leases` leases.
+    fn work_left(&self, max_leases: u32) -> impl Future<Output = Result<bool>> + Send;
 
     /// Upserts the replica's heartbeat to now.
     fn heartbeat(&self, replica: &ReplicaId) -> impl Future<Output = Result<()>> + Send;
@@ -469,6 +495,12 @@ impl Store for Backend {
     }
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
         dispatch!(self, s => s.plan_state(plan))
+    }
+    async fn changed_plans(&self, since: Cursor) -> Result<Changes> {
+        dispatch!(self, s => s.changed_plans(since))
+    }
+    async fn work_left(&self, max_leases: u32) -> Result<bool> {
+        dispatch!(self, s => s.work_left(max_leases))
     }
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
         dispatch!(self, s => s.heartbeat(replica))

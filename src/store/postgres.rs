@@ -11,8 +11,8 @@ use super::commit_log::{self, Committed, OpTag};
 use super::postgres_conn::{Held, on_connection, write_op, write_tx};
 
 use super::{
-    Batch, Cancellation, Claim, ClaimRow, ClaimedRun, CreatedPlan, EndedRun, LatestRun, LeasedEvent, NewPlan,
-    NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store, TaskStatus,
+    Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
+    NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store,
 };
 use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -319,55 +319,6 @@ pub(super) async fn skip_tasks(
     end_batch(tx, plan, episode, rows.into_iter().map(|(id,)| TaskId(id)).collect()).await
 }
 
-/// A plan row joined with one of its tasks (absent for a plan without tasks) and that
-/// task's latest run (absent before the first run).
-type PlanStateRow = (
-    String,
-    String,
-    i32,
-    Option<i64>,
-    Option<String>,
-    Option<bool>,
-    Option<i64>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<Vec<i32>>,
-);
-
-/// The plan's episode and every task with its latest run, read in one snapshot
-/// (one statement).
-pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanState> {
-    let rows: Vec<PlanStateRow> = sqlx::query_as(
-        "SELECT p.project, p.title, p.episode, t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error, \
-                (SELECT array_agg(DISTINCT f.failed_episode ORDER BY f.failed_episode) FROM task_run f \
-                 WHERE f.task_id = t.id AND f.status = 'FAILED' AND f.failed_episode IS NOT NULL) \
-         FROM plan p LEFT JOIN task t ON t.plan_id = p.id \
-         LEFT JOIN LATERAL (SELECT id, attempt, status, error FROM task_run \
-                            WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) r ON true \
-         WHERE p.id = $1 ORDER BY t.position",
-    )
-    .bind(plan.0)
-    .fetch_all(db)
-    .await?;
-    let Some((project, title, episode, ..)) = rows.first().cloned() else {
-        return Err(Error::NoSuchPlan(plan));
-    };
-    let mut tasks = Vec::with_capacity(rows.len());
-    for (_, _, _, task, name, skipped, run, attempt, status, error, failed_in) in rows {
-        let (Some(task), Some(name), Some(skipped)) = (task, name, skipped) else { continue };
-        let latest = match (run, attempt, status) {
-            (Some(run), Some(attempt), Some(status)) => {
-                Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
-            }
-            _ => None,
-        };
-        let failed_in = failed_in.unwrap_or_default().into_iter().map(|e| e as u32).collect();
-        tasks.push(TaskStatus { task: TaskId(task), name, skipped, latest, failed_in });
-    }
-    Ok(PlanState { project, title, episode: episode as u32, tasks })
-}
-
 /// Upserts the replica's heartbeat.
 pub async fn heartbeat(db: impl PgExecutor<'_>, replica: &ReplicaId) -> Result<()> {
     sqlx::query(
@@ -473,7 +424,13 @@ impl Store for PgStore {
         write_tx!(self, |tx| skip_tasks(tx, plan, tasks, reason))
     }
     async fn plan_state(&self, plan: PlanId) -> Result<PlanState> {
-        on_connection!(self, |c| plan_state(c, plan))
+        on_connection!(self, |c| super::postgres_watch::plan_state(c, plan))
+    }
+    async fn changed_plans(&self, since: Cursor) -> Result<Changes> {
+        on_connection!(self, |c| super::postgres_watch::changed_plans(c, since))
+    }
+    async fn work_left(&self, max_leases: u32) -> Result<bool> {
+        on_connection!(self, |c| super::postgres_watch::work_left(c, max_leases))
     }
     async fn heartbeat(&self, replica: &ReplicaId) -> Result<()> {
         on_connection!(self, |c| heartbeat(c, replica))

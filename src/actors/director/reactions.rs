@@ -1,6 +1,7 @@
-//! The users' reactions, as the director plays them. Once per tick it looks at every
-//! plan the users created, on its own connection to the store (past every replica's
-//! link, so faults do not blind it): what a user watching the plans would see. The
+//! The users' reactions, as the director plays them. Once per tick it looks at the
+//! plans the users created that changed since its last look, on its own connection
+//! to the store (past every replica's link, so faults do not blind it): what a user
+//! watching the plans would see. The
 //! reactions a look fires are work to come (`pending`) until the user has acted, so
 //! the run cannot end in between; the quiet check follows each look, so a failure
 //! that a quiet check saw is looked at before the next quiet check counts.
@@ -13,49 +14,65 @@ use actix::prelude::*;
 
 use super::Director;
 use crate::actors::plan::Act;
+use crate::model::PlanId;
 use crate::reactions::{Firing, Move};
-use crate::store::Store;
+use crate::store::{PlanState, Store};
 
 impl Director {
-    /// Looks at every plan the users created, fires the reactions the look calls for,
-    /// then checks whether the cluster is quiet. Skips the tick while a look is under
-    /// way.
+    /// Looks at the plans the users created that changed since the last look, fires
+    /// the reactions the look calls for, then checks whether the cluster is quiet.
+    /// Skips the tick while a look is under way. A plan that did not change since the
+    /// last look shows the user nothing new, so it fires nothing: reading only the
+    /// changed ones sees what a look at every plan would.
     pub(super) fn look(&mut self, ctx: &mut Context<Self>) {
         if self.watching || self.done.is_none() {
             return;
         }
-        let plans = self.world.user_plans();
-        if plans.is_empty() {
+        self.learn_plans();
+        if self.known.is_empty() {
             self.check_quiet(ctx);
             return;
         }
         self.watching = true;
-        let observer = self.observer.clone();
-        ctx.spawn(
-            async move {
-                let mut states = Vec::with_capacity(plans.len());
-                for (index, plan) in plans {
-                    states.push((index, plan, observer.plan_state(plan).await?));
-                }
-                Ok::<_, crate::Error>(states)
-            }
-            .into_actor(self)
-            .map(|states, act, ctx| {
+        let (observer, since) = (self.observer.clone(), self.cursor);
+        ctx.spawn(async move { observer.changed_plans(since).await }.into_actor(self).map(
+            |changes, act, ctx| {
                 act.watching = false;
                 if act.done.is_none() {
                     return;
                 }
-                match states {
-                    Ok(states) => {
-                        for firing in act.watch.look(&states) {
+                match changes {
+                    Ok(changes) => {
+                        act.cursor = changes.cursor;
+                        for firing in act.watch.look(&act.in_creation_order(changes.plans)) {
                             act.fire(firing, ctx);
                         }
                     }
                     Err(e) => tracing::debug!("cannot look at the plans: {e}"),
                 }
                 act.check_quiet(ctx);
-            }),
-        );
+            },
+        ));
+    }
+
+    /// Learns the plans the users created since the last look.
+    fn learn_plans(&mut self) {
+        for (index, plan) in self.world.user_plans_from(self.known.len()) {
+            let order = self.known.len();
+            self.known.insert(plan, (order, index));
+        }
+    }
+
+    /// The changed plans the users know, as (position in the scenario, id, state), in
+    /// the order they were created; a plan the users do not know yet (its creation is
+    /// all that changed) is left out.
+    fn in_creation_order(&self, plans: Vec<(PlanId, PlanState)>) -> Vec<(usize, PlanId, PlanState)> {
+        let mut known: Vec<_> = plans
+            .into_iter()
+            .filter_map(|(id, state)| self.known.get(&id).map(|&(order, index)| (order, index, id, state)))
+            .collect();
+        known.sort_unstable_by_key(|(order, ..)| *order);
+        known.into_iter().map(|(_, index, id, state)| (index, id, state)).collect()
     }
 
     /// A reaction fired: the user acts once its `after` has passed.
