@@ -15,6 +15,7 @@ use crate::check::{self, CheckInput, DeliveryView, Report, Request};
 use crate::clock::Clock;
 use crate::faults::{CrashPoints, Fault, PointTrigger};
 use crate::history::{Entry, Event, History};
+use crate::lag::{HostLag, LagProbe};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
@@ -154,6 +155,10 @@ pub struct RunResult {
     pub final_state: Vec<(PlanId, PlanState)>,
     /// Actors of the run still alive a moment after it ended (0: nothing leaked).
     pub leaked_actors: usize,
+    /// How late the run's timers fired on its host; only a run on the real clock
+    /// measures it (`None` on a paused clock, where timers cannot be late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_lag: Option<HostLag>,
 }
 
 impl RunResult {
@@ -201,6 +206,7 @@ impl RunResult {
             judged_from,
             final_state,
             leaked_actors: 0,
+            host_lag: None,
         }
     }
 }
@@ -320,6 +326,9 @@ impl Setup {
 /// Runs `spec` as `setup` says. Must run inside an actix system; when
 /// [`Setup::is_virtual`], a paused clock makes the run deterministic.
 pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
+    // On the real clock, measure how late timers fire while the cluster runs; a paused
+    // clock gets no timer of ours, so its history stays a function of the seed.
+    let lag_bound = (!setup.is_virtual()).then(|| HostLag::bound_for(spec.config.heartbeat));
     let clock = Clock::start();
     let secret = setup.secret.clone().unwrap_or_else(|| secret_for(spec.seed));
     let receiver =
@@ -339,7 +348,7 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
                 },
                 Target::Url(url) => external(url),
             };
-            run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock).await
+            probed(lag_bound, run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock)).await
         }
         Database::Postgres { url, keep_schema } => {
             let schema = RunSchema::create(url).await?;
@@ -364,7 +373,7 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
             }
             let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
             let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
-            let result = run(spec, stores, endpoint, clock).await;
+            let result = probed(lag_bound, run(spec, stores, endpoint, clock)).await;
             for proxy in stops {
                 proxy.stop().await;
             }
@@ -379,6 +388,15 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
             result
         }
     }
+}
+
+/// Runs `run` with a [`LagProbe`] of `bound` beside it (none when `bound` is `None`),
+/// and gives its result what the probe saw.
+async fn probed(bound: Option<Duration>, run: impl Future<Output = Result<RunResult>>) -> Result<RunResult> {
+    let probe = bound.map(LagProbe::start);
+    let mut result = run.await?;
+    result.host_lag = probe.map(LagProbe::finish);
+    Ok(result)
 }
 
 /// The signing secret of a run, derived from its seed.

@@ -36,6 +36,7 @@ mod error;
 pub mod explore;
 pub mod faults;
 pub mod history;
+pub mod lag;
 pub mod link;
 pub mod model;
 pub mod proxy;

@@ -273,6 +273,9 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
     }
     print!("{}", text::matrix(&rows));
     let all: Vec<&ScenarioRun> = rows.iter().flat_map(|(_, runs)| runs).collect();
+    if let Some(lag) = text::host_lag(all.iter().copied()) {
+        println!("{lag}");
+    }
     write_json(args.json.as_deref(), &all)?;
     let sections = scenarios.iter().zip(&rows).map(|((_, s), (_, runs))| html::Section { scenario: s, runs });
     write_html(args.html.as_deref(), "hasim compare", &sections.collect::<Vec<_>>())?;

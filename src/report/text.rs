@@ -1,11 +1,13 @@
 //! The terminal report: per scenario, a compact table of the checker's verdicts and
-//! the expectations that did not hold; then a one-line summary.
+//! the expectations that did not hold; then a one-line summary, and a line more when
+//! the host fell behind in a run on the real clock.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
 use crate::check::{DeliveryView, EventReport, Verdict};
+use crate::lag::HostLag;
 use crate::model::PlanId;
 use crate::runner::ScenarioRun;
 
@@ -23,6 +25,9 @@ pub fn scenario(run: &ScenarioRun) -> String {
         run.seed,
         millis(run.result.elapsed)
     );
+    if let Some(warning) = run.result.host_lag.and_then(|lag| lag.warning()) {
+        let _ = writeln!(out, "  {warning}");
+    }
     if run.result.judged_from == DeliveryView::Senders {
         let _ = writeln!(
             out,
@@ -70,17 +75,47 @@ pub fn scenario(run: &ScenarioRun) -> String {
     out
 }
 
-/// The one-line summary of a batch of runs.
+/// The one-line summary of a batch of runs, and [`host_lag`]'s line when the host
+/// fell behind in any.
 pub fn summary(runs: &[ScenarioRun]) -> String {
     let held = runs.iter().filter(|r| r.ok).count();
     let violations: usize = runs.iter().map(|r| r.result.report.violations().count()).sum();
-    format!(
+    let mut out = format!(
         "{} scenario run{}: {held} as expected, {} not; {violations} contract violation{} found in all",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
         runs.len() - held,
         if violations == 1 { "" } else { "s" },
-    )
+    );
+    if let Some(lag) = host_lag(runs) {
+        out.push('\n');
+        out.push_str(&lag);
+    }
+    out
+}
+
+/// The runs whose host fell behind past the bound, counted, with the worst of them:
+/// `the host lagged past its bound in 2 of 5 runs (up to 2.3 s, in crash-after-claim
+/// under seed-claim); their verdicts may reflect the host, not the design`. `None`
+/// when it never did (always on the memory store, whose clock is virtual).
+pub fn host_lag<'a>(runs: impl IntoIterator<Item = &'a ScenarioRun>) -> Option<String> {
+    let mut all = 0;
+    let mut lagged = Vec::new();
+    for run in runs {
+        all += 1;
+        if let Some(lag) = run.result.host_lag.filter(HostLag::passed) {
+            lagged.push((run, lag));
+        }
+    }
+    let (worst, lag) = lagged.iter().max_by_key(|(_, lag)| lag.max)?;
+    Some(format!(
+        "the host lagged past its bound in {} of {all} run{} (up to {}, in {} under {}); their verdicts may reflect the host, not the design",
+        lagged.len(),
+        if all == 1 { "" } else { "s" },
+        crate::lag::human(lag.max),
+        worst.name,
+        worst.strategy
+    ))
 }
 
 fn millis(d: Duration) -> String {
@@ -146,4 +181,67 @@ pub fn matrix(rows: &[(String, Vec<ScenarioRun>)]) -> String {
     out.push('\n');
     out.push_str("(! marks a run whose file expected otherwise)\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::html::fixtures::{Log, result, scenario_run};
+    use crate::strategy::StrategyKind;
+
+    const WARNING: &str =
+        "the host lagged up to 2.3 s (bound 250 ms); verdicts may reflect the host, not the design";
+
+    fn lagged(name: &str, max: Duration) -> ScenarioRun {
+        let mut run = scenario_run(name, StrategyKind::SeedClaim, result(Log::default(), vec![], 100));
+        run.result.host_lag = Some(HostLag {
+            period: crate::lag::PERIOD,
+            bound: Duration::from_millis(250),
+            max,
+            late: 1,
+            wakeups: 100,
+        });
+        run
+    }
+
+    #[test]
+    fn a_run_whose_host_lagged_past_the_bound_says_so() {
+        let run = lagged("slow", Duration::from_millis(2_300));
+        let table = scenario(&run);
+        assert_eq!(table.lines().nth(1), Some(format!("  {WARNING}").as_str()), "{table}");
+        let summary = summary(std::slice::from_ref(&run));
+        assert_eq!(
+            summary.lines().nth(1),
+            Some(
+                "the host lagged past its bound in 1 of 1 run (up to 2.3 s, in slow under seed-claim); their verdicts may reflect the host, not the design"
+            ),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_run_within_the_bound_or_unmeasured_says_nothing_of_the_host() {
+        let within = lagged("fine", Duration::from_millis(250));
+        let mut unmeasured = lagged("memory", Duration::ZERO);
+        unmeasured.result.host_lag = None;
+        for run in [within, unmeasured] {
+            assert!(!scenario(&run).contains("host"), "{}", scenario(&run));
+            let summary = summary(std::slice::from_ref(&run));
+            assert_eq!(summary.lines().count(), 1, "{summary}");
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_the_lagged_runs_and_names_the_worst() {
+        let runs = [
+            lagged("a", Duration::from_millis(300)),
+            lagged("b", Duration::from_millis(10)),
+            lagged("c", Duration::from_millis(900)),
+        ];
+        let line = host_lag(&runs).expect("two runs lagged");
+        assert!(
+            line.starts_with("the host lagged past its bound in 2 of 3 runs (up to 900 ms, in c under"),
+            "{line}"
+        );
+    }
 }

@@ -121,6 +121,7 @@ pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResul
         judged_from: DeliveryView::Receiver,
         final_state: vec![],
         leaked_actors: 0,
+        host_lag: None,
     }
 }
 

@@ -21,7 +21,7 @@ mod bands;
 mod divergence;
 mod escape;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod frame;
 mod items;
 mod lanes;

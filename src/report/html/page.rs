@@ -1,7 +1,8 @@
 //! The page around the timelines: the title and summary, the legend and controls, the
 //! table of every violation (each a link to its flag on the timeline), then a section
 //! per scenario with a timeline per run, each followed by its history and receiver log
-//! as JSON for the script to show on hover.
+//! as JSON for the script to show on hover. A run whose host fell behind past the
+//! bound gets a banner saying its verdicts may reflect the host.
 
 use std::fmt::Write;
 
@@ -56,6 +57,9 @@ pub fn render(title: &str, sections: &[Section<'_>]) -> String {
         t = html(title),
         left = LEFT,
     );
+    if let Some(lag) = crate::report::text::host_lag(sections.iter().flat_map(|s| s.runs)) {
+        let _ = write!(out, r#"<p class="lag">{}</p>"#, html(&lag));
+    }
     out.push_str(LEGEND);
     violation_table(&mut out, sections, &laid);
     out.push_str("</header><main>");
@@ -173,6 +177,9 @@ fn timeline_html(
         plural(count),
         if run.ok { "ok" } else { "bad" },
     );
+    if let Some(warning) = run.result.host_lag.and_then(|lag| lag.warning()) {
+        let _ = write!(out, r#"<p class="lag">{}</p>"#, html(&warning));
+    }
     let failed: Vec<_> = run.checks.iter().filter(|c| !c.ok).collect();
     if !failed.is_empty() {
         out.push_str(r#"<ul class="checks">"#);
@@ -222,3 +229,53 @@ const LEGEND: &str = concat!(
     r#"<span><svg width="22" height="10"><rect class="f-db-partition" width="22" height="10"/></svg>fault window</span>"#,
     r##"<span><svg width="14" height="14"><use class="flag" href="#m-flag" x="7" y="7"/></svg>violation</span></div>"##,
 );
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::lag::HostLag;
+    use crate::report::html::fixtures::{Log, result, scenario_run};
+    use crate::strategy::StrategyKind;
+
+    const SCENARIO: &str = r#"
+name = "slow"
+description = "A run on a busy host."
+[[plans]]
+name = "deploy"
+  [[plans.tasks]]
+  name = "migrate"
+[[timeline]]
+at = "0ms"
+plan = "deploy"
+action = "run"
+"#;
+
+    fn page(max_ms: u64) -> String {
+        let scenario = crate::scenario::parse("slow.toml", SCENARIO).expect("a scenario");
+        let mut run = scenario_run("slow", StrategyKind::SeedClaim, result(Log::default(), vec![], 100));
+        run.result.host_lag = Some(HostLag {
+            period: crate::lag::PERIOD,
+            bound: Duration::from_millis(25),
+            max: Duration::from_millis(max_ms),
+            late: 1,
+            wakeups: 10,
+        });
+        render("hasim run", &[Section { scenario: &scenario, runs: std::slice::from_ref(&run) }])
+    }
+
+    #[test]
+    fn a_run_whose_host_lagged_has_a_banner() {
+        let lagged = page(2_300);
+        assert!(
+            lagged.contains(r#"<p class="lag">the host lagged up to 2.3 s (bound 25 ms); verdicts may reflect the host, not the design</p>"#),
+            "the run's banner"
+        );
+        assert!(
+            lagged.contains(r#"<p class="lag">the host lagged past its bound in 1 of 1 run"#),
+            "the page's"
+        );
+        assert!(!page(20).contains(r#"class="lag""#), "no banner within the bound");
+    }
+}
