@@ -9,8 +9,11 @@
 //! pool instead and run its operations on it one at a time, as a client holding its
 //! connection does (`hasim bench` replicas; see [`crate::store::PgStore::holding`]).
 //! When the actor stops (its replica crashed) the operations in flight are dropped
-//! with it and the pool is closed.
+//! with it and the pool is closed. How an answer travels is [`reply`]'s concern.
 
+mod reply;
+
+use std::future::Future;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -24,6 +27,7 @@ use crate::store::{
 };
 use crate::strike::AtCommit;
 use crate::world::Token;
+use reply::{Reply, Stop};
 use crate::{Error, Result};
 
 /// A replica's handle on the shared database.
@@ -37,6 +41,8 @@ pub struct StoreActor {
     _alive: Option<StoreAlive>,
     /// The after-commit point of the actor's replica.
     at_commit: Option<AtCommit>,
+    /// Cuts off the operations running as tasks of their own when the actor stops.
+    stop: Stop,
 }
 
 impl StoreActor {
@@ -44,7 +50,7 @@ impl StoreActor {
     /// logging its writes to `history`.
     pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
         let _alive = history.journal().map(|journal| journal.store_alive());
-        StoreActor { replica, store, history, link: None, _census: None, _alive, at_commit: None }
+        StoreActor { replica, store, history, link: None, _census: None, _alive, at_commit: None, stop: Stop::new() }
     }
 
     /// Passes every operation over `link` first (the memory store's stand-in for the
@@ -81,6 +87,17 @@ impl StoreActor {
         }
     }
 
+    /// How operation `op` answers: as a task of its own on a Postgres pool that many
+    /// operations share, in the actor's context otherwise ([`reply`]).
+    fn reply<T: 'static>(&self, op: impl Future<Output = Result<T>> + 'static) -> Reply<T> {
+        match (&self.store, self.stop.watch()) {
+            (Backend::Postgres(pg), Some(stop)) if !pg.holds_connection() => {
+                Reply::Task { op: Box::pin(op), stop }
+            }
+            _ => Reply::InContext(Box::pin(op.into_actor(self))),
+        }
+    }
+
     /// Counts this actor in a run's census while it lives.
     pub fn counted(mut self, token: Token) -> Self {
         self._census = Some(token);
@@ -93,6 +110,7 @@ impl Actor for StoreActor {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         tracing::debug!(replica = %self.replica, "store actor stopped");
+        self.stop.throw();
         if let Backend::Postgres(pg) = &self.store {
             let pool = pg.pool().clone();
             actix::spawn(async move { pool.close().await });
@@ -151,7 +169,7 @@ macro_rules! store_messages {
         }
 
         impl Handler<$name> for StoreActor {
-            type Result = ResponseActFuture<Self, Result<$ret>>;
+            type Result = Reply<$ret>;
 
             fn handle(&mut self, $msg: $name, _: &mut Context<Self>) -> Self::Result {
                 let history = self.history.clone();
@@ -170,7 +188,7 @@ macro_rules! store_messages {
                     }),
                     None => self.store.clone(),
                 };
-                Box::pin(async move {
+                self.reply(async move {
                     let outcome: Result<$ret> = async {
                         if let Some(link) = &link {
                             link.pass().await?;
@@ -199,7 +217,7 @@ macro_rules! store_messages {
                         history.record(Some(&replica), entry);
                     }
                     outcome
-                }.into_actor(self))
+                })
             }
         }
     )*};
