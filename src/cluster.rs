@@ -367,9 +367,13 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
             };
             let upstream = schema.server_addr().await?;
             let mut proxies = BTreeMap::new();
-            for n in 1..=spec.config.replicas {
-                let proxy = LinkProxy::start(upstream).await.map_err(Error::Listen)?;
-                proxies.insert(ReplicaId::nth(n), proxy);
+            // Only a replica whose link a fault acts on talks through a proxy: every
+            // byte a proxy relays costs the run's own thread, under load as much as
+            // the replica's work.
+            for name in (1..=spec.config.replicas).map(ReplicaId::nth) {
+                if spec.faults.iter().any(|fault| fault.acts_on_link(&name)) {
+                    proxies.insert(name, LinkProxy::start(upstream).await.map_err(Error::Listen)?);
+                }
             }
             let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
             let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };

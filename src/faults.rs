@@ -174,6 +174,19 @@ impl Fault {
         format!("{what} {when}")
     }
 
+    /// Whether the fault acts on `replica`'s connections to the database, which must
+    /// then pass through a link proxy: a fault on its link, or any fault struck at a
+    /// crash point it reaches (the strike holds the replies of the write it catches
+    /// until it acts). A crash at a time needs none: the replica's connections close
+    /// with it.
+    pub fn acts_on_link(&self, replica: &ReplicaId) -> bool {
+        match (&self.trigger, &self.kind) {
+            (Trigger::When { replica: at, .. }, _) => at == replica || at.is_any(),
+            (Trigger::At { .. }, FaultKind::Crash { .. } | FaultKind::Endpoint(_)) => false,
+            (Trigger::At { .. }, _) => self.replica() == Some(replica),
+        }
+    }
+
     /// The replica whose link or process the fault strikes, if any.
     pub fn replica(&self) -> Option<&ReplicaId> {
         match &self.kind {

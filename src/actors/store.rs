@@ -27,8 +27,8 @@ use crate::store::{
 };
 use crate::strike::AtCommit;
 use crate::world::Token;
-use reply::{Reply, Stop};
 use crate::{Error, Result};
+use reply::{Reply, Stop};
 
 /// A replica's handle on the shared database.
 #[derive(Debug)]
@@ -50,7 +50,16 @@ impl StoreActor {
     /// logging its writes to `history`.
     pub fn new(replica: ReplicaId, store: Backend, history: History) -> Self {
         let _alive = history.journal().map(|journal| journal.store_alive());
-        StoreActor { replica, store, history, link: None, _census: None, _alive, at_commit: None, stop: Stop::new() }
+        StoreActor {
+            replica,
+            store,
+            history,
+            link: None,
+            _census: None,
+            _alive,
+            at_commit: None,
+            stop: Stop::new(),
+        }
     }
 
     /// Passes every operation over `link` first (the memory store's stand-in for the
