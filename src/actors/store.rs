@@ -28,7 +28,7 @@ use crate::store::{
 use crate::strike::AtCommit;
 use crate::world::Token;
 use crate::{Error, Result};
-use reply::{Reply, Stop};
+use reply::{Reply, Tasks};
 
 /// A replica's handle on the shared database.
 #[derive(Debug)]
@@ -41,8 +41,8 @@ pub struct StoreActor {
     _alive: Option<StoreAlive>,
     /// The after-commit point of the actor's replica.
     at_commit: Option<AtCommit>,
-    /// Cuts off the operations running as tasks of their own when the actor stops.
-    stop: Stop,
+    /// The operations running as tasks of their own, cut off when the actor stops.
+    tasks: Tasks,
 }
 
 impl StoreActor {
@@ -58,7 +58,7 @@ impl StoreActor {
             _census: None,
             _alive,
             at_commit: None,
-            stop: Stop::new(),
+            tasks: Tasks::new(),
         }
     }
 
@@ -99,10 +99,11 @@ impl StoreActor {
     /// How operation `op` answers: as a task of its own on a Postgres pool that many
     /// operations share, in the actor's context otherwise ([`reply`]).
     fn reply<T: 'static>(&self, op: impl Future<Output = Result<T>> + 'static) -> Reply<T> {
-        match (&self.store, self.stop.watch()) {
-            (Backend::Postgres(pg), Some(stop)) if !pg.holds_connection() => {
-                Reply::Task { op: Box::pin(op), stop }
-            }
+        match &self.store {
+            Backend::Postgres(pg) if !pg.holds_connection() => match self.tasks.task(op) {
+                Some(task) => task,
+                None => Reply::InContext(Box::pin(async { Err(Error::ActorGone("store")) }.into_actor(self))),
+            },
             _ => Reply::InContext(Box::pin(op.into_actor(self))),
         }
     }
@@ -119,7 +120,7 @@ impl Actor for StoreActor {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         tracing::debug!(replica = %self.replica, "store actor stopped");
-        self.stop.throw();
+        self.tasks.stop();
         if let Backend::Postgres(pg) = &self.store {
             let pool = pg.pool().clone();
             actix::spawn(async move { pool.close().await });

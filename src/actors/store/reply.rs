@@ -12,6 +12,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
@@ -25,7 +27,7 @@ pub enum Reply<T: 'static> {
     /// Run in the actor's context.
     InContext(ResponseActFuture<StoreActor, Result<T>>),
     /// Run as a task of its own, cut off when the actor stops.
-    Task { op: Pin<Box<dyn Future<Output = Result<T>>>>, stop: watch::Receiver<()> },
+    Task { op: Pin<Box<dyn Future<Output = Result<T>>>>, stop: watch::Receiver<()>, running: Running },
 }
 
 impl<M, T: 'static> MessageResponse<StoreActor, M> for Reply<T>
@@ -42,8 +44,18 @@ where
             Reply::InContext(op) => {
                 ctx.spawn(op.map(move |result, _, _| answer(result)));
             }
-            Reply::Task { op, mut stop } => {
+            Reply::Task { op, mut stop, running } => {
+                if !running.kept.swap(true, Ordering::Relaxed) {
+                    // One future in the context while any task runs: the actor lives
+                    // on while it has work, as it does for the futures it holds.
+                    let (mut count, kept) = (running.count.subscribe(), running.kept.clone());
+                    ctx.spawn(actix::fut::wrap_future(async move {
+                        let _ = count.wait_for(|running| *running == 0).await;
+                        kept.store(false, Ordering::Relaxed);
+                    }));
+                }
                 actix::spawn(async move {
+                    let _running = running;
                     tokio::select! {
                         biased;
                         // The sender is never written to: this wakes when it is dropped.
@@ -56,24 +68,47 @@ where
     }
 }
 
-/// The switch that cuts off an actor's operation tasks: dropped when it stops.
+/// An actor's operations that run as tasks: the switch that cuts them off when the
+/// actor stops, and how many are running.
 #[derive(Debug)]
-pub struct Stop(Option<watch::Sender<()>>);
+pub struct Tasks {
+    switch: Option<watch::Sender<()>>,
+    running: Arc<watch::Sender<usize>>,
+    /// Whether a future in the actor's context waits for the running tasks.
+    kept: Arc<AtomicBool>,
+}
 
-impl Stop {
-    /// A switch not yet thrown.
+impl Tasks {
+    /// No task yet, the switch not thrown.
     pub fn new() -> Self {
-        Stop(Some(watch::channel(()).0))
+        let running = Arc::new(watch::channel(0).0);
+        Tasks { switch: Some(watch::channel(()).0), running, kept: Arc::default() }
     }
 
-    /// A receiver that wakes when the switch is thrown; `None` once it was.
-    pub fn watch(&self) -> Option<watch::Receiver<()>> {
-        self.0.as_ref().map(watch::Sender::subscribe)
+    /// Operation `op` as a task of the actor; `None` once the switch was thrown.
+    pub fn task<T: 'static>(&self, op: impl Future<Output = Result<T>> + 'static) -> Option<Reply<T>> {
+        let stop = self.switch.as_ref()?.subscribe();
+        self.running.send_modify(|running| *running += 1);
+        let running = Running { count: self.running.clone(), kept: self.kept.clone() };
+        Some(Reply::Task { op: Box::pin(op), stop, running })
     }
 
-    /// Throws the switch: every task watching it ends where it is.
-    pub fn throw(&mut self) {
-        self.0 = None;
+    /// Throws the switch: every task ends where it is.
+    pub fn stop(&mut self) {
+        self.switch = None;
+    }
+}
+
+/// One running task, counted while it lives.
+#[derive(Debug)]
+pub struct Running {
+    count: Arc<watch::Sender<usize>>,
+    kept: Arc<AtomicBool>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.count.send_modify(|running| *running -= 1);
     }
 }
 
@@ -103,10 +138,10 @@ mod tests {
                 tokio::time::sleep(ask.after).await;
                 Ok(ask.n)
             };
-            match self.stop.watch() {
-                Some(stop) if ask.task => Reply::Task { op: Box::pin(op), stop },
-                _ => Reply::InContext(Box::pin(op.into_actor(self))),
+            if ask.task {
+                return self.tasks.task(op).expect("the actor runs");
             }
+            Reply::InContext(Box::pin(op.into_actor(self)))
         }
     }
 
@@ -135,5 +170,14 @@ mod tests {
         let (answer, ()) = tokio::join!(tokio::time::timeout(Duration::from_secs(5), asked), stop);
         let answer = answer.expect("cut off when the actor stopped, not after the hour");
         assert!(answer.is_err(), "the sender hears that no answer will come: {answer:?}");
+    }
+
+    #[actix::test]
+    async fn the_actor_lives_while_a_task_runs_though_no_one_holds_its_address() {
+        let addr = actor();
+        let asked = addr.send(Ask { n: 9, after: Duration::from_millis(50), task: true });
+        drop(addr);
+        let answer = tokio::time::timeout(Duration::from_secs(5), asked).await.expect("answered");
+        assert_eq!(answer.unwrap().unwrap(), 9);
     }
 }
