@@ -13,9 +13,9 @@ use crate::{Error, Result};
 /// task, and the statement joins [`latest_run!`] as `r`.
 macro_rules! task_columns {
     () => {
-        "t.id, t.name, t.skipped, r.id, r.attempt, r.status, r.error, \
+        "t.id AS task, t.name AS task_name, t.skipped, r.id AS run, r.attempt, r.status, r.error, \
          (SELECT array_agg(DISTINCT f.failed_episode ORDER BY f.failed_episode) FROM task_run f \
-          WHERE f.task_id = t.id AND f.status = 'FAILED' AND f.failed_episode IS NOT NULL)"
+          WHERE f.task_id = t.id AND f.status = 'FAILED' AND f.failed_episode IS NOT NULL) AS failed_in"
     };
 }
 
@@ -28,34 +28,47 @@ macro_rules! latest_run {
 }
 
 /// The columns of [`task_columns!`]; all absent for a plan without tasks.
-type TaskColumns = (
-    Option<i64>,
-    Option<String>,
-    Option<bool>,
-    Option<i64>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<Vec<i32>>,
-);
+#[derive(sqlx::FromRow)]
+struct TaskColumns {
+    task: Option<i64>,
+    task_name: Option<String>,
+    skipped: Option<bool>,
+    run: Option<i64>,
+    attempt: Option<i32>,
+    status: Option<String>,
+    error: Option<String>,
+    failed_in: Option<Vec<i32>>,
+}
 
-/// The task of one row, if the row has one.
-fn task_status(columns: TaskColumns) -> Result<Option<TaskStatus>> {
-    let (task, name, skipped, run, attempt, status, error, failed_in) = columns;
-    let (Some(task), Some(name), Some(skipped)) = (task, name, skipped) else { return Ok(None) };
-    let latest = match (run, attempt, status) {
-        (Some(run), Some(attempt), Some(status)) => {
-            Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
-        }
-        _ => None,
-    };
-    let failed_in = failed_in.unwrap_or_default().into_iter().map(|e| e as u32).collect();
-    Ok(Some(TaskStatus { task: TaskId(task), name, skipped, latest, failed_in }))
+impl TaskColumns {
+    /// The task of the row, if the row has one.
+    fn status(self) -> Result<Option<TaskStatus>> {
+        let TaskColumns { task, task_name, skipped, run, attempt, status, error, failed_in } = self;
+        let (Some(task), Some(name), Some(skipped)) = (task, task_name, skipped) else { return Ok(None) };
+        let latest = match (run, attempt, status) {
+            (Some(run), Some(attempt), Some(status)) => {
+                Some(LatestRun { run: RunId(run), attempt, status: status.parse()?, error })
+            }
+            _ => None,
+        };
+        let failed_in = failed_in.unwrap_or_default().into_iter().map(|e| e as u32).collect();
+        Ok(Some(TaskStatus { task: TaskId(task), name, skipped, latest, failed_in }))
+    }
+}
+
+/// A plan row joined with one of its tasks and that task's latest run.
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    project: String,
+    title: String,
+    episode: i32,
+    #[sqlx(flatten)]
+    task: TaskColumns,
 }
 
 /// The plan's episode and every task with its latest run.
 pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanState> {
-    let rows: Vec<((String, String, i32), TaskColumns)> = sqlx::query_as::<_, PlanRow>(concat!(
+    let rows: Vec<PlanRow> = sqlx::query_as(concat!(
         "SELECT p.project, p.title, p.episode, ",
         task_columns!(),
         " FROM plan p LEFT JOIN task t ON t.plan_id = p.id ",
@@ -64,57 +77,28 @@ pub async fn plan_state(db: impl PgExecutor<'_>, plan: PlanId) -> Result<PlanSta
     ))
     .bind(plan.0)
     .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(split_plan_row)
-    .collect();
-    let Some(((project, title, episode), _)) = rows.first().cloned() else {
-        return Err(Error::NoSuchPlan(plan));
-    };
+    .await?;
+    let Some(first) = rows.first() else { return Err(Error::NoSuchPlan(plan)) };
+    let (project, title, episode) = (first.project.clone(), first.title.clone(), first.episode as u32);
     let mut tasks = Vec::with_capacity(rows.len());
-    for (_, columns) in rows {
-        tasks.extend(task_status(columns)?);
+    for row in rows {
+        tasks.extend(row.task.status()?);
     }
-    Ok(PlanState { project, title, episode: episode as u32, tasks })
-}
-
-/// A plan row joined with one of its tasks and that task's latest run.
-type PlanRow = (
-    String,
-    String,
-    i32,
-    Option<i64>,
-    Option<String>,
-    Option<bool>,
-    Option<i64>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<Vec<i32>>,
-);
-
-fn split_plan_row(row: PlanRow) -> ((String, String, i32), TaskColumns) {
-    let (project, title, episode, a, b, c, d, e, f, g, h) = row;
-    ((project, title, episode), (a, b, c, d, e, f, g, h))
+    Ok(PlanState { project, title, episode, tasks })
 }
 
 /// The snapshot's oldest running transaction, then a changed plan's row joined with
 /// one of its tasks and that task's latest run (all absent when nothing changed).
-type ChangedRow = (
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<i64>,
-    Option<String>,
-    Option<bool>,
-    Option<i64>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<Vec<i32>>,
-);
+#[derive(sqlx::FromRow)]
+struct ChangedRow {
+    xmin: i64,
+    plan: Option<i64>,
+    project: Option<String>,
+    title: Option<String>,
+    episode: Option<i32>,
+    #[sqlx(flatten)]
+    task: TaskColumns,
+}
 
 /// The state of every plan with a task or run written by a transaction at or after
 /// `since` (a transaction id), and the oldest transaction still running when the
@@ -126,7 +110,7 @@ pub async fn changed_plans(db: impl PgExecutor<'_>, since: Cursor) -> Result<Cha
              SELECT plan_id FROM task WHERE changed >= $1::bigint::text::xid8 \
              UNION SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id \
                    WHERE r.changed >= $1::bigint::text::xid8) \
-         SELECT s.xmin, p.id, p.project, p.title, p.episode, ",
+         SELECT s.xmin, p.id AS plan, p.project, p.title, p.episode, ",
         task_columns!(),
         " FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s \
           LEFT JOIN (changed c JOIN plan p ON p.id = c.plan_id JOIN task t ON t.plan_id = p.id ",
@@ -137,13 +121,15 @@ pub async fn changed_plans(db: impl PgExecutor<'_>, since: Cursor) -> Result<Cha
     .fetch_all(db)
     .await?;
     let mut changes = Changes { plans: Vec::new(), cursor: since };
-    for (xmin, plan, project, title, episode, a, b, c, d, e, f, g, h) in rows {
+    for row in rows {
         // Transaction ids (xid8) count up from 3 and never reach 2^63.
-        changes.cursor = Cursor(xmin.unsigned_abs());
-        let (Some(plan), Some(project), Some(title), Some(episode)) = (plan, project, title, episode) else {
+        changes.cursor = Cursor(row.xmin.unsigned_abs());
+        let (Some(plan), Some(project), Some(title), Some(episode)) =
+            (row.plan, row.project, row.title, row.episode)
+        else {
             continue;
         };
-        let task = task_status((a, b, c, d, e, f, g, h))?;
+        let task = row.task.status()?;
         match changes.plans.last_mut() {
             Some((id, state)) if id.0 == plan => state.tasks.extend(task),
             _ => {
