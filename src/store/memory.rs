@@ -16,8 +16,7 @@ use super::memory_index::Index;
 use super::memory_table::Table;
 use super::{
     Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
-    NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store,
-    abandoned_error,
+    NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, StatusWrite, Store,
 };
 use crate::history::OpId;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
@@ -34,10 +33,10 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 pub(super) struct Tables {
     // Keyed by sequences, like BIGSERIAL: ids are handed out 1, 2, 3, ...
-    plans: Table<PlanId, PlanRow>,
-    tasks: Table<TaskId, TaskRow>,
-    runs: Table<RunId, RunRow>,
-    heartbeats: HashMap<ReplicaId, Instant>,
+    pub(super) plans: Table<PlanId, PlanRow>,
+    pub(super) tasks: Table<TaskId, TaskRow>,
+    pub(super) runs: Table<RunId, RunRow>,
+    pub(super) heartbeats: HashMap<ReplicaId, Instant>,
     claims: BTreeMap<PlanId, EventType>,
     outbox: super::memory_outbox::Outbox,
     /// Tasks by plan, runs by task and by status, kept in step with the tables.
@@ -57,17 +56,17 @@ pub(super) struct PlanRow {
 
 #[derive(Debug)]
 pub(super) struct TaskRow {
-    plan: PlanId,
+    pub(super) plan: PlanId,
     pub(super) name: String,
     pub(super) skipped: bool,
 }
 
 #[derive(Debug)]
 pub(super) struct RunRow {
-    task: TaskId,
+    pub(super) task: TaskId,
     pub(super) attempt: i32,
     pub(super) status: RunStatus,
-    replica: Option<ReplicaId>,
+    pub(super) replica: Option<ReplicaId>,
     pub(super) error: Option<String>,
     /// The plan's episode when its FAILED committed.
     pub(super) failed_episode: Option<u32>,
@@ -136,7 +135,7 @@ fn from_json_text(text: &str) -> Result<serde_json::Value> {
 
 impl Tables {
     /// The distinct tasks of `tasks` that belong to `plan`, in id order (`id = ANY($2)`).
-    fn plan_tasks(&self, plan: PlanId, tasks: &[TaskId]) -> Vec<TaskId> {
+    pub(super) fn plan_tasks(&self, plan: PlanId, tasks: &[TaskId]) -> Vec<TaskId> {
         let chosen: BTreeSet<TaskId> = tasks.iter().copied().collect();
         chosen.into_iter().filter(|t| self.tasks.get(t).is_some_and(|row| row.plan == plan)).collect()
     }
@@ -151,7 +150,7 @@ impl Tables {
         self.index.tasks(plan).iter().map(|id| (id, &self.tasks[id]))
     }
 
-    fn plan_of(&self, task: TaskId) -> PlanId {
+    pub(super) fn plan_of(&self, task: TaskId) -> PlanId {
         self.tasks[&task].plan
     }
 
@@ -185,91 +184,12 @@ impl Tables {
     }
 
     /// Ends a batch: the plan's episode advances when the batch changed something.
-    fn advance_episode<T>(&mut self, plan: PlanId, changed: Vec<T>) -> Result<Batch<T>> {
+    pub(super) fn advance_episode<T>(&mut self, plan: PlanId, changed: Vec<T>) -> Result<Batch<T>> {
         let row = self.plans.get_mut(&plan).ok_or(Error::NoSuchPlan(plan))?;
         if !changed.is_empty() {
             row.episode += 1;
         }
         Ok(Batch { changed, episode: row.episode })
-    }
-}
-
-impl Tables {
-    /// `replica`'s status write of `run`, guarded as `write` says (`Store::finish_run`).
-    fn finish(
-        &mut self,
-        run: RunId,
-        replica: &ReplicaId,
-        outcome: &RunOutcome,
-        write: StatusWrite,
-    ) -> Option<EndedRun> {
-        let row = self.runs.get_mut(&run)?;
-        if !write.allows(row.status, row.replica.as_ref(), replica) {
-            return None;
-        }
-        let before = row.status;
-        row.status = outcome.status();
-        self.index.moved(run, before, outcome.status());
-        row.error = outcome.error().map(str::to_owned);
-        let (task, attempt) = (row.task, row.attempt);
-        // As the statement's CASE: the plan's episode for a FAILED, none otherwise.
-        let failed_episode =
-            (outcome.status() == RunStatus::Failed).then(|| self.episode_of(self.plan_of(task))).flatten();
-        self.runs.get_mut(&run).expect("just ended").failed_episode = failed_episode;
-        Some(EndedRun {
-            run,
-            task,
-            plan: self.plan_of(task),
-            attempt,
-            replica: replica.clone(),
-            status: outcome.status(),
-            overwrote: (!before.is_open()).then_some(before),
-        })
-    }
-
-    /// Sets the skip flag on tasks not skipped yet (`Store::skip_tasks`).
-    fn skip(&mut self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<TaskId>> {
-        self.plan(plan)?;
-        let mut skipped = Vec::new();
-        for task in self.plan_tasks(plan, tasks) {
-            let row = self.tasks.get_mut(&task).expect("filtered to existing tasks");
-            if !row.skipped {
-                row.skipped = true;
-                self.index.task_changed(task);
-                skipped.push(task);
-            }
-        }
-        self.advance_episode(plan, skipped)
-    }
-
-    /// Fails RUNNING runs of replicas without a fresh heartbeat (`Store::fail_abandoned_runs`).
-    fn fail_abandoned(&mut self, stale_after: Duration) -> Vec<EndedRun> {
-        let now = Instant::now();
-        let running: Vec<RunId> = self.index.with_status(RunStatus::Running).iter().copied().collect();
-        let Tables { runs, heartbeats, tasks, plans, index, .. } = self;
-        let mut ended = Vec::new();
-        for id in &running {
-            let run = runs.get_mut(id).expect("indexed runs exist");
-            let replica = run.replica.clone().expect("a RUNNING run has a replica");
-            let fresh = heartbeats.get(&replica).is_some_and(|hb| now.duration_since(*hb) < stale_after);
-            if fresh {
-                continue;
-            }
-            run.status = RunStatus::Failed;
-            index.moved(*id, RunStatus::Running, RunStatus::Failed);
-            run.error = Some(abandoned_error(&replica));
-            run.failed_episode = plans.get(&tasks[&run.task].plan).map(|p| p.episode);
-            ended.push(EndedRun {
-                run: *id,
-                task: run.task,
-                plan: tasks[&run.task].plan,
-                attempt: run.attempt,
-                replica,
-                status: RunStatus::Failed,
-                overwrote: None,
-            });
-        }
-        ended
     }
 }
 
@@ -307,57 +227,15 @@ impl Store for MemoryStore {
     }
 
     async fn create_pending_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Batch<NewRun>> {
-        self.write(|t| {
-            t.plan(plan)?;
-            let mut created = Vec::new();
-            for task in t.plan_tasks(plan, tasks) {
-                let blocked = t.tasks[&task].skipped
-                    || t.runs_of(task).any(|(_, r)| r.status.is_open() || r.status == RunStatus::Done);
-                if blocked {
-                    continue;
-                }
-                let attempt = t.runs_of(task).map(|(_, r)| r.attempt).max().unwrap_or(0) + 1;
-                let run = t.runs.insert_next(RunRow {
-                    task,
-                    attempt,
-                    status: RunStatus::Pending,
-                    replica: None,
-                    error: None,
-                    failed_episode: None,
-                });
-                t.index.run_created(task, run, RunStatus::Pending);
-                created.push(NewRun { run, task, attempt });
-            }
-            t.advance_episode(plan, created)
-        })
+        self.write(|t| t.create_runs(plan, tasks))
     }
 
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
-        self.write(|t| {
-            let promoted: Vec<RunId> = t.index.with_status(RunStatus::Pending).iter().copied().collect();
-            for id in &promoted {
-                t.runs.get_mut(id).expect("indexed runs exist").status = RunStatus::Available;
-                t.index.moved(*id, RunStatus::Pending, RunStatus::Available);
-            }
-            Ok(promoted)
-        })
+        self.write(Tables::promote)
     }
 
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
-        self.write(|t| {
-            let chosen: Vec<RunId> =
-                t.index.with_status(RunStatus::Available).iter().copied().take(limit as usize).collect();
-            let mut claimed = Vec::with_capacity(chosen.len());
-            for id in chosen {
-                let run = t.runs.get_mut(&id).expect("chosen from the table");
-                run.status = RunStatus::Running;
-                run.replica = Some(replica.clone());
-                t.index.moved(id, RunStatus::Available, RunStatus::Running);
-                let (task, attempt) = (run.task, run.attempt);
-                claimed.push(ClaimedRun { run: id, task, plan: t.plan_of(task), attempt });
-            }
-            Ok(claimed)
-        })
+        self.write(|t| t.take(replica, limit))
     }
 
     async fn finish_run(
@@ -371,32 +249,7 @@ impl Store for MemoryStore {
     }
 
     async fn cancel_runs(&self, plan: PlanId, tasks: &[TaskId]) -> Result<Cancellation> {
-        self.write(|t| {
-            // The runs of the chosen tasks, in id order, as a scan of the table yields them.
-            let chosen: BTreeSet<RunId> = t
-                .plan_tasks(plan, tasks)
-                .into_iter()
-                .flat_map(|task| t.index.runs(task).iter().copied())
-                .collect();
-            let mut cancellation = Cancellation::default();
-            for id in chosen {
-                let run = t.runs.get_mut(&id).expect("indexed runs exist");
-                let run_ref = RunRef { run: id, task: run.task };
-                match run.status {
-                    from @ (RunStatus::Pending | RunStatus::Available) => {
-                        run.status = RunStatus::Canceled;
-                        t.index.moved(id, from, RunStatus::Canceled);
-                        cancellation.canceled.push(run_ref);
-                    }
-                    RunStatus::Running => {
-                        let replica = run.replica.clone().expect("a RUNNING run has a replica");
-                        cancellation.running.push((run_ref, replica));
-                    }
-                    _ => {}
-                }
-            }
-            Ok(cancellation)
-        })
+        self.write(|t| t.cancel(plan, tasks))
     }
 
     async fn skip_tasks(&self, plan: PlanId, tasks: &[TaskId], _reason: &str) -> Result<Batch<TaskId>> {

@@ -13,6 +13,7 @@ mod commit_log;
 mod memory;
 mod memory_index;
 mod memory_outbox;
+mod memory_runs;
 mod memory_table;
 mod memory_watch;
 mod postgres;
