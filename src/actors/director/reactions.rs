@@ -44,6 +44,9 @@ impl Director {
                 match changes {
                     Ok(changes) => {
                         act.cursor = changes.cursor;
+                        // A plan the users learnt of while the read ran is in it
+                        // with every change since it was created.
+                        act.learn_plans();
                         for firing in act.watch.look(&act.in_creation_order(changes.plans)) {
                             act.fire(firing, ctx);
                         }
@@ -64,8 +67,8 @@ impl Director {
     }
 
     /// The changed plans the users know, as (position in the scenario, id, state), in
-    /// the order they were created; a plan the users do not know yet (its creation is
-    /// all that changed) is left out.
+    /// the order they were created; a plan the users do not know yet is left out: its
+    /// creation is all that can have changed, as users act only on plans they know.
     fn in_creation_order(&self, plans: Vec<(PlanId, PlanState)>) -> Vec<(usize, PlanId, PlanState)> {
         let mut known: Vec<_> = plans
             .into_iter()
