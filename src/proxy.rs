@@ -583,9 +583,12 @@ mod tests {
             let proxy = LinkProxy::start(upstream_addr).await.unwrap();
             let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
             client.write_all(b"before").await.unwrap();
-            while proxy.stats().bytes_up < 6 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            let forwarded = async {
+                while proxy.stats().bytes_up < 6 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(30), forwarded).await.expect("the bytes were forwarded");
             proxy.set_mode(LinkMode::Partition);
             client.write_all(b" during").await.unwrap();
             client.shutdown().await.unwrap();
@@ -593,7 +596,8 @@ mod tests {
             assert!(!received.is_finished(), "the end of stream crossed the partition");
             assert_eq!(proxy.stats().bytes_up, 6);
             proxy.set_mode(LinkMode::Normal);
-            assert_eq!(received.await.unwrap(), b"before during");
+            let received = tokio::time::timeout(Duration::from_secs(30), received).await;
+            assert_eq!(received.expect("the heal forwarded the end of stream").unwrap(), b"before during");
             proxy.stop().await;
         });
     }

@@ -260,22 +260,26 @@ fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
     for expected in ["steps/s", "delivered/s", "0 duplicate deliveries", "outbox rows", "pgbench tps"] {
         assert!(table.contains(expected), "no {expected:?} in\n{table}");
     }
-    assert!(!table.contains("RAN DRY"), "{table}");
     let report: BenchReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report.workload, Workload::Outbox);
+    // A fast machine may drain the table within the second: the table says so exactly
+    // when a run did (a relay's lease found no row, or pgbench left none pending).
+    let mut dry = false;
     for p in &report.points {
         let o = p.outbox.expect("outbox counts");
-        assert_eq!((p.duplicates, p.errors, o.empty_leases), (0, 0, 0), "{p:?}");
+        assert_eq!((p.duplicates, p.errors), (0, 0), "{p:?}");
         assert_eq!((o.leased, o.after.delivered), (p.wins, p.wins));
         let pg = p.pgbench.as_ref().expect("pgbench ran");
         let after = pg.outbox.expect("the table after pgbench");
-        assert!(pg.failed == 0 && after.delivered > 0 && after.pending > 0, "{pg:?}");
+        assert!(pg.failed == 0 && after.delivered > 0, "{pg:?}");
+        dry |= o.empty_leases > 0 || after.pending == 0;
         assert_eq!(pg.wins, None, "the outbox claims nothing");
         assert_eq!(after.leased_twice, 0, "pgbench leased a row twice");
         let script = &pg.scripts[0].text;
         assert!(script.contains("FOR UPDATE SKIP LOCKED") && script.contains("SET delivered_at = now()"));
         assert!(p.ratio.is_some_and(|r| r > 0.0));
     }
+    assert_eq!(table.contains("RAN DRY"), dry, "{table}");
     let _ = std::fs::remove_file(json);
 }
 

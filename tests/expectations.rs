@@ -159,3 +159,135 @@ fn an_unexpected_delivery_counts_against_the_plan_it_names_and_no_other() {
         ])
     );
 }
+
+// The judge's negative cases. `twice` runs under in-memory: both replicas announce
+// its failure, each afresh, with the stable id that names the event, so the checker
+// says `duplicate` for PIPELINE_FAILED#1 (a first try after a recorded success) while
+// the receiver, deduping on the id, counts one delivery of it; `once` completes on
+// one replica: PIPELINE_COMPLETED#1 delivered once.
+
+/// The check named `what`, or a panic listing the checks there are.
+#[track_caller]
+fn check_named<'a>(checks: &'a [Check], what: &str) -> &'a Check {
+    checks.iter().find(|c| c.what == what).unwrap_or_else(|| panic!("no check {what:?} in {checks:#?}"))
+}
+
+#[test]
+fn a_verdict_the_checker_did_not_give_does_not_hold_and_says_what_it_found() {
+    let scenario = two_plans(
+        "[[expect]]\nplan = \"twice\"\npass = false\nverdicts = [\
+         { event = \"PIPELINE_FAILED\", episode = 1, verdict = \"delivered\" },\
+         { event = \"PIPELINE_FAILED\", episode = 2, verdict = \"duplicate\" },\
+         { event = \"PIPELINE_FAILED\", verdict = \"duplicate\" }]\n",
+    );
+    let run = common::run_on_memory(&scenario, None);
+    let wrong = check_named(&run.checks, "twice: PIPELINE_FAILED#1 is delivered");
+    assert!(!wrong.ok);
+    assert_eq!(wrong.detail, "found PIPELINE_FAILED#1 duplicate");
+    // No second episode: nothing found, so nothing can have the verdict.
+    let absent = check_named(&run.checks, "twice: PIPELINE_FAILED#2 is duplicate");
+    assert_eq!((absent.ok, absent.detail.as_str()), (false, "found none"));
+    // Any episode: the first one's duplicate.
+    assert!(check_named(&run.checks, "twice: PIPELINE_FAILED is duplicate").ok);
+    assert!(!run.ok);
+}
+
+#[test]
+fn deliveries_must_match_exactly_no_more_and_no_fewer() {
+    // What the receiver accepted, one id each: twice, PIPELINE_FAILED#1; once,
+    // PIPELINE_COMPLETED#1.
+    let cases: [(&str, &str, bool); 7] = [
+        ("once", "[{ event = \"PIPELINE_COMPLETED\", episode = 1 }]", true),
+        ("once", "[{ event = \"PIPELINE_COMPLETED\" }]", true),
+        ("once", "[]", false),
+        ("once", "[{ event = \"PIPELINE_COMPLETED\", episode = 2 }]", false),
+        ("once", "[{ event = \"PIPELINE_COMPLETED\" }, { event = \"PIPELINE_FAILED\" }]", false),
+        ("twice", "[{ event = \"PIPELINE_FAILED\", episode = 1 }]", true),
+        ("twice", "[{ event = \"PIPELINE_FAILED\", episode = 1 }, { event = \"PIPELINE_FAILED\" }]", false),
+    ];
+    // One run: the judge reads the same result under each file's expectations.
+    let run = common::run_on_memory(&two_plans("[[expect]]\npass = false\n"), None);
+    for (plan, deliveries, holds) in cases {
+        let scenario = two_plans(&format!(
+            "[[expect]]\npass = false\n\n[[expect]]\nplan = \"{plan}\"\ndeliveries = {deliveries}\n"
+        ));
+        let checks = judge(&scenario, run.strategy, &run.result);
+        let check = checks.iter().find(|c| c.what.starts_with(&format!("{plan} receives exactly"))).unwrap();
+        assert_eq!(check.ok, holds, "{plan} {deliveries}: {check:?}");
+        let got = if plan == "once" { "PIPELINE_COMPLETED#1" } else { "PIPELINE_FAILED#1" };
+        if !holds {
+            assert_eq!(check.detail, format!("got [{got}]"), "{plan} {deliveries}");
+        }
+    }
+}
+
+#[test]
+fn an_expectation_naming_the_strategy_replaces_the_general_ones_about_the_same_plan_for_it_only() {
+    let scenario = two_plans(
+        "[[expect]]\nplan = \"twice\"\npass = true\n\n\
+         [[expect]]\nstrategy = \"in-memory\"\nplan = \"twice\"\npass = false\n\n\
+         [[expect]]\nplan = \"once\"\npass = true\n",
+    );
+    let run = common::run_on_memory(&scenario, None);
+    // Under in-memory the named one stands for `twice`; `once`'s general one still
+    // applies; `pass = false` allows the run's violation, so no whole-run check.
+    assert_eq!(
+        held(&run.checks),
+        owned(&[("twice breaks the contract", true), ("once keeps the contract", true)])
+    );
+    assert!(run.ok);
+    // Judged as another strategy (the same verdicts), the named one does not apply:
+    // the general ones do, and the run is expected to keep the contract.
+    let checks = judge(&scenario, hasim::strategy::StrategyKind::Outbox, &run.result);
+    assert_eq!(
+        held(&checks),
+        owned(&[
+            ("the run keeps the contract", false),
+            ("twice keeps the contract", false),
+            ("once keeps the contract", true),
+        ])
+    );
+}
+
+#[test]
+fn a_whole_run_expectation_naming_the_strategy_replaces_the_general_whole_run_one() {
+    let scenario = two_plans(
+        "[[expect]]\npass = true\n\n[[expect]]\nstrategies = [\"seed-claim\", \"in-memory\"]\npass = false\n",
+    );
+    let run = common::run_on_memory(&scenario, None);
+    assert_eq!(held(&run.checks), owned(&[("the run breaks the contract", true)]));
+    let checks = judge(&scenario, hasim::strategy::StrategyKind::ShippedClaim, &run.result);
+    assert_eq!(held(&checks), owned(&[("the run keeps the contract", false)]));
+}
+
+#[test]
+fn a_run_that_never_went_quiet_fails_its_first_check() {
+    let scenario = two_plans("[[expect]]\npass = false\n");
+    let mut run = common::run_on_memory(&scenario, None);
+    assert!(run.checks[0].ok && run.checks[0].what == "the cluster went quiet");
+    run.result.quiesced = false;
+    let checks = judge(&scenario, run.strategy, &run.result);
+    assert_eq!((checks[0].ok, checks[0].detail.as_str()), (false, "stopped at max_duration"));
+}
+
+#[test]
+fn a_claim_check_holds_only_for_the_exact_rows_read_at_its_moment() {
+    use hasim::model::EventType;
+    use hasim::store::ClaimRow;
+    let scenario = two_plans("[[expect]]\npass = false\n\n[[claims]]\nat = \"1s\"\nrows = []\n");
+    let mut run = common::run_on_memory(&scenario, None);
+    // In-memory claims nothing: the table is empty when read.
+    let what = "claim rows at 1s are []";
+    assert!(check_named(&run.checks, what).ok, "{:#?}", run.checks);
+    let twice = plan_id(&run, "twice");
+    let at = std::time::Duration::from_secs(1);
+    let read = run.result.claim_snapshots.iter_mut().find(|(t, _)| *t == at).expect("read at 1s");
+    read.1.push(ClaimRow { plan: twice, event: EventType::PipelineFailed });
+    let checks = judge(&scenario, run.strategy, &run.result);
+    let check = check_named(&checks, what);
+    assert_eq!((check.ok, check.detail.as_str()), (false, "found [twice PIPELINE_FAILED]"));
+    run.result.claim_snapshots.retain(|(t, _)| *t != at);
+    let checks = judge(&scenario, run.strategy, &run.result);
+    let check = check_named(&checks, what);
+    assert_eq!((check.ok, check.detail.as_str()), (false, "the table was not read at that moment"));
+}

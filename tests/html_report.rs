@@ -255,7 +255,6 @@ fn every_shipped_scenario_draws_its_lanes_bands_and_violations_where_the_checker
         let run = common::run_on_memory(&scenario, None);
         violations += run.result.report.violations().count();
         let text = page(&scenario, std::slice::from_ref(&run));
-        assert!(text == page(&scenario, std::slice::from_ref(&run)), "{name}: the same page every time");
         let els = elements(&text);
         check_timeline(&els, 0, &scenario, &run);
         for e in &els {

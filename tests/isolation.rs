@@ -5,7 +5,7 @@ mod common;
 
 use common::{PgFixture, database_url, run};
 use hasim::Error;
-use hasim::model::EventType;
+use hasim::model::{EventType, PlanId};
 use hasim::store::{Claim, NewPlan, RunSchema, Store};
 use sqlx::Connection;
 
@@ -26,16 +26,20 @@ fn parallel_runs_do_not_see_each_others_rows_and_their_schemas_are_dropped() {
         assert_ne!(a.schema.name(), b.schema.name());
         let (sa, sb) = (a.store(2).await, b.store(2).await);
         let plan = NewPlan { project: "p".into(), title: "t".into(), tasks: vec!["x".into()] };
-        // Both runs get plan id 1: their sequences and tables are separate.
-        let (pa, pb) = (sa.create_plan(&plan).await.unwrap(), sb.create_plan(&plan).await.unwrap());
-        assert_eq!((pa.plan, pb.plan), (pb.plan, pa.plan));
-        assert_eq!(sa.claim_event(pa.plan, EventType::PipelineFailed).await.unwrap(), Claim::Won);
-        assert_eq!(
-            sb.claim_event(pb.plan, EventType::PipelineFailed).await.unwrap(),
-            Claim::Won,
-            "b saw a's row"
+        // The two runs write at the same time, each on its own connections. Both get
+        // plan id 1, the first value of a fresh sequence: their sequences are separate.
+        let (pa, pb) = tokio::join!(sa.create_plan(&plan), sb.create_plan(&plan));
+        let (pa, pb) = (pa.unwrap(), pb.unwrap());
+        assert_eq!((pa.plan, pb.plan), (PlanId(1), PlanId(1)));
+        // Each claims the same plan's row at once, and both win: neither sees the
+        // other's table.
+        let (ca, cb) = tokio::join!(
+            sa.claim_event(pa.plan, EventType::PipelineFailed),
+            sb.claim_event(pb.plan, EventType::PipelineFailed)
         );
+        assert_eq!((ca.unwrap(), cb.unwrap()), (Claim::Won, Claim::Won), "one run saw the other's row");
         assert_eq!(sa.claims().await.unwrap().len(), 1);
+        assert_eq!(sb.claims().await.unwrap().len(), 1);
 
         let names = [a.schema.name().to_owned(), b.schema.name().to_owned()];
         assert!(schema_exists(&names[0]).await && schema_exists(&names[1]).await);

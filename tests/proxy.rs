@@ -2,7 +2,8 @@
 //! a replica's sqlx pool (or its store actor) and Postgres.
 //!
 //! Timings are asserted as lower bounds only: the machine is shared, so a fault may
-//! take longer to show, never less.
+//! take longer to show, never less. Every test runs under [`PATIENCE`]: a regression
+//! that leaves a loop or a read waiting forever fails the test instead of hanging it.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use actix::Actor;
-use common::{PgFixture, run};
+use common::PgFixture;
 use hasim::actors::{ClaimEvent, ResetClaim, StoreActor};
 use hasim::history::History;
 use hasim::model::{EventType, ReplicaId};
@@ -23,6 +24,20 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// How long a read must stay unanswered for the test to call the link blocked.
 const QUIET: Duration = Duration::from_millis(200);
+
+/// The longest a test may take: far above what any takes on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs `fut` inside an actix system, failing if it takes longer than [`PATIENCE`].
+#[track_caller]
+fn run<F: std::future::Future>(fut: F) -> F::Output {
+    common::run(async {
+        match tokio::time::timeout(PATIENCE, fut).await {
+            Ok(out) => out,
+            Err(_) => panic!("the test did not finish within {PATIENCE:?}: something waits forever"),
+        }
+    })
+}
 
 /// An echo server on a port of its own: every connection gets back what it sends.
 async fn echo_server() -> SocketAddr {
@@ -236,6 +251,128 @@ fn dropping_the_last_handle_stops_the_proxy() {
         let mut buf = [0; 1];
         assert!(!matches!(client.read(&mut buf).await, Ok(1)));
         assert!(TcpStream::connect(addr).await.is_err(), "the listener is still open");
+    });
+}
+
+/// An address nothing listens on: a port the OS gave and took back.
+async fn nobody_listening() -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    addr
+}
+
+#[test]
+fn an_unreachable_upstream_closes_the_client_connection_and_counts_no_reset() {
+    run(async {
+        let proxy = LinkProxy::start(nobody_listening().await).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+        let _ = client.write_all(b"anyone?").await;
+        // The proxy cannot connect upstream: it closes the client's connection
+        // abruptly, and nothing ever comes back.
+        let mut buf = [0; 8];
+        let read = client.read(&mut buf).await;
+        assert!(matches!(read, Ok(0) | Err(_)), "the client read {read:?} from nowhere");
+        while proxy.stats().open > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let stats = proxy.stats();
+        assert_eq!((stats.accepted, stats.resets, stats.bytes_up, stats.bytes_down), (1, 0, 0, 0));
+        proxy.stop().await;
+    });
+}
+
+#[test]
+fn a_reset_during_a_latency_loses_the_chunk_waiting_out_its_delay() {
+    run(async {
+        let proxy = LinkProxy::start(echo_server().await).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert_eq!(round_trip(&mut client, b"warm").await.unwrap(), b"warm");
+        // A chunk read now is due a minute later; the reset strikes first.
+        proxy.set_mode(LinkMode::Latency(Duration::from_secs(60)));
+        client.write_all(b"slow").await.unwrap();
+        tokio::time::sleep(QUIET).await;
+        proxy.reset();
+        let mut buf = [0; 8];
+        let read = client.read(&mut buf).await;
+        assert_eq!(
+            read.as_ref().map_err(io::Error::kind).err(),
+            Some(io::ErrorKind::ConnectionReset),
+            "the client saw {read:?}, not a reset"
+        );
+        let stats = proxy.stats();
+        // Only the warm-up crossed: the delayed chunk died with the connection.
+        assert_eq!((stats.bytes_up, stats.bytes_down, stats.resets), (4, 4, 1));
+        proxy.stop().await;
+    });
+}
+
+#[test]
+fn a_server_that_closes_first_has_its_data_and_end_forwarded_and_the_client_may_still_send() {
+    run(async {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let upstream = listener.local_addr().unwrap();
+        // The server says goodbye and closes its side first, then reads what the
+        // client still sends until the client closes too.
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"bye").await.unwrap();
+            s.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+            rest
+        });
+        let proxy = LinkProxy::start(upstream).await.unwrap();
+        let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye", "the data, then the end of stream");
+        client.write_all(b"last words").await.unwrap();
+        client.shutdown().await.unwrap();
+        assert_eq!(server.await.unwrap(), b"last words");
+        // Both ends closed in order: the connection ends without a reset.
+        while proxy.stats().open > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let stats = proxy.stats();
+        assert_eq!((stats.bytes_up, stats.bytes_down, stats.resets), (10, 3, 0));
+        proxy.stop().await;
+    });
+}
+
+#[test]
+fn a_partition_holds_a_bounded_backlog_then_stops_reading_and_the_heal_delivers_all_in_order() {
+    run(async {
+        let proxy = LinkProxy::start(echo_server().await).await.unwrap();
+        let client = TcpStream::connect(proxy.addr()).await.unwrap();
+        let (mut r, mut w) = client.into_split();
+        proxy.set_mode(LinkMode::Partition);
+        // The proxy holds at most 256 chunks of 16 KiB per direction (4 MiB), then
+        // stops reading; the kernel's buffers take a few MiB more. Past that a write
+        // blocks. 64 MiB is far beyond the bound: reaching it means nothing held back.
+        let limit: usize = 64 << 20;
+        let pattern = |i: usize| (i % 251) as u8;
+        let block: Vec<u8> = (0..64 * 1024).map(pattern).collect();
+        let mut written = 0;
+        loop {
+            assert!(
+                written < limit,
+                "the proxy read {written} bytes across a partition without pushing back"
+            );
+            let start = written % block.len();
+            match tokio::time::timeout(QUIET, w.write(&block[start..])).await {
+                Ok(n) => written += n.unwrap(),
+                Err(_) => break,
+            }
+        }
+        assert_eq!(proxy.stats().bytes_up, 0, "nothing crossed the partition");
+        proxy.set_mode(LinkMode::Normal);
+        let mut back = vec![0; written];
+        r.read_exact(&mut back).await.unwrap();
+        let wrong = back.iter().enumerate().position(|(i, b)| *b != pattern(i % block.len()));
+        assert_eq!(wrong, None, "the held bytes came back out of order");
+        assert_eq!(proxy.stats().bytes_up, written as u64);
+        proxy.stop().await;
     });
 }
 

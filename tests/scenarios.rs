@@ -6,9 +6,10 @@ mod common;
 
 use std::path::Path;
 
+use hasim::check::Verdict;
 use hasim::cluster::Database;
 use hasim::history::Event;
-use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::runner::{RunOptions, ScenarioRun, judge, run_scenario};
 use hasim::webhook::Answer;
 
 fn options(database: Database) -> RunOptions {
@@ -34,16 +35,48 @@ fn run_file(name: &str, database: Database) -> ScenarioRun {
     run_scenario(&scenario, &options(database)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// `run`'s result with every verdict turned around: each violation made `delivered`,
+/// each other verdict `duplicate`.
+fn turned_around(run: &ScenarioRun) -> hasim::cluster::RunResult {
+    let mut result = run.result.clone();
+    let report = &mut result.report;
+    for e in report.events.iter_mut().chain(&mut report.stray).chain(&mut report.payloads) {
+        e.verdict = if e.verdict.is_violation() { Verdict::Delivered } else { Verdict::Duplicate };
+    }
+    report.pass = !report.pass;
+    result
+}
+
+/// How often a Postgres run that failed while its host lagged is run again.
+const LAGGED_RETRIES: usize = 3;
+
+/// Every shipped file holds its expectations on `database`, and every file's
+/// expectations say enough that the same run with its verdicts turned around does
+/// not hold them (a judge that checked nothing would pass every file).
 #[track_caller]
 fn assert_expectations_hold(database: Database) {
     let names = common::shipped_scenarios();
     assert!(names.len() >= 12, "at least twelve shipped scenarios");
-    let failed: Vec<String> = names
-        .iter()
-        .map(|name| run_file(name, database.clone()))
-        .filter(|run| !run.ok)
-        .map(|run| hasim::report::text::scenario(&run))
-        .collect();
+    let mut failed = Vec::new();
+    for name in &names {
+        let mut run = run_file(name, database.clone());
+        // A run in real time whose host fell behind past the bound (the report says
+        // its verdicts may reflect the host, not the design) says nothing of the
+        // design: run it again, a few times at most, and judge the last.
+        for _ in 0..LAGGED_RETRIES {
+            if run.ok || run.result.host_lag.as_ref().is_none_or(|l| l.max <= l.bound) {
+                break;
+            }
+            run = run_file(name, database.clone());
+        }
+        if !run.ok {
+            failed.push(hasim::report::text::scenario(&run));
+        }
+        let checks = judge(&common::shipped(name), run.strategy, &turned_around(&run));
+        if checks.iter().all(|c| c.ok) {
+            failed.push(format!("{name}: its expectations also hold with every verdict turned around"));
+        }
+    }
     assert!(failed.is_empty(), "scenarios not as expected:\n{}", failed.join("\n"));
 }
 
@@ -118,43 +151,75 @@ fn a_partitioned_replica_goes_silent_while_the_other_fails_its_runs() {
     }
 }
 
+/// How long `replica`'s writes took, bounded from the history: each write's return
+/// minus the first entry after its invocation (a lower bound, zero when none came
+/// between) and minus the last entry before it (an upper bound). The largest of each.
+fn write_times(run: &ScenarioRun, replica: &str) -> (std::time::Duration, std::time::Duration) {
+    let h = &run.result.history;
+    let mut most = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for e in h.iter().filter(|e| e.by.as_ref().is_some_and(|r| r.0 == replica)) {
+        let Some(invoked) = e.event.invoked().map(|i| i as usize) else { continue };
+        let after = h.get(invoked).filter(|a| a.seq < e.seq).map_or(e.at, |a| a.at);
+        let before = invoked.checked_sub(1).and_then(|i| h.get(i)).map_or(e.at, |b| b.at);
+        most.0 = most.0.max(e.at.saturating_sub(after));
+        most.1 = most.1.max(e.at.saturating_sub(before));
+    }
+    most
+}
+
+/// r1's link adds 10 ms each way: a round trip of its writes takes 20 ms more. On
+/// the memory store (virtual time, where a write on a sound link takes no time) some
+/// r1 write certainly took that long and no r2 write did. In real time a busy
+/// machine may slow any write, so on Postgres only the lower bound on r1 holds.
 #[test]
 fn db_latency_slows_only_the_slow_replicas_writes() {
+    let round_trip = std::time::Duration::from_millis(20);
     for database in [Database::Memory, postgres()] {
         let run = run_file("slow-db-link.toml", database);
-        let h = &run.result.history;
-        // How long each write took: from the last entry before its invocation to its return.
-        let took = |replica: &str| {
-            h.iter()
-                .filter(|e| e.by.as_ref().is_some_and(|r| r.0 == replica))
-                .filter_map(|e| {
-                    let invoked = e.event.invoked()? as usize;
-                    let before = h[..invoked.min(h.len())].last().map_or(e.at, |b| b.at);
-                    Some(e.at.saturating_sub(before))
-                })
-                .max()
-                .unwrap_or_default()
-        };
-        assert!(
-            took("r1") >= std::time::Duration::from_millis(20),
-            "{}: r1's slowest write {:?}",
-            run.store,
-            took("r1")
-        );
+        let (r1, r2) = (write_times(&run, "r1"), write_times(&run, "r2"));
+        assert!(r1.1 >= round_trip, "{}: r1's slowest write took at most {:?}", run.store, r1.1);
+        if run.store == "memory" {
+            assert!(r1.0 >= round_trip, "r1's slowest write took at least {:?}", r1.0);
+            assert!(r2.0 < round_trip, "an r2 write took at least {:?}", r2.0);
+        }
     }
 }
 
+/// The writes of `replica` that failed.
+fn failed_writes(run: &ScenarioRun, replica: &str) -> usize {
+    entries(run)
+        .filter(|e| matches!(e.event, Event::StoreFailed { .. }))
+        .filter(|e| e.by.as_ref().is_some_and(|r| r.0 == replica))
+        .count()
+}
+
+/// On the memory store the shipped file's timed resets strike r1's writes in flight
+/// (its clock is virtual: they are in flight at 170 and 230 ms in every run). In real
+/// time nothing makes a write be in flight at a given moment, so on Postgres the
+/// reset strikes at a point instead: the moment the first status write, whichever
+/// replica makes it, has committed and its reply is on the wire.
 #[test]
 fn a_connection_reset_fails_writes_in_flight_and_the_replica_recovers() {
-    for database in [Database::Memory, postgres()] {
-        let run = run_file("db-connection-reset.toml", database);
-        let failed = entries(&run)
-            .filter(|e| matches!(e.event, Event::StoreFailed { .. }))
-            .filter(|e| e.by.as_ref().is_some_and(|r| r.0 == "r1"))
-            .count();
-        assert!(failed > 0, "{}: some r1 write failed with the reset", run.store);
-        assert!(run.ok, "{}", hasim::report::text::scenario(&run));
-    }
+    let run = run_file("db-connection-reset.toml", Database::Memory);
+    assert!(failed_writes(&run, "r1") > 0, "some r1 write failed with the reset");
+    assert!(run.ok, "{}", hasim::report::text::scenario(&run));
+
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/db-connection-reset.toml"),
+    )
+    .expect("the shipped file");
+    let (head, _) = shipped.split_once("[[faults]]").expect("the file's faults");
+    let text = format!(
+        "{head}[[faults]]\nkind = \"db-reset\"\nwhen = {{ replica = \"any\", point = \"after-commit\", op = \"status-write\" }}\n\n\
+         [[expect]]\nplan = \"partition-table\"\ndeliveries = [{{ event = \"PIPELINE_COMPLETED\", episode = 1 }}]\n"
+    );
+    let scenario = hasim::scenario::parse("db-connection-reset-at-a-point.toml", &text)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let run = run_scenario(&scenario, &options(postgres())).expect("runs");
+    let failed: usize = ["r1", "r2"].iter().map(|r| failed_writes(&run, r)).sum();
+    assert!(failed > 0, "a write failed with the reset");
+    assert!(run.ok, "{}", hasim::report::text::scenario(&run));
 }
 
 #[test]

@@ -124,8 +124,13 @@ fn a_store_actor_holding_its_connection_runs_operations_one_at_a_time_in_arrival
             let store = if holding { actor.holding_connection() } else { actor }.start();
             let claim = actix::spawn(store.send(ClaimEvent { plan: p, event: EventType::PipelineFailed }));
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let next =
-                tokio::time::timeout(Duration::from_millis(300), store.send(ResetClaim { plan: q })).await;
+            // The claim waits for as long as the other replica's row is uncommitted,
+            // which is until this test commits it: on a holding actor, the reset
+            // behind it waits that long too, so a short wait shows it (a lower bound:
+            // a busy machine cannot make it come sooner); on a pool of two it runs at
+            // once on the second connection, given all the time a busy machine needs.
+            let patience = if holding { Duration::from_millis(300) } else { Duration::from_secs(60) };
+            let next = tokio::time::timeout(patience, store.send(ResetClaim { plan: q })).await;
             assert_eq!(next.is_err(), holding, "holding: {holding}, the operation after the claim: {next:?}");
             assert!(!claim.is_finished(), "the claim did not wait for the other replica's row");
             waiting.push(claim);

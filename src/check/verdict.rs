@@ -5,9 +5,9 @@
 //! - `duplicate`: two or more distinct accepted `webhook-id`s (each accepted request
 //!   without an id is a delivery of its own: nothing tells it from another), or,
 //!   after the history recorded an id's success, a fresh announcement of it (a first
-//!   try) or another try by the sender that saw the success. A redelivery by a sender that
-//!   never saw it (it numbers its tries on from the last) is a retry: receivers
-//!   dedupe it on the id.
+//!   try) or another try by a sender that saw a success of it (one it logged). A
+//!   redelivery by a sender that never saw one (it numbers its tries on from the
+//!   last) is a retry: receivers dedupe it on the id.
 //! - none accepted: `undeliverable` when it was sent, every answer was a refusal
 //!   (the last attempt's included) and the endpoint accepted nothing after the last
 //!   attempt; otherwise `lost`.
@@ -67,17 +67,21 @@ pub(super) fn judge<'a>(
             accepted.push(r);
         }
     }
-    // After the id's recorded success, a send that starts a fresh announcement (its
-    // first try), or any send by the sender that saw the success, is a second
-    // delivery; a later try by another sender that never saw it (a redelivery, which
-    // continues the numbering) is the same delivery retried.
+    // After the id's first recorded success, a send that starts a fresh announcement
+    // (its first try), or any send by a sender that saw a success of the id (one it
+    // logged, the first or a later one), is a second delivery; a later try by a
+    // sender that never saw one (a redelivery, which continues the numbering) is the
+    // same delivery retried.
     let resend = ids.iter().find_map(|id| {
-        let success = sends.finished(id).iter().copied().filter(|e| was_accepted(e)).min_by_key(|e| e.seq)?;
-        sends
-            .with_id(id)
-            .iter()
-            .find(|e| e.seq > success.seq && (first_try(e) || e.by == success.by))
-            .map(|e| (success.seq, e.seq))
+        let successes: Vec<&Entry> = sends.finished(id).iter().copied().filter(|e| was_accepted(e)).collect();
+        let first = successes.iter().min_by_key(|e| e.seq)?;
+        sends.with_id(id).iter().filter(|e| e.seq > first.seq).find_map(|e| {
+            let seen = successes.iter().filter(|s| s.by == e.by && s.seq < e.seq).max_by_key(|s| s.seq);
+            match seen {
+                Some(seen) => Some((seen.seq, e.seq)),
+                None => first_try(e).then_some((first.seq, e.seq)),
+            }
+        })
     });
     let excused = m.owed.caused_at.is_some_and(|cause| {
         let window = cause..=cause.saturating_add(deadline);

@@ -82,7 +82,17 @@ const WRITE_TRIES: u32 = 20;
 
 /// Runs `write` until it succeeds, a tick apart, as a server does rather than leave a
 /// run RUNNING because one connection was reset.
-pub async fn retrying<T, F, Fut>(r: &ReplicaCtx, mut write: F) -> Result<T>
+pub async fn retrying<T, F, Fut>(r: &ReplicaCtx, write: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    retry_every(r.world.config.tick, write).await
+}
+
+/// Runs `write` until it succeeds, `pause` apart, at most [`WRITE_TRIES`] times; an
+/// actor that is gone (the replica crashed) ends it at once.
+async fn retry_every<T, F, Fut>(pause: Duration, mut write: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
@@ -92,7 +102,7 @@ where
         match write().await {
             Err(e) if tries < WRITE_TRIES && !matches!(e, crate::Error::ActorGone(_)) => {
                 tries += 1;
-                tokio::time::sleep(r.world.config.tick).await;
+                tokio::time::sleep(pause).await;
             }
             result => return result,
         }
@@ -100,7 +110,7 @@ where
 }
 
 /// The strategies hasim knows, by the names the CLI and scenario files use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
     /// Before HA: each replica announces what it sees and remembers what it sent.
@@ -169,5 +179,78 @@ impl FromStr for StrategyKind {
             let known: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.as_str()).collect();
             format!("unknown strategy {s:?} (known: {})", known.join(", "))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::Error;
+
+    const TICK: Duration = Duration::from_millis(50);
+
+    fn paused<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Runs `retry_every` on a write that fails with `error` `failures` times, then
+    /// succeeds; returns its result, the tries made and the time they took.
+    fn retried(failures: u32, error: fn() -> Error) -> (Result<u32>, u32, Duration) {
+        paused(async {
+            let tries = Cell::new(0);
+            let start = Instant::now();
+            let result = retry_every(TICK, || {
+                tries.set(tries.get() + 1);
+                let n = tries.get();
+                async move { if n <= failures { Err(error()) } else { Ok(n) } }
+            })
+            .await;
+            (result, tries.get(), start.elapsed())
+        })
+    }
+
+    fn reset() -> Error {
+        Error::LinkReset
+    }
+
+    #[test]
+    fn a_write_that_fails_a_few_times_succeeds_one_tick_after_each_failure() {
+        // Three failures: a fourth try, after three pauses of a tick.
+        let (result, tries, took) = retried(3, reset);
+        assert_eq!(result.unwrap(), 4);
+        assert_eq!((tries, took), (4, TICK * 3));
+    }
+
+    #[test]
+    fn a_write_that_succeeds_at_once_is_tried_once_without_a_pause() {
+        let (result, tries, took) = retried(0, reset);
+        assert_eq!((result.unwrap(), tries, took), (1, 1, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_write_is_tried_write_tries_times_then_its_last_error_is_returned() {
+        // It fails forever: WRITE_TRIES tries, a tick between each two, the last error.
+        let (result, tries, took) = retried(u32::MAX, reset);
+        assert!(matches!(result, Err(Error::LinkReset)), "{result:?}");
+        assert_eq!((tries, took), (WRITE_TRIES, TICK * (WRITE_TRIES - 1)));
+        // The last try may still succeed.
+        let (result, tries, _) = retried(WRITE_TRIES - 1, reset);
+        assert_eq!((result.unwrap(), tries), (WRITE_TRIES, WRITE_TRIES));
+    }
+
+    #[test]
+    fn a_write_whose_actor_is_gone_is_not_tried_again() {
+        let (result, tries, took) = retried(u32::MAX, || Error::ActorGone("store"));
+        assert!(matches!(result, Err(Error::ActorGone("store"))), "{result:?}");
+        assert_eq!((tries, took), (1, Duration::ZERO));
     }
 }

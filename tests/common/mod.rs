@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use hasim::store::{PgStore, RunSchema};
 
+pub mod process;
+
 /// The server the tests use: `DATABASE_URL`, or the local default.
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -87,6 +89,18 @@ pub fn hasim(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DATABASE_URL")
+        .output()
+        .expect("the hasim binary runs")
+}
+
+/// Runs the `hasim` binary from the project root with `DATABASE_URL` set to the
+/// tests' server.
+#[track_caller]
+pub fn hasim_on_postgres(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", database_url())
         .output()
         .expect("the hasim binary runs")
 }

@@ -193,11 +193,13 @@ mod tests {
         let outbox = scripts(Workload::Outbox, HotShape::Free, Mechanism::OnConflict, rows, 4, LEASE);
         assert_eq!(outbox.len(), 1);
         let text = &outbox[0].text;
-        assert!(
-            text.starts_with(
-                "\\set limit 1\n\\set lease_us 605000000\n\\set max_leases 10\n\\set plan_id 0\n"
-            )
+        // pgbench leases as the bench's relays do: their batch, their lease in
+        // microseconds, their lease cap.
+        let head = format!(
+            "\\set limit {LEASE_LIMIT}\n\\set lease_us {}\n\\set max_leases {MAX_LEASES}\n\\set plan_id 0\n",
+            LEASE.as_micros()
         );
+        assert!(text.starts_with(&head), "{text}");
         assert!(text.contains("SET leases = leases + 1, lease_owner = ('r' || :client_id), lease_until = now() + make_interval(secs => :lease_us::float8 / 1e6)"));
         assert!(text.contains("AND leases < :max_leases ORDER BY plan_id, episode, event_type LIMIT :limit FOR UPDATE SKIP LOCKED"));
         assert!(text.contains("RETURNING plan_id, event_type, episode, leases \\aset\n\\if :plan_id > 0\n"));

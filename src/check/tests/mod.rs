@@ -74,6 +74,11 @@ impl H {
         self
     }
 
+    fn wait_for(&mut self, d: Duration) -> &mut Self {
+        self.now += d;
+        self
+    }
+
     fn deadline(&mut self, secs: u64) -> &mut Self {
         self.deadline = Some(Duration::from_secs(secs));
         self

@@ -281,3 +281,21 @@ fn a_completion_is_no_earlier_than_its_last_task_could_finish() {
     assert_eq!(r.stray.len(), 1, "{r:#?}");
     assert!(r.stray[0].witness.summary.contains("before its cause"), "{r:#?}");
 }
+
+#[test]
+fn a_delivery_at_the_earliest_moment_a_certain_failure_can_have_committed_is_not_before_it() {
+    // As above, but the delivery arrives at the very moment after which task 12's
+    // certain failure may have committed (the entry logged just before that write was
+    // invoked): not certainly before it, so the certain failure explains it.
+    let mut h = H::new();
+    h.created(1, &[11, 12, 13]).runs(1, &[11, 12]).started(11).started(12);
+    let m = h.mark();
+    h.runs(1, &[13]).since(m).failed(11).deliver("wh-2", 1, F, 2);
+    let earliest = h.entries.last().expect("the send's answer").at;
+    h.tweak(|r| r.at = earliest).failed(12);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 2, Verdict::Delivered);
+    // A microsecond earlier it is certainly before: ambiguous, as above.
+    h.requests.last_mut().expect("the request").at = earliest - Duration::from_micros(1);
+    assert_verdict(&h.check(), 1, F, 2, Verdict::Ambiguous);
+}

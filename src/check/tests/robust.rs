@@ -129,7 +129,9 @@ proptest! {
         };
         let report = check(&input);
 
-        let violated = report.events.iter().chain(&report.stray).any(|e| e.verdict.is_violation());
+        // Wrong payloads are violations too (the run's `pass` counts them).
+        let violated =
+            report.events.iter().chain(&report.stray).chain(&report.payloads).any(|e| e.verdict.is_violation());
         prop_assert_eq!(report.pass, !violated);
         prop_assert!(report.stray.iter().all(|s| s.verdict == Verdict::Unexpected));
         // Episodes count from 1: no event of episode 0 is owed, or possibly owed.

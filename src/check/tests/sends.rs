@@ -23,6 +23,23 @@ impl H {
         self
     }
 
+    /// A `SendStarted` of an id already sent, numbered `attempt` whatever the tries
+    /// before it (a sender that numbers its own tries: `1` starts afresh, a higher
+    /// number continues another sender's numbering).
+    pub(super) fn send_numbered(&mut self, id: &str, attempt: u32) -> &mut Self {
+        let (plan, event, episode, _) = self.sent[id];
+        self.sent.get_mut(id).expect("sent before").3 = attempt;
+        self.push(Event::SendStarted {
+            plan,
+            event,
+            episode,
+            webhook_id: id.into(),
+            attempt,
+            id_omitted: self.omit_ids,
+        });
+        self
+    }
+
     /// Another `SendStarted` of an id already sent.
     pub(super) fn resend(&mut self, id: &str) -> &mut Self {
         let (plan, event, episode, _) = self.sent[id];

@@ -77,8 +77,11 @@ fn the_report_and_the_input_round_trip_through_json() {
     assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
 }
 
+/// Within one process: two checks of one input build their maps afresh (each
+/// `HashMap` with keys of its own), so an order taken from one would show here.
+/// Across processes, `tests/determinism.rs` compares what two `hasim` processes wrote.
 #[test]
-fn the_checker_is_a_function_of_its_input() {
+fn checking_one_input_twice_in_one_process_gives_one_report() {
     let input = manual_test().input();
     assert_eq!(check(&input), check(&input));
 }
