@@ -12,7 +12,9 @@
 //!   just before it sends COMMIT ([`AtCommit::hook`]): the link's proxy starts
 //!   holding the replies, the commit is sent, and once the commit log shows the
 //!   write committed (read on the run's own connection, not through the link) the
-//!   fault strikes, so the reply is really lost on the wire.
+//!   fault strikes, so the reply is really lost on the wire. Only a replica that
+//!   has a link (some fault acts on it) runs the hook; the others' writes commit
+//!   with no pause before COMMIT.
 
 use std::future::pending;
 use std::sync::Arc;

@@ -286,3 +286,73 @@ fn a_reply_held_at_after_commit_arrives_when_the_link_heals_in_memory() {
 fn a_reply_held_at_after_commit_arrives_when_the_link_heals_on_postgres() {
     a_held_reply_arrives_late(postgres());
 }
+
+/// The writes a replica makes at every tick (promote, take runs, lease, mark) and the
+/// raising status write, made once tagged (recording themselves in the commit log in
+/// the same statement) and once untagged (the bare statements `hasim bench` runs), on
+/// two fresh schemas in the same state. They must answer alike, and the tagged ones
+/// must have logged exactly the answers that changed something: a write that found
+/// nothing to do leaves no row (whether it committed or not, nothing changed).
+#[test]
+fn tagged_writes_answer_what_they_log_and_what_the_bare_statements_answer() {
+    use hasim::history::OpId;
+    use hasim::model::{ReplicaId, RunId};
+    use hasim::store::{ClaimedRun, EndedRun, LeasedEvent, NewPlan, OpTag, PgStore, Raising, RunOutcome};
+    use hasim::store::{StatusWrite, Store};
+    use std::time::Duration;
+
+    #[derive(Debug, PartialEq)]
+    struct Answers {
+        promoted: Vec<RunId>,
+        taken: Vec<ClaimedRun>,
+        ended: Raising<Option<EndedRun>>,
+        leased: Vec<LeasedEvent>,
+        marked: bool,
+        promoted_again: Vec<RunId>,
+        marked_again: bool,
+    }
+
+    async fn play(db: &PgStore, tagged: bool) -> (Answers, Vec<(OpId, serde_json::Value)>) {
+        let r1 = ReplicaId::nth(1);
+        let tag = |op: OpId| OpTag { op, replica: r1.clone(), invoked: op * 10, before_commit: None };
+        let at = |op: OpId| if tagged { db.tagged(tag(op)) } else { db.clone() };
+        let plan = NewPlan { project: "p".into(), title: "t".into(), tasks: vec!["a".into(), "b".into()] };
+        let created = db.create_plan(&plan).await.unwrap();
+        db.create_pending_runs(created.plan, &created.tasks).await.unwrap();
+        let promoted = at(1).promote_pending().await.unwrap();
+        let taken = at(2).claim_available_runs(&r1, 8).await.unwrap();
+        let failed = RunOutcome::Failed { error: "boom".into() };
+        let ended = at(3).finish_run_raising(taken[0].run, &r1, &failed, StatusWrite::Fenced).await.unwrap();
+        let leased = at(4).lease_events(&r1, 8, Duration::from_secs(60), 20).await.unwrap();
+        let marked = at(5).mark_delivered(leased[0].event).await.unwrap();
+        let promoted_again = at(6).promote_pending().await.unwrap();
+        let marked_again = at(7).mark_delivered(leased[0].event).await.unwrap();
+        let answers = Answers { promoted, taken, ended, leased, marked, promoted_again, marked_again };
+        (answers, db.committed(&[1, 2, 3, 4, 5, 6, 7]).await.unwrap())
+    }
+
+    common::run(async {
+        let (tagged_db, bare_db) = (common::PgFixture::new().await, common::PgFixture::new().await);
+        let (tagged, log) = play(&tagged_db.store(2).await, true).await;
+        let (bare, bare_log) = play(&bare_db.store(2).await, false).await;
+        assert_eq!(tagged, bare);
+        assert!(bare_log.is_empty(), "untagged writes log nothing: {bare_log:?}");
+
+        // Worked out from the statements: both runs promoted and taken, run 1 failed
+        // (raising PIPELINE_FAILED in episode 1, the batch's), that row leased and
+        // marked; promoting again finds nothing, marking again finds it delivered.
+        assert_eq!(tagged.promoted.len(), 2);
+        assert_eq!(tagged.taken.len(), 2);
+        assert_eq!(tagged.ended.raised.len(), 1);
+        assert_eq!(tagged.leased.len(), 1);
+        assert!(tagged.marked && tagged.promoted_again.is_empty() && !tagged.marked_again);
+        let ops: Vec<OpId> = log.iter().map(|(op, _)| *op).collect();
+        assert_eq!(ops, vec![1, 2, 3, 4, 5], "writes 6 and 7 changed nothing");
+        let value = |op: usize| log[op - 1].1.clone();
+        assert_eq!(serde_json::from_value::<Vec<RunId>>(value(1)).unwrap(), tagged.promoted);
+        assert_eq!(serde_json::from_value::<Vec<ClaimedRun>>(value(2)).unwrap(), tagged.taken);
+        assert_eq!(serde_json::from_value::<Raising<Option<EndedRun>>>(value(3)).unwrap(), tagged.ended);
+        assert_eq!(serde_json::from_value::<Vec<LeasedEvent>>(value(4)).unwrap(), tagged.leased);
+        assert!(serde_json::from_value::<bool>(value(5)).unwrap());
+    });
+}

@@ -202,9 +202,13 @@ impl Actor for ReplicaActor {
         if let Some(link) = self.world.link(&self.name).filter(|_| in_memory) {
             store = store.over(link.clone());
         }
-        let replica = ctx.address().recipient();
-        store =
-            store.striking(AtCommit::new(self.world.clone(), self.name.clone(), self.id.clone(), replica));
+        // On Postgres the after-commit point acts through the replica's link, which
+        // only a replica that some fault strikes has; the others commit without it.
+        if in_memory || self.world.link(&self.name).is_some() {
+            let replica = ctx.address().recipient();
+            let at_commit = AtCommit::new(self.world.clone(), self.name.clone(), self.id.clone(), replica);
+            store = store.striking(at_commit);
+        }
         self.store = Some(store.counted(self.world.census.token()).start());
         let webhook =
             WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());

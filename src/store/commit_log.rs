@@ -189,6 +189,11 @@ pub(super) fn to_json<T: Recorded>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::CommitLog(format!("cannot record a result: {e}")))
 }
 
+/// A write's result from the JSON the commit log keeps of it (see [`to_json`]).
+pub(super) fn from_json<T: Recorded>(value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::CommitLog(format!("cannot read a result: {e}")))
+}
+
 /// Inserts `tag`'s row with `value` into `hasim_commit_log` (inside the write's
 /// transaction), when `value` changed something; then lets the after-commit point act.
 pub(super) async fn record<T: Recorded>(db: impl PgExecutor<'_>, tag: &OpTag, value: &T) -> Result<()> {

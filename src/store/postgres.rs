@@ -9,6 +9,7 @@ use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
 use super::commit_log::{self, Committed, OpTag};
 use super::postgres_conn::{Held, on_connection, write_op, write_tx};
+use super::postgres_logged::{self, logged, logged_op};
 
 use super::{
     Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
@@ -163,15 +164,37 @@ async fn end_batch<T>(
 }
 
 /// The pending scheduler's promotion: PENDING -> AVAILABLE.
+macro_rules! promote_pending_sql {
+    () => {
+        "UPDATE task_run SET status = 'AVAILABLE', updated_at = now() WHERE status = 'PENDING' RETURNING id"
+    };
+}
+
+/// The pending scheduler's promotion: PENDING -> AVAILABLE.
 pub async fn promote_pending(db: impl PgExecutor<'_>) -> Result<Vec<RunId>> {
-    let mut rows: Vec<(i64,)> = sqlx::query_as(
-        "UPDATE task_run SET status = 'AVAILABLE', updated_at = now() \
-         WHERE status = 'PENDING' RETURNING id",
-    )
-    .fetch_all(db)
-    .await?;
+    let mut rows: Vec<(i64,)> = sqlx::query_as(promote_pending_sql!()).fetch_all(db).await?;
     rows.sort_unstable();
     Ok(rows.into_iter().map(|(id,)| RunId(id)).collect())
+}
+
+/// [`promote_pending`], recording itself as `tag` (see [`super::postgres_logged`]).
+async fn promote_pending_logged(db: impl PgExecutor<'_>, tag: &OpTag) -> Result<Vec<RunId>> {
+    let sql = logged!(promote_pending_sql!(), value: "coalesce(jsonb_agg(id ORDER BY id), '[]')",
+        op: "$1", by: "$2", invoked: "$3");
+    postgres_logged::run(db, sqlx::query_as(sql), tag).await
+}
+
+/// A replica takes AVAILABLE runs with `FOR UPDATE SKIP LOCKED`: `$1` the replica,
+/// `$2` the most runs.
+macro_rules! claim_available_runs_sql {
+    () => {
+        "UPDATE task_run r SET status = 'RUNNING', replica_id = $1, started_at = now(), updated_at = now() \
+         FROM task t \
+         WHERE t.id = r.task_id AND r.id IN ( \
+             SELECT id FROM task_run WHERE status = 'AVAILABLE' \
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING r.id, r.task_id, t.plan_id, r.attempt"
+    };
 }
 
 /// A replica takes AVAILABLE runs with `FOR UPDATE SKIP LOCKED`.
@@ -180,18 +203,11 @@ pub async fn claim_available_runs(
     replica: &ReplicaId,
     limit: u32,
 ) -> Result<Vec<ClaimedRun>> {
-    let mut rows: Vec<(i64, i64, i64, i32)> = sqlx::query_as(
-        "UPDATE task_run r SET status = 'RUNNING', replica_id = $1, started_at = now(), updated_at = now() \
-         FROM task t \
-         WHERE t.id = r.task_id AND r.id IN ( \
-             SELECT id FROM task_run WHERE status = 'AVAILABLE' \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING r.id, r.task_id, t.plan_id, r.attempt",
-    )
-    .bind(replica.as_str())
-    .bind(i64::from(limit))
-    .fetch_all(db)
-    .await?;
+    let mut rows: Vec<(i64, i64, i64, i32)> = sqlx::query_as(claim_available_runs_sql!())
+        .bind(replica.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
     rows.sort_unstable();
     Ok(rows
         .into_iter()
@@ -204,32 +220,23 @@ pub async fn claim_available_runs(
         .collect())
 }
 
-/// The status write, fenced on the run's status and replica: `$1` the run, `$2` the
-/// status, `$3` the error, `$4` the writing replica.
-const FINISH_FENCED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
-         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
-     FROM task t \
-     WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' AND r.replica_id = $4 \
-     RETURNING r.task_id, t.plan_id, r.attempt, 'RUNNING'::text";
+/// [`claim_available_runs`], recording itself as `tag`.
+async fn claim_available_runs_logged(
+    db: impl PgExecutor<'_>,
+    tag: &OpTag,
+    replica: &ReplicaId,
+    limit: u32,
+) -> Result<Vec<ClaimedRun>> {
+    let sql = logged!(claim_available_runs_sql!(),
+        value: "coalesce(jsonb_agg(jsonb_build_object('run', id, 'task', task_id, 'plan', plan_id, \
+                'attempt', attempt) ORDER BY id), '[]')",
+        op: "$3", by: "$4", invoked: "$5");
+    let query = sqlx::query_as(sql).bind(replica.as_str()).bind(i64::from(limit));
+    postgres_logged::run(db, query, tag).await
+}
 
-/// The status write guarded on the run's status only (the real system's newest
-/// `AND status = ANY(allowed statuses)`, allowed being RUNNING): `$1` to `$3` as fenced.
-const FINISH_STATUS_GUARDED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
-         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
-     FROM task t \
-     WHERE t.id = r.task_id AND r.id = $1 AND r.status = 'RUNNING' \
-     RETURNING r.task_id, t.plan_id, r.attempt, 'RUNNING'::text";
-
-/// The unfenced status write (`WHERE id = $1`, the HA-era store's), returning the
-/// status the run had before: the sub-select locks the row and reads its latest
-/// version, which the update then replaces. `$1` to `$3` as fenced.
-const FINISH_UNFENCED: &str = "UPDATE task_run r SET status = $2, error = $3, finished_at = now(), updated_at = now(), \
-         failed_episode = CASE WHEN $2 = 'FAILED' THEN (SELECT p.episode FROM plan p WHERE p.id = t.plan_id) END \
-     FROM task t, (SELECT id, status FROM task_run WHERE id = $1 FOR UPDATE) old \
-     WHERE t.id = r.task_id AND r.id = old.id \
-     RETURNING r.task_id, t.plan_id, r.attempt, old.status";
-
-/// `replica`'s status write of `run`, guarded as `write` says.
+/// `replica`'s status write of `run`, guarded as `write` says (`hasim_finish_run` of
+/// `migrations/0006_raising_write.sql`).
 pub async fn finish_run(
     db: impl PgExecutor<'_>,
     run: RunId,
@@ -238,16 +245,15 @@ pub async fn finish_run(
     write: StatusWrite,
 ) -> Result<Option<EndedRun>> {
     let status = outcome.status();
-    let sql = match write {
-        StatusWrite::Fenced => FINISH_FENCED,
-        StatusWrite::StatusGuarded => FINISH_STATUS_GUARDED,
-        StatusWrite::Unfenced => FINISH_UNFENCED,
-    };
-    let mut query = sqlx::query_as(sql).bind(run.0).bind(status.as_str()).bind(outcome.error());
-    if write == StatusWrite::Fenced {
-        query = query.bind(replica.as_str());
-    }
-    let row: Option<(i64, i64, i32, String)> = query.fetch_optional(db).await?;
+    let row: Option<(i64, i64, i32, String)> =
+        sqlx::query_as("SELECT task, plan, attempt, before FROM hasim_finish_run($1, $2, $3, $4, $5)")
+            .bind(run.0)
+            .bind(status.as_str())
+            .bind(outcome.error())
+            .bind(replica.as_str())
+            .bind(write.as_str())
+            .fetch_optional(db)
+            .await?;
     let Some((task, plan, attempt, before)) = row else { return Ok(None) };
     let before: RunStatus = before.parse()?;
     Ok(Some(EndedRun {
@@ -403,10 +409,12 @@ impl Store for PgStore {
         write_tx!(self, |tx| create_pending_runs(tx, plan, tasks))
     }
     async fn promote_pending(&self) -> Result<Vec<RunId>> {
-        write_op!(self, |c| promote_pending(c))
+        logged_op!(self, |c| promote_pending(c), |c, tag| promote_pending_logged(c, tag))
     }
     async fn claim_available_runs(&self, replica: &ReplicaId, limit: u32) -> Result<Vec<ClaimedRun>> {
-        write_op!(self, |c| claim_available_runs(c, replica, limit))
+        logged_op!(self, |c| claim_available_runs(c, replica, limit), |c, tag| {
+            claim_available_runs_logged(c, tag, replica, limit)
+        })
     }
     async fn finish_run(
         &self,
@@ -468,10 +476,16 @@ impl Store for PgStore {
         lease: Duration,
         max_leases: u32,
     ) -> Result<Vec<LeasedEvent>> {
-        write_op!(self, |c| super::postgres_outbox::lease_events(c, replica, limit, lease, max_leases))
+        logged_op!(
+            self,
+            |c| super::postgres_outbox::lease_events(c, replica, limit, lease, max_leases),
+            |c, tag| super::postgres_outbox::lease_events_logged(c, tag, replica, limit, lease, max_leases)
+        )
     }
     async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
-        write_op!(self, |c| super::postgres_outbox::mark_delivered(c, event))
+        logged_op!(self, |c| super::postgres_outbox::mark_delivered(c, event), |c, tag| {
+            super::postgres_outbox::mark_delivered_logged(c, tag, event)
+        })
     }
     async fn outbox(&self) -> Result<Vec<OutboxRow>> {
         on_connection!(self, |c| super::postgres_outbox::outbox(c))

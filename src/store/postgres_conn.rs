@@ -4,9 +4,9 @@
 //! - On the pool ([`PgStore::new`], what replicas in scenario runs use): each
 //!   operation takes a connection for itself and gives it back, so operations run
 //!   concurrently, up to the pool's size, like a server's requests. sqlx spends a round
-//!   trip on each hand-over: a ping before lending a connection out
-//!   (`test_before_acquire`, on in [`super::RunSchema::pool`]'s pools) and another when
-//!   it comes back (always).
+//!   trip on each hand-over where the connection may have broken: a ping before
+//!   lending it out (`test_before_acquire`, on in [`super::RunSchema::pool`]'s pools
+//!   that reach the server through a fault proxy).
 //! - Holding one ([`PgStore::holding`]): the store takes one connection from its pool
 //!   at its first operation and keeps it, running operations one at a time in the order
 //!   they asked, like a client that holds its connection (a pgbench client, say). No
