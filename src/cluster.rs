@@ -10,7 +10,7 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::actors::{ActionKind, Director};
+use crate::actors::{ActionKind, Director, EndNow};
 use crate::check::{self, CheckInput, DeliveryView, Report, Request};
 use crate::clock::Clock;
 use crate::faults::{CrashPoints, Fault, PointTrigger};
@@ -19,7 +19,7 @@ use crate::lag::{HostLag, LagProbe};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
-use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, RunSchema, Store};
+use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, Plans, RunSchema, Store};
 use crate::strategy::StrategyKind;
 use crate::webhook::{
     HttpReceiver, ReceivedRequest, Receiver, Secret, Transport, WebhookPolicies, WebhookPolicy,
@@ -102,7 +102,9 @@ impl Stores {
             Stores::Memory(db) => Backend::Memory(db.clone()),
             Stores::Postgres { schema, connections, proxies } => {
                 let via = proxies.get(name).map(LinkProxy::addr);
-                Backend::Postgres(PgStore::new(schema.pool(label, *connections, via).await?))
+                // The director's reads of the change feed need plans for their values.
+                let plans = if label == OBSERVER { Plans::Custom } else { Plans::Generic };
+                Backend::Postgres(PgStore::new(schema.pool_planned(label, *connections, via, plans).await?))
             }
         })
     }
@@ -252,9 +254,19 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
         }
     }
     let census = world.census.clone();
-    let (done, result) = oneshot::channel();
-    Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
-    let mut result = result.await.map_err(|_| Error::ActorGone("director"))?;
+    let (done, mut result) = oneshot::channel();
+    let director = Director::new(Rc::new(spec), world, Rc::new(stores), observer, done).start();
+    // A stop request ends the run early. Waited for here, not in the director's
+    // context: an item more there would change the order its futures are polled in,
+    // and with it the history of a run on the paused clock.
+    let result = tokio::select! {
+        result = &mut result => result,
+        _ = crate::interrupt::wait() => {
+            director.do_send(EndNow);
+            result.await
+        }
+    };
+    let mut result = result.map_err(|_| Error::ActorGone("director"))?;
     // Actors stop a few turns after the director reports; give them a moment.
     for _ in 0..50 {
         if census.live() == 0 {
@@ -352,46 +364,83 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
         }
         Database::Postgres { url, keep_schema } => {
             let schema = RunSchema::create(url).await?;
-            let server = match &setup.target {
-                Target::Builtin => Some(HttpReceiver::start(receiver)?),
-                Target::Url(_) => None,
-            };
-            let endpoint = match (&server, &setup.target) {
-                (Some(server), _) => Endpoint {
-                    transport: Transport::http(server.url()),
-                    receiver: Some(server.receiver().clone()),
-                    secret: secret.clone(),
-                },
-                (None, Target::Url(url)) => external(url),
-                (None, Target::Builtin) => unreachable!("a builtin target has a server"),
-            };
-            let upstream = schema.server_addr().await?;
-            let mut proxies = BTreeMap::new();
-            // Only a replica whose link a fault acts on talks through a proxy: every
-            // byte a proxy relays costs the run's own thread, under load as much as
-            // the replica's work.
-            for name in (1..=spec.config.replicas).map(ReplicaId::nth) {
-                if spec.faults.iter().any(|fault| fault.acts_on_link(&name)) {
-                    proxies.insert(name, LinkProxy::start(upstream).await.map_err(Error::Listen)?);
-                }
-            }
-            let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
-            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
-            let result = probed(lag_bound, run(spec, stores, endpoint, clock)).await;
-            for proxy in stops {
-                proxy.stop().await;
-            }
-            if let Some(server) = server {
-                server.stop().await;
-            }
-            if *keep_schema {
-                schema.terminate(None).await?
-            } else {
-                schema.drop_schema().await?
-            }
-            result
+            // Whatever happens from here on, the schema goes (or stays, asked to).
+            let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag_bound).await;
+            let released =
+                if *keep_schema { schema.terminate(None).await } else { schema.drop_schema().await };
+            let result = result?;
+            released?;
+            Ok(result)
         }
     }
+}
+
+/// The part of a Postgres run that needs its schema: the receiver, the link proxies
+/// and the cluster. Every one of them is closed before it returns, on success or error.
+async fn on_schema(
+    spec: ClusterSpec,
+    setup: &Setup,
+    schema: &RunSchema,
+    (receiver, secret, clock): (Receiver, Secret, Clock),
+    lag_bound: Option<Duration>,
+) -> Result<RunResult> {
+    let server = match &setup.target {
+        Target::Builtin => Some(HttpReceiver::start(receiver)?),
+        Target::Url(_) => None,
+    };
+    let endpoint = match (&server, &setup.target) {
+        (Some(server), _) => Endpoint {
+            transport: Transport::http(server.url()),
+            receiver: Some(server.receiver().clone()),
+            secret: secret.clone(),
+        },
+        (None, Target::Url(url)) => {
+            Endpoint { transport: Transport::http(url.clone()), receiver: None, secret: secret.clone() }
+        }
+        (None, Target::Builtin) => unreachable!("a builtin target has a server"),
+    };
+    let mut proxies = BTreeMap::new();
+    let started = start_proxies(&spec, schema, &mut proxies).await;
+    let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
+    let result = match started {
+        Ok(()) => {
+            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
+            probed(lag_bound, run(spec, stores, endpoint, clock)).await
+        }
+        Err(e) => Err(e),
+    };
+    for proxy in stops {
+        proxy.stop().await;
+    }
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    result
+}
+
+/// Starts a link proxy for every replica whose link a fault acts on, into `proxies`
+/// (those started stay there when one fails, for the caller to stop). Only such a
+/// replica talks through a proxy: every byte a proxy relays costs the run's own
+/// thread, under load as much as the replica's work.
+async fn start_proxies(
+    spec: &ClusterSpec,
+    schema: &RunSchema,
+    proxies: &mut BTreeMap<ReplicaId, LinkProxy>,
+) -> Result<()> {
+    let faulted: Vec<ReplicaId> = (1..=spec.config.replicas)
+        .map(ReplicaId::nth)
+        .filter(|name| spec.faults.iter().any(|fault| fault.acts_on_link(name)))
+        .collect();
+    if faulted.is_empty() {
+        return Ok(());
+    }
+    let upstream = schema.server_addr().await?;
+    for name in faulted {
+        let proxy = LinkProxy::start(upstream).await.map_err(Error::Listen)?;
+        tracing::info!(listening = %proxy.addr(), replica = %name, "link proxy started");
+        proxies.insert(name, proxy);
+    }
+    Ok(())
 }
 
 /// Runs `run` with a [`LagProbe`] of `bound` beside it (none when `bound` is `None`),

@@ -51,6 +51,9 @@ pub enum Error {
     /// The HTTP webhook receiver could not start listening.
     #[error("cannot start the webhook receiver: {0}")]
     Listen(#[source] std::io::Error),
+    /// The work was asked to stop (SIGINT or SIGTERM) before it finished.
+    #[error("stopped by {0}")]
+    Interrupted(crate::interrupt::Signal),
 }
 
 /// What to do about a failed connection: start a server when none answered; when the

@@ -59,6 +59,28 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reaction: Option<usize>,
     },
+    /// A user's request found no live replica to serve it (the replica it names is
+    /// down, or every one is), so it never reached the cluster: nothing it asked for
+    /// happened, and nothing is owed for it.
+    RequestDropped {
+        /// The plan's position in the scenario (a dropped first `run` never creates
+        /// the plan, so it may have no id).
+        plan_index: usize,
+        /// The plan's name in the scenario.
+        name: String,
+        /// The plan, when it exists.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<PlanId>,
+        /// What was asked: `run`, `retry`, `skip`, `cancel`.
+        action: String,
+        /// The replica the request named, when it named one (else: any live one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<ReplicaId>,
+        /// The `[[reactions]]` rule (by position) that made the user act; `None` for
+        /// an action of the timeline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reaction: Option<usize>,
+    },
     /// A plan and its tasks were created.
     PlanCreated {
         /// The plan.

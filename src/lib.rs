@@ -29,6 +29,7 @@
 pub mod actors;
 pub mod bench;
 pub mod check;
+pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod doctor;
@@ -36,6 +37,8 @@ mod error;
 pub mod explore;
 pub mod faults;
 pub mod history;
+pub mod housekeeping;
+pub mod interrupt;
 pub mod lag;
 pub mod link;
 pub mod model;

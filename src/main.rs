@@ -1,18 +1,18 @@
 //! The `hasim` command line. Parsing and printing only: the work is in the library.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use hasim::cli::{DEFAULT_DATABASE_URL, StoreArgs};
 use hasim::cluster::Database;
+use hasim::interrupt::{self, Signal};
 use hasim::report::{html, text};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::scenario::Scenario;
 use hasim::strategy::StrategyKind;
-
-/// The default server: the local one, with trust auth.
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// hasim: does this webhook delivery design keep its promise when replicas crash,
 /// links break and endpoints fail?
@@ -48,7 +48,7 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
         /// The strategies to compare, in column order [default: all]
-        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(StrategyKind))]
+        #[arg(long, value_delimiter = ',', value_enum)]
         strategies: Vec<StrategyKind>,
     },
     /// Validate scenario files without running them; every bad file is reported with
@@ -81,8 +81,12 @@ enum Command {
     /// Check that a Postgres server can host hasim runs: connect, create and migrate a
     /// run schema, race replicas for claims, drop the schema.
     Doctor {
-        #[command(flatten)]
-        db: DbArgs,
+        /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
+        #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Leave the schema (hasim_<run id>) in place for inspection.
+        #[arg(long)]
+        keep_schema: bool,
         /// Replicas racing for each plan's claim.
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         replicas: u16,
@@ -90,16 +94,13 @@ enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         plans: u32,
     },
-}
-
-#[derive(Debug, Args)]
-struct DbArgs {
-    /// The Postgres server [env: DATABASE_URL] [default: postgres://postgres@127.0.0.1:5432/postgres]
-    #[arg(long)]
-    database_url: Option<String>,
-    /// Leave each run's schema (hasim_<run id>) in place for inspection.
-    #[arg(long)]
-    keep_schema: bool,
+    /// List the run schemas (hasim_*) left on a Postgres server, with their age and
+    /// whether a run still uses them; with --drop, drop those no run uses.
+    ///
+    /// A run drops its schema when it ends; one is left by --keep-schema, or by a
+    /// process killed outright (SIGKILL, a second Ctrl-C).
+    /// Exit status: 0 on success, 2 when the server cannot be reached.
+    Gc(hasim::housekeeping::GcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -108,18 +109,18 @@ struct RunArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Run every file under this strategy instead of its own (`run` only).
-    #[arg(long, value_parser = clap::value_parser!(StrategyKind))]
-    strategy: Option<StrategyKind>,
-    /// Where the replicas' database is. Default: postgres when DATABASE_URL or
-    /// --database-url is set, else the memory store (fast and deterministic).
     #[arg(long, value_enum)]
-    store: Option<StoreArg>,
+    strategy: Option<StrategyKind>,
     #[command(flatten)]
-    db: DbArgs,
+    store: StoreArgs,
+    /// Leave each run's schema (hasim_<run id>) in place for inspection.
+    #[arg(long)]
+    keep_schema: bool,
     /// Run every file with this seed instead of its own.
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the full results (verdicts, history, receiver log, timings) as JSON.
+    /// Write the full results (verdicts, history, receiver log, timings) as JSON;
+    /// `-` writes them to stdout (the report then goes to stderr).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Write a self-contained HTML page with a timeline of every run (lanes per
@@ -135,26 +136,76 @@ struct RunArgs {
     check_determinism: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum StoreArg {
-    /// The in-process model of the database.
-    Memory,
-    /// A real Postgres server.
-    Postgres,
-}
-
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
+    // Warnings by default; RUST_LOG says otherwise. Colour only on a terminal, and
+    // never with NO_COLOR set (https://no-color.org).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    listen_for_signals();
+    let outcome = run(Cli::parse());
+    // Stopped by a signal: whatever finished has been reported; exit as the shell
+    // expects of a process the signal ended (130 for SIGINT, 143 for SIGTERM).
+    if let Some(signal) = interrupt::requested() {
+        if let Err(e) = &outcome
+            && !is_interrupted(e)
+        {
+            eprintln!("error: {e:#}");
+        }
+        eprintln!("stopped by {signal}");
+        return ExitCode::from(signal.exit_status());
+    }
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Turns the first SIGINT or SIGTERM into a stop request ([`interrupt`]): work in
+/// progress ends cleanly and says what it finished. A second one exits at once.
+fn listen_for_signals() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return eprintln!("warning: cannot listen for signals ({e}); Ctrl-C stops hasim at once"),
+    };
+    // Registered before this returns, so a signal that comes at once is not missed.
+    let streams = runtime.block_on(async {
+        Ok::<_, std::io::Error>((signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?))
+    });
+    let (mut int, mut term) = match streams {
+        Ok(streams) => streams,
+        Err(e) => return eprintln!("warning: cannot listen for signals ({e}); Ctrl-C stops hasim at once"),
+    };
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            loop {
+                let signal = tokio::select! {
+                    _ = int.recv() => Signal::Interrupt,
+                    _ = term.recv() => Signal::Terminate,
+                };
+                if interrupt::request(signal) {
+                    eprintln!("{signal}: stopping cleanly (again to exit at once)");
+                } else {
+                    std::process::exit(signal.exit_status().into());
+                }
+            }
+        });
+    });
+}
+
+/// Whether `e` is a stop request, not a failure.
+fn is_interrupted(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref::<hasim::Error>(), Some(hasim::Error::Interrupted(_))))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -168,37 +219,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Doctor { db, replicas, plans } => doctor(db, replicas, plans),
+        Command::Doctor { database_url, keep_schema, replicas, plans } => {
+            let url = hasim::cli::choose(Some(hasim::cli::StoreKind::Postgres), database_url.as_deref()).url;
+            doctor(&url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()), keep_schema, replicas, plans)
+        }
+        Command::Gc(args) => {
+            let report = hasim::housekeeping::gc(&args).context("hasim gc")?;
+            print!("{}", report.text(std::time::SystemTime::now()));
+            Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
         Command::Explore(args) => explore(&args),
-        Command::Bench(args) => match hasim::bench::cli::run(args) {
-            Ok(table) => {
-                print!("{table}");
-                Ok(ExitCode::SUCCESS)
+        Command::Bench(args) => {
+            let to_stdout = args.json.as_deref() == Some(Path::new("-"));
+            match hasim::bench::cli::run_output(args) {
+                Ok(output) => {
+                    if let Some(json) = output.json.filter(|_| to_stdout) {
+                        eprint!("{}", output.table);
+                        print!("{json}");
+                    } else {
+                        print!("{}", output.table);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(ExitCode::from(hasim::bench::cli::exit_code(&e)))
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                Ok(ExitCode::from(hasim::bench::cli::exit_code(&e)))
-            }
-        },
+        }
     }
 }
 
 /// The database `args` ask for, saying so when it falls back to the memory store.
 fn database(args: &RunArgs) -> Database {
-    let url = args.db.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
-    match (args.store, url) {
-        (Some(StoreArg::Memory), _) => Database::Memory,
-        (None, None) => {
-            eprintln!(
-                "no DATABASE_URL or --database-url: running on the memory store (--store postgres for Postgres)"
-            );
-            Database::Memory
-        }
-        (Some(StoreArg::Postgres) | None, url) => Database::Postgres {
-            url: url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            keep_schema: args.db.keep_schema,
-        },
+    let choice = args.store.choose();
+    if choice.defaulted {
+        eprintln!(
+            "no DATABASE_URL or --database-url: running on the memory store (--store postgres for Postgres)"
+        );
     }
+    choice.database(args.keep_schema)
+}
+
+/// Where the human report goes: stdout, or stderr when `--json -` takes stdout.
+fn report_out(json: Option<&Path>) -> Box<dyn Write> {
+    if json == Some(Path::new("-")) { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) }
 }
 
 fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -210,18 +275,23 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
         return determinism(&scenarios, &args);
     }
     let options = RunOptions { database: database(&args), strategy: args.strategy, seed: args.seed };
+    let mut out = report_out(args.json.as_deref());
     let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
     for (i, (path, scenario)) in scenarios.iter().enumerate() {
         if !args.quiet && scenarios.len() > 1 {
             eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
         }
-        let run = run_scenario(scenario, &options).with_context(|| format!("running {}", path.display()))?;
+        let run = match run_scenario(scenario, &options) {
+            Err(hasim::Error::Interrupted(_)) => break,
+            run => run.with_context(|| format!("running {}", path.display()))?,
+        };
         if !args.quiet || !run.ok {
-            println!("{}", text::scenario(&run));
+            writeln!(out, "{}", text::scenario(&run))?;
         }
         runs.push(run);
     }
-    println!("{}", text::summary(&runs));
+    writeln!(out, "{}", text::summary(&runs))?;
+    stopped_after(&mut out, runs.len(), scenarios.len(), "scenario")?;
     write_json(args.json.as_deref(), &runs)?;
     let sections = scenarios
         .iter()
@@ -229,6 +299,14 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|((_, s), r)| html::Section { scenario: s, runs: std::slice::from_ref(r) });
     write_html(args.html.as_deref(), "hasim run", &sections.collect::<Vec<_>>())?;
     Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// After a stop request: how much of the work finished (`2 of 12 scenarios run`).
+fn stopped_after(out: &mut dyn Write, done: usize, of: usize, what: &str) -> std::io::Result<()> {
+    match interrupt::requested() {
+        Some(signal) => writeln!(out, "stopped by {signal}: {done} of {of} {what}s run; the rest were not"),
+        None => Ok(()),
+    }
 }
 
 fn determinism(scenarios: &[(PathBuf, Scenario)], args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -253,8 +331,9 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
     let strategies = if strategies.is_empty() { StrategyKind::ALL.to_vec() } else { strategies };
     let scenarios = load_all(&args.paths)?;
     let database = database(&args);
+    let mut out = report_out(args.json.as_deref());
     let mut rows = Vec::with_capacity(scenarios.len());
-    for (i, (path, scenario)) in scenarios.iter().enumerate() {
+    'scenarios: for (i, (path, scenario)) in scenarios.iter().enumerate() {
         if !args.quiet {
             eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
         }
@@ -262,28 +341,38 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
         for &strategy in &strategies {
             let options =
                 RunOptions { database: database.clone(), strategy: Some(strategy), seed: args.seed };
-            let run = run_scenario(scenario, &options)
-                .with_context(|| format!("running {} under {strategy}", path.display()))?;
+            let run = match run_scenario(scenario, &options) {
+                // A row cut short is left out: the matrix has every strategy's cell.
+                Err(hasim::Error::Interrupted(_)) => break 'scenarios,
+                run => run.with_context(|| format!("running {} under {strategy}", path.display()))?,
+            };
             if !run.ok && !args.quiet {
-                println!("{}", text::scenario(&run));
+                writeln!(out, "{}", text::scenario(&run))?;
             }
             runs.push(run);
         }
         rows.push((scenario.name.clone(), runs));
     }
-    print!("{}", text::matrix(&rows));
+    write!(out, "{}", text::matrix(&rows))?;
     let all: Vec<&ScenarioRun> = rows.iter().flat_map(|(_, runs)| runs).collect();
     if let Some(lag) = text::host_lag(all.iter().copied()) {
-        println!("{lag}");
+        writeln!(out, "{lag}")?;
     }
+    stopped_after(&mut out, rows.len(), scenarios.len(), "scenario")?;
     write_json(args.json.as_deref(), &all)?;
     let sections = scenarios.iter().zip(&rows).map(|((_, s), (_, runs))| html::Section { scenario: s, runs });
     write_html(args.html.as_deref(), "hasim compare", &sections.collect::<Vec<_>>())?;
     Ok(if all.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Writes `value` as JSON to `path`; `-` is stdout.
 fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
+    if path == Path::new("-") {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value).context("writing the JSON to stdout")?;
+        return Ok(writeln!(stdout)?);
+    }
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     serde_json::to_writer_pretty(std::io::BufWriter::new(file), value)
         .with_context(|| format!("writing {}", path.display()))
@@ -343,9 +432,8 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
     }
     let clock_seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let search = args.search(clock_seed % 1_000_000_000, cores, &url).context("--strategy is required")?;
+    let search = args.search(clock_seed % 1_000_000_000, cores).context("--strategy is required")?;
     let shard = if search.shard.is_whole() { String::new() } else { format!(", shard {}", search.shard) };
     eprintln!(
         "exploring {} on the {} store, seed {}{shard}, {} job{} (--seed {} repeats this search)",
@@ -391,11 +479,9 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
     Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn doctor(db: DbArgs, replicas: u16, plans: u32) -> anyhow::Result<ExitCode> {
-    let url =
-        db.database_url.or_else(|| std::env::var("DATABASE_URL").ok()).unwrap_or(DEFAULT_DATABASE_URL.into());
+fn doctor(url: &str, keep_schema: bool, replicas: u16, plans: u32) -> anyhow::Result<ExitCode> {
     let report = actix::System::new()
-        .block_on(hasim::doctor::doctor(&url, replicas.into(), plans as usize, db.keep_schema))
+        .block_on(hasim::doctor::doctor(url, replicas.into(), plans as usize, keep_schema))
         .context("the Postgres check failed")?;
     println!("Postgres at {}: {}", report.url, report.server_version);
     println!("schema {} created and migrated", report.schema);

@@ -66,8 +66,12 @@ pub struct ScenarioRun {
 }
 
 /// Runs `scenario` as `options` say. Builds its own actix system: call it from a
-/// plain thread, not from inside one.
+/// plain thread, not from inside one. Fails with [`Error::Interrupted`](crate::Error)
+/// when a stop was asked ([`crate::interrupt`]), once the run's resources are released.
 pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<ScenarioRun> {
+    if let Some(signal) = crate::interrupt::requested() {
+        return Err(crate::Error::Interrupted(signal));
+    }
     let mut spec = scenario.spec.clone();
     spec.strategy = options.strategy.unwrap_or(spec.strategy);
     spec.seed = options.seed.unwrap_or(spec.seed);
@@ -92,6 +96,11 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
     };
     let started = Instant::now();
     let result = system.block_on(execute(spec, &setup))?;
+    // A run cut short by a stop request is not judged: its missing deliveries would
+    // read as lost.
+    if let Some(signal) = crate::interrupt::requested() {
+        return Err(crate::Error::Interrupted(signal));
+    }
     let checks = judge(scenario, strategy, &result);
     Ok(ScenarioRun {
         name: scenario.name.clone(),

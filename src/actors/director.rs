@@ -119,6 +119,11 @@ impl Director {
         ctx.spawn(async move { stores.connect(&slot_name, label.as_str()).await }.into_actor(self).map(
             move |backend, act, ctx| {
                 act.pending -= 1;
+                // The run ended while the replica was connecting (at max_duration, or
+                // asked to stop): nothing would ever stop it.
+                if act.done.is_none() {
+                    return;
+                }
                 let backend = match backend {
                     Ok(backend) => backend,
                     Err(e) => {
@@ -236,7 +241,7 @@ impl Director {
     fn act(&mut self, index: usize) {
         let action = self.spec.timeline[index].clone();
         let Some((via_id, via)) = self.route(action.via.as_ref()) else {
-            tracing::warn!(action = index, "no live replica to serve the request; it is dropped");
+            self.drop_request(action.plan, action.action.as_str(), action.via, None);
             return;
         };
         self.world.busy(1);
@@ -247,6 +252,19 @@ impl Director {
             via_id,
             reaction: None,
         });
+    }
+
+    /// Records that a request for plan `plan_index` found no live replica to serve it
+    /// (`via`, or any): the history, the reports and the summary show it.
+    fn drop_request(&self, plan_index: usize, action: &str, via: Option<ReplicaId>, reaction: Option<usize>) {
+        let plan =
+            self.world.user_plans_from(0).into_iter().find(|(i, _)| *i == plan_index).map(|(_, id)| id);
+        let name = self.spec.plans.get(plan_index).map(|p| p.name.clone()).unwrap_or_default();
+        let named = via.as_ref().map_or("any", |v| v.0.as_str());
+        tracing::warn!(plan = %name, action, via = named, "no live replica to serve the request; it is dropped");
+        let event =
+            Event::RequestDropped { plan_index, name, plan, action: action.to_owned(), via, reaction };
+        self.world.history.record(None, event);
     }
 
     /// Starts fault `index` (a timed one).
@@ -380,6 +398,21 @@ impl Handler<ReplicaDown> for Director {
                 }
             });
         }
+    }
+}
+
+/// End the run now, as at `max_duration`: the replicas stop and the result is
+/// collected. Sent when a stop is asked ([`crate::interrupt`]); the runner does not
+/// judge such a run.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct EndNow;
+
+impl Handler<EndNow> for Director {
+    type Result = ();
+
+    fn handle(&mut self, _: EndNow, ctx: &mut Context<Self>) {
+        self.finish(false, ctx);
     }
 }
 

@@ -8,7 +8,7 @@ mod store;
 mod task_run;
 mod webhook;
 
-pub use director::{Director, ReplicaDown, SignalCancel};
+pub use director::{Director, EndNow, ReplicaDown, SignalCancel};
 pub use plan::{Act, ActionKind, PlanActor};
 pub use replica::{
     CancelRun, CheckCompletion, CrashNow, ReplicaActor, RunFinished, Serve, Served, StopReplica,

@@ -3,7 +3,7 @@
 //! ```text
 //! hasim bench [WORKLOAD] --replicas 1,2,4,8,16,32 [--plans N] [--duration 5s]
 //!     [--shape free|rounds] [--mechanism M] [--database-url U] [--json PATH] [--csv PATH]
-//!     [--svg PATH] [--pgbench] [--path actor|actor-pool|pool|connection]
+//!     [--svg PATH] [--pgbench] [--path actor|actor-pool|pool|connection] [--store memory|postgres]
 //! ```
 //!
 //! The binary parses [`BenchArgs`] (clap exits 2 on a malformed command line), calls
@@ -19,8 +19,8 @@ use super::{
     Target, Workload, report, sweep,
 };
 
-/// The server when neither `--database-url` nor `DATABASE_URL` names one.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub use crate::cli::DEFAULT_DATABASE_URL;
+use crate::cli::StoreKind;
 
 /// Measure what the webhook claim costs when replicas race for it.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,15 +55,22 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Mechanism::OnConflict)]
     pub mechanism: Mechanism,
 
-    /// The Postgres server. Default: $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, value_name = "URL")]
+    /// Where the replicas' database is. Default: postgres when a database URL is given
+    /// (--database-url or DATABASE_URL, not empty), else memory (the in-process model;
+    /// on-conflict only).
+    #[arg(long, value_enum)]
+    pub store: Option<StoreKind>,
+
+    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Run against the in-process memory model instead of Postgres (on-conflict only).
-    #[arg(long, conflicts_with_all = ["database_url", "pgbench"])]
+    /// The same as --store memory (kept for older command lines).
+    #[arg(long, hide = true, conflicts_with_all = ["store", "pgbench"])]
     pub memory: bool,
 
-    /// Write every measurement as JSON to this file.
+    /// Write every measurement as JSON to this file (`-`: to stdout, the table then
+    /// going to stderr).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
@@ -153,17 +160,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl BenchArgs {
-    /// The database URL: `--database-url`, else `DATABASE_URL`, else the local default.
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into())
+    /// Where the sweep runs: `--store` (or `--memory`), else as every command
+    /// chooses ([`crate::cli::choose`]).
+    pub fn target(&self) -> Target {
+        let store = if self.memory { Some(StoreKind::Memory) } else { self.store };
+        match crate::cli::choose(store, self.database_url.as_deref()).url {
+            Some(url) => Target::Postgres { url },
+            None => Target::Memory,
+        }
     }
 
     /// The sweep these arguments ask for.
     pub fn config(&self) -> BenchConfig {
-        let target = if self.memory { Target::Memory } else { Target::Postgres { url: self.database_url() } };
+        let target = self.target();
         let mut cfg = BenchConfig::new(self.workload, self.mechanism, target, self.replicas.clone());
         cfg.shape = self.shape;
         cfg.plans = self.plans;
@@ -182,25 +191,56 @@ impl BenchArgs {
     }
 }
 
+/// What `hasim bench` gives the binary to print.
+#[derive(Debug, Clone)]
+pub struct BenchOutput {
+    /// The table, and a line per file written.
+    pub table: String,
+    /// The JSON report, when `--json -` asks for it on stdout.
+    pub json: Option<String>,
+}
+
 /// Runs `hasim bench` inside a fresh actix `System` on this thread (call it from a
 /// plain `main`, not from inside a runtime) and returns the table to print. Writes
 /// `--json`, `--csv` and `--svg`.
 pub fn run(args: BenchArgs) -> anyhow::Result<String> {
+    run_output(args).map(|output| output.table)
+}
+
+/// [`run`], giving the JSON report too when `--json -` asks for it on stdout.
+pub fn run_output(args: BenchArgs) -> anyhow::Result<BenchOutput> {
     actix::System::new().block_on(run_async(args))
 }
 
-/// [`run`] for a caller already inside an actix `System`.
-pub async fn run_async(args: BenchArgs) -> anyhow::Result<String> {
+/// [`run_output`] for a caller already inside an actix `System`.
+pub async fn run_async(args: BenchArgs) -> anyhow::Result<BenchOutput> {
     let cfg = args.config();
     cfg.validate()?;
     // Fail on an unwritable output before spending minutes measuring.
-    for path in [&args.json, &args.csv, &args.svg].into_iter().flatten() {
+    for path in [&args.json, &args.csv, &args.svg].into_iter().flatten().filter(|p| !is_stdout(p)) {
         check_writable(path)?;
     }
     let report = sweep(&cfg).await?;
     let mut out = report::table(&report);
+    if let Some(signal) = &report.interrupted {
+        out.push_str(&format!(
+            "stopped by {signal} after {} of {} replica counts\n",
+            report.points.len(),
+            cfg.replicas.len()
+        ));
+    }
     write_outputs(&args, &report, &mut out)?;
-    Ok(out)
+    let json = args.json.as_deref().filter(|p| is_stdout(p)).map(|_| to_json(&report));
+    Ok(BenchOutput { table: out, json })
+}
+
+/// Whether `path` is `-`: stdout.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+fn to_json(report: &BenchReport) -> String {
+    serde_json::to_string_pretty(report).expect("a report serializes") + "\n"
 }
 
 fn check_writable(path: &Path) -> Result<(), BenchError> {
@@ -225,9 +265,8 @@ fn write_outputs(args: &BenchArgs, report: &BenchReport, out: &mut String) -> Re
         out.push_str(&format!("wrote {}\n", path.display()));
         Ok::<(), BenchError>(())
     };
-    if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(report).expect("a report serializes");
-        write(path, json + "\n", out)?;
+    if let Some(path) = args.json.as_deref().filter(|p| !is_stdout(p)) {
+        write(path, to_json(report), out)?;
     }
     if let Some(path) = &args.csv {
         write(path, report::csv(report), out)?;

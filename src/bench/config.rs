@@ -203,7 +203,7 @@ impl BenchConfig {
             if self.target == Target::Memory {
                 return invalid(
                     "the outbox workload needs Postgres: it measures FOR UPDATE SKIP LOCKED on a \
-                     table of pending rows, which the memory model does not have (drop --memory)"
+                     table of pending rows, which the memory model does not have (--store postgres, or set DATABASE_URL)"
                         .into(),
                 );
             }
@@ -211,12 +211,16 @@ impl BenchConfig {
         if self.target == Target::Memory {
             if self.mechanism != Mechanism::OnConflict {
                 return invalid(format!(
-                    "the {} mechanism needs Postgres; the memory model has only the on-conflict claim",
+                    "the {} mechanism needs Postgres; the memory model has only the on-conflict claim \
+                     (--store postgres, or set DATABASE_URL)",
                     self.mechanism
                 ));
             }
             if self.pgbench.is_some() {
-                return invalid("--pgbench needs Postgres, not the memory model".into());
+                return invalid(
+                    "--pgbench needs Postgres, not the memory model (--store postgres, or set DATABASE_URL)"
+                        .into(),
+                );
             }
         }
         Ok(())

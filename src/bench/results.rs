@@ -168,6 +168,10 @@ pub struct BenchReport {
     pub nproc: usize,
     /// Its memory, in KiB.
     pub mem_total_kib: u64,
+    /// The signal that stopped the sweep early (`SIGINT`, `SIGTERM`): `points` then
+    /// holds the points finished before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// The points, in the order run.
     pub points: Vec<PointResult>,
 }

@@ -32,34 +32,12 @@ async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, Benc
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut points = Vec::with_capacity(cfg.replicas.len());
     for &r in &cfg.replicas {
-        let spec = RunSpec {
-            workload: cfg.workload,
-            shape: cfg.shape,
-            mechanism: cfg.mechanism,
-            plans: cfg.plans_at(r),
-            stop: cfg.stop,
-            seed: cfg.seed,
-            sample_waits: cfg.sample_waits,
+        // A stop request ([`crate::interrupt`]) leaves the point being measured: the
+        // report holds the points finished before it.
+        let point = tokio::select! {
+            point = measure_point(env, cfg, r) => point?,
+            _ = crate::interrupt::wait() => break,
         };
-        let mut runs = Vec::with_capacity(cfg.repeat);
-        let mut pg_runs = Vec::with_capacity(cfg.repeat);
-        for rep in 0..cfg.repeat {
-            // Alternate which side goes first, so a drifting machine favours neither.
-            let pgbench_first = rep % 2 == 1;
-            if let (Some(pg), true) = (&cfg.pgbench, pgbench_first) {
-                pg_runs.push(env.pgbench(pg, r, &spec).await?);
-            }
-            let replicas = env.start_replicas(r, cfg.mechanism, cfg.path).await?;
-            let run = env.run_measured(&replicas, &spec).await;
-            replicas.close().await;
-            runs.push(run?);
-            if let (Some(pg), false) = (&cfg.pgbench, pgbench_first) {
-                pg_runs.push(env.pgbench(pg, r, &spec).await?);
-            }
-        }
-        let point =
-            combine(runs, pg_runs).ok_or_else(|| BenchError::Invalid("repeat must be at least 1".into()))?;
-        tracing::info!(replicas = r, claims_per_s = point.claims_per_s, ratio = ?point.ratio, "bench point done");
         points.push(point);
     }
     Ok(BenchReport {
@@ -82,8 +60,42 @@ async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, Benc
         started_unix,
         nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         mem_total_kib: proc_field("/proc/meminfo", "MemTotal:").unwrap_or(0),
+        interrupted: crate::interrupt::requested().map(|signal| signal.name().to_owned()),
         points,
     })
+}
+
+/// One point of the sweep: `r` replicas, every repeat, hasim and pgbench alternating.
+async fn measure_point(env: &BenchEnv, cfg: &BenchConfig, r: usize) -> Result<PointResult, BenchError> {
+    let spec = RunSpec {
+        workload: cfg.workload,
+        shape: cfg.shape,
+        mechanism: cfg.mechanism,
+        plans: cfg.plans_at(r),
+        stop: cfg.stop,
+        seed: cfg.seed,
+        sample_waits: cfg.sample_waits,
+    };
+    let mut runs = Vec::with_capacity(cfg.repeat);
+    let mut pg_runs = Vec::with_capacity(cfg.repeat);
+    for rep in 0..cfg.repeat {
+        // Alternate which side goes first, so a drifting machine favours neither.
+        let pgbench_first = rep % 2 == 1;
+        if let (Some(pg), true) = (&cfg.pgbench, pgbench_first) {
+            pg_runs.push(env.pgbench(pg, r, &spec).await?);
+        }
+        let replicas = env.start_replicas(r, cfg.mechanism, cfg.path).await?;
+        let run = env.run_measured(&replicas, &spec).await;
+        replicas.close().await;
+        runs.push(run?);
+        if let (Some(pg), false) = (&cfg.pgbench, pgbench_first) {
+            pg_runs.push(env.pgbench(pg, r, &spec).await?);
+        }
+    }
+    let point =
+        combine(runs, pg_runs).ok_or_else(|| BenchError::Invalid("repeat must be at least 1".into()))?;
+    tracing::info!(replicas = r, claims_per_s = point.claims_per_s, ratio = ?point.ratio, "bench point done");
+    Ok(point)
 }
 
 fn median(values: &[f64]) -> f64 {

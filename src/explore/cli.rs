@@ -9,7 +9,7 @@
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use crate::cluster::Database;
+use crate::cli::StoreKind;
 use crate::strategy::StrategyKind;
 
 use super::{Bounds, Counterexample, Merged, Outcome, Progress, Search, Shard};
@@ -23,7 +23,7 @@ pub struct ExploreArgs {
     pub command: Option<ExploreCommand>,
 
     /// The delivery design to search: in-memory, seed-claim, shipped-claim, outbox.
-    #[arg(long, required = true, value_parser = clap::value_parser!(StrategyKind))]
+    #[arg(long, required = true, value_enum)]
     pub strategy: Option<StrategyKind>,
 
     /// Generated cases to run (shrinking runs come on top); with --shard, the cases
@@ -49,13 +49,13 @@ pub struct ExploreArgs {
     pub shard: Shard,
 
     /// Where the runs' database is: memory (virtual time, exactly replayable, fast)
-    /// or postgres (real time: about a second per case).
-    #[arg(long, value_enum, default_value = "memory")]
-    pub store: ExploreStore,
+    /// or postgres (real time: about a second per case). Default: postgres when a
+    /// database URL is given (--database-url or DATABASE_URL, not empty), else memory.
+    #[arg(long, value_enum)]
+    pub store: Option<StoreKind>,
 
-    /// The Postgres server for --store postgres. Default: $DATABASE_URL, else
-    /// postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, value_name = "URL")]
+    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Write each counterexample here as a scenario file (the directory is created).
@@ -113,27 +113,13 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
-/// Where explored runs go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExploreStore {
-    /// The in-process model, in virtual time.
-    Memory,
-    /// A real Postgres server.
-    Postgres,
-}
-
 impl ExploreArgs {
     /// The search these arguments ask for, with `seed` when none was given and
     /// `jobs` when --jobs was not; `None` without --strategy (only a subcommand may
-    /// leave it out).
-    pub fn search(&self, seed: u64, jobs: usize, default_url: &str) -> Option<Search> {
-        let database = match self.store {
-            ExploreStore::Memory => Database::Memory,
-            ExploreStore::Postgres => Database::Postgres {
-                url: self.database_url.clone().unwrap_or_else(|| default_url.to_owned()),
-                keep_schema: false,
-            },
-        };
+    /// leave it out). The store is chosen as every command chooses it
+    /// ([`crate::cli::choose`]).
+    pub fn search(&self, seed: u64, jobs: usize) -> Option<Search> {
+        let database = crate::cli::choose(self.store, self.database_url.as_deref()).database(false);
         let as_u8 = |r: &RangeInclusive<usize>| (*r.start() as u8)..=(*r.end() as u8);
         Some(Search {
             strategy: self.strategy?,
@@ -213,6 +199,14 @@ pub fn summary(search: &Search, outcome: &Outcome) -> String {
     }
     if outcome.not_quiet > 0 {
         text.push_str(&format!("; {} case(s) never went quiet before max_duration", outcome.not_quiet));
+    }
+    if let Some(signal) = outcome.interrupted {
+        text.push_str(&format!(
+            "; stopped by {signal} after {} of {} case{}",
+            outcome.cases,
+            search.case_numbers().count(),
+            plural(search.case_numbers().count())
+        ));
     }
     text
 }

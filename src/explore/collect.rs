@@ -48,6 +48,7 @@ impl<'a, P: FnMut(&Progress)> Collector<'a, P> {
                 counterexamples: vec![],
                 discarded: 0,
                 elapsed: Default::default(),
+                interrupted: None,
             },
             // A search for no counterexample at all is done before it starts.
             last: (search.max_counterexamples == 0).then_some(0),

@@ -114,24 +114,30 @@ pub struct Outcome {
     pub discarded: u32,
     /// Wall-clock time.
     pub elapsed: Duration,
+    /// The stop request that ended the search early ([`crate::interrupt`]): the
+    /// outcome then holds the cases taken before it.
+    pub interrupted: Option<crate::interrupt::Signal>,
 }
 
 /// Runs `search`, calling `progress` after every case, in case order, and while
 /// shrinking the case the search waits for: after every shrink run with one job,
-/// at most every 50 ms of a worker's shrinking with several.
+/// at most every 50 ms of a worker's shrinking with several. A stop request
+/// ([`crate::interrupt`]) ends it early with what it found so far.
 pub fn explore(search: &Search, progress: impl FnMut(&Progress)) -> Result<Outcome> {
     if search.jobs == 0 {
         return Err(Error::Explore("a search needs at least one job".to_owned()));
     }
     let started = Instant::now();
     let mut collector = Collector::new(search, progress);
+    let interrupted = || crate::interrupt::requested().is_some();
     if search.jobs == 1 {
         for number in search.case_numbers() {
-            if collector.last().is_some() {
+            if collector.last().is_some() || interrupted() {
                 break;
             }
-            let result = trial(search, number, |runs| collector.shrinking(number, runs), || false);
-            if collector.accept(number, result)? {
+            let result = trial(search, number, |runs| collector.shrinking(number, runs), interrupted);
+            // A case cut short by a stop request is not taken.
+            if interrupted() || collector.accept(number, result)? {
                 break;
             }
         }
@@ -140,6 +146,7 @@ pub fn explore(search: &Search, progress: impl FnMut(&Progress)) -> Result<Outco
     }
     let mut outcome = collector.finish();
     outcome.elapsed = started.elapsed();
+    outcome.interrupted = crate::interrupt::requested();
     Ok(outcome)
 }
 

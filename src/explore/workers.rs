@@ -32,6 +32,11 @@ enum Message {
 /// How often a worker reports shrink progress, at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(50);
 
+/// Whether a stop was asked ([`crate::interrupt`]): no case starts after it.
+fn interrupted() -> bool {
+    crate::interrupt::requested().is_some()
+}
+
 /// No case is past the last one needed yet.
 const ALL_NEEDED: u32 = u32::MAX;
 
@@ -50,7 +55,7 @@ pub(super) fn run<P: FnMut(&Progress)>(search: &Search, collector: &mut Collecto
             scope.spawn(move || {
                 let mut reported = Instant::now();
                 while let Some(&number) = numbers.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if number > last.load(Ordering::Relaxed) {
+                    if number > last.load(Ordering::Relaxed) || interrupted() {
                         break;
                     }
                     let result = trial(
@@ -62,7 +67,7 @@ pub(super) fn run<P: FnMut(&Progress)>(search: &Search, collector: &mut Collecto
                                 let _ = tx.send(Message::Shrinking { number, runs });
                             }
                         },
-                        || number > last.load(Ordering::Relaxed),
+                        || number > last.load(Ordering::Relaxed) || interrupted(),
                     );
                     if tx.send(Message::Done { number, result }).is_err() {
                         break;
@@ -76,6 +81,8 @@ pub(super) fn run<P: FnMut(&Progress)>(search: &Search, collector: &mut Collecto
         for message in rx {
             match message {
                 Message::Shrinking { number, runs } => collector.shrinking(number, runs),
+                // A case cut short by a stop request is not taken.
+                Message::Done { .. } if interrupted() => last.store(0, Ordering::Relaxed),
                 Message::Done { number, result } => {
                     if outcome.is_ok() {
                         outcome = collector.accept(number, result).map(|_| ());

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::check::{DeliveryView, EventReport, Verdict};
+use crate::history::Event;
 use crate::lag::HostLag;
 use crate::model::PlanId;
 use crate::runner::ScenarioRun;
@@ -15,9 +16,14 @@ use crate::runner::ScenarioRun;
 pub fn scenario(run: &ScenarioRun) -> String {
     let mut out = String::new();
     let status = if run.ok { "ok" } else { "NOT AS EXPECTED" };
+    let drops = dropped(run);
+    let dropped_note = match drops.len() {
+        0 => String::new(),
+        n => format!(" ({n} request{} dropped)", if n == 1 { "" } else { "s" }),
+    };
     let _ = writeln!(
         out,
-        "{}  [{} on {}, {} status writes, seed {}, {} of run time]  {status}",
+        "{}  [{} on {}, {} status writes, seed {}, {} of run time]  {status}{dropped_note}",
         run.name,
         run.strategy,
         run.store,
@@ -25,6 +31,7 @@ pub fn scenario(run: &ScenarioRun) -> String {
         run.seed,
         millis(run.result.elapsed)
     );
+    dropped_lines(&mut out, &drops);
     if let Some(warning) = run.result.host_lag.and_then(|lag| lag.warning()) {
         let _ = writeln!(out, "  {warning}");
     }
@@ -36,7 +43,12 @@ pub fn scenario(run: &ScenarioRun) -> String {
     }
     let report = &run.result.report;
     let rows: Vec<&EventReport> = report.events.iter().chain(&report.stray).chain(&report.payloads).collect();
-    if rows.is_empty() {
+    if rows.is_empty() && !drops.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (no event owed, nothing delivered: the contract held only because requests never reached the cluster)"
+        );
+    } else if rows.is_empty() {
         let _ = writeln!(out, "  (no event owed, nothing delivered)");
     } else {
         // The first state of each plan, as a search of the list finds it.
@@ -75,6 +87,56 @@ pub fn scenario(run: &ScenarioRun) -> String {
     out
 }
 
+/// A user's request that no live replica served: (when, what, plan name, via).
+struct DroppedRequest<'a> {
+    at: Duration,
+    action: &'a str,
+    name: &'a str,
+    via: Option<&'a str>,
+}
+
+/// The requests of `run` that no live replica served, in order.
+fn dropped(run: &ScenarioRun) -> Vec<DroppedRequest<'_>> {
+    run.result
+        .history
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::RequestDropped { action, name, via, .. } => {
+                Some(DroppedRequest { at: e.at, action, name, via: via.as_ref().map(|v| v.0.as_str()) })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Requests listed on a dropped line, at most.
+const DROPS_LISTED: usize = 5;
+
+/// `  2 requests dropped, no live replica to serve them: run add-index at 0ms (via
+/// r1), ...`.
+fn dropped_lines(out: &mut String, drops: &[DroppedRequest<'_>]) {
+    if drops.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = drops
+        .iter()
+        .take(DROPS_LISTED)
+        .map(|d| {
+            let via = d.via.map_or_else(String::new, |v| format!(" (via {v})"));
+            format!("{} {} at {}{via}", d.action, d.name, millis(d.at))
+        })
+        .collect();
+    let more = drops.len().saturating_sub(DROPS_LISTED);
+    let more = if more > 0 { format!(", and {more} more") } else { String::new() };
+    let (s, them) = if drops.len() == 1 { ("", "it") } else { ("s", "them") };
+    let _ = writeln!(
+        out,
+        "  {} request{s} dropped, no live replica to serve {them}: {}{more}",
+        drops.len(),
+        listed.join(", ")
+    );
+}
+
 /// The one-line summary of a batch of runs, and [`host_lag`]'s line when the host
 /// fell behind in any.
 pub fn summary(runs: &[ScenarioRun]) -> String {
@@ -87,6 +149,14 @@ pub fn summary(runs: &[ScenarioRun]) -> String {
         runs.len() - held,
         if violations == 1 { "" } else { "s" },
     );
+    let drops: usize = runs.iter().map(|r| dropped(r).len()).sum();
+    if drops > 0 {
+        let _ = write!(
+            out,
+            "; {drops} user request{} dropped (no live replica)",
+            if drops == 1 { "" } else { "s" }
+        );
+    }
     if let Some(lag) = host_lag(runs) {
         out.push('\n');
         out.push_str(&lag);
@@ -127,8 +197,8 @@ fn millis(d: Duration) -> String {
 }
 
 /// One cell of the compare matrix: the run's violations (`lost 1, dup 2`, `payload 1`
-/// for a wrong payload) or `ok`,
-/// with `!` when the file's expectations for that strategy did not hold.
+/// for a wrong payload) or `ok`, then the user requests no live replica served
+/// (`dropped 1`), with `!` when the file's expectations for that strategy did not hold.
 pub fn cell(run: &ScenarioRun) -> String {
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for e in run.result.report.violations() {
@@ -143,8 +213,13 @@ pub fn cell(run: &ScenarioRun) -> String {
             None => counts.push((word, 1)),
         }
     }
-    let text = if counts.is_empty() {
-        "ok".to_owned()
+    let drops = dropped(run).len();
+    if drops > 0 {
+        counts.push(("dropped", drops));
+    }
+    let text = if counts.iter().all(|(w, _)| *w == "dropped") {
+        let dropped = counts.first().map_or_else(String::new, |(w, n)| format!(", {w} {n}"));
+        format!("ok{dropped}")
     } else {
         counts.iter().map(|(w, n)| format!("{w} {n}")).collect::<Vec<_>>().join(", ")
     };

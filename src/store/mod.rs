@@ -10,6 +10,7 @@
 //! Every write returns what it changed, so callers can log it.
 
 mod commit_log;
+mod gc;
 mod memory;
 mod memory_index;
 mod memory_outbox;
@@ -18,6 +19,7 @@ mod memory_table;
 mod memory_watch;
 mod postgres;
 mod postgres_conn;
+mod postgres_logged;
 mod postgres_outbox;
 mod postgres_watch;
 mod schema;
@@ -29,11 +31,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use commit_log::{BeforeCommit, CommitOp, Committed, OpTag, Recorded};
+pub use gc::{LeftSchema, drop_left, left_schemas};
 pub use memory::MemoryStore;
 pub use postgres::PgStore;
 pub use postgres_conn::{PgConn, breaks_connection};
 pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
-pub use schema::{RunSchema, redact_url};
+pub use schema::{Plans, RunSchema, is_run_schema, redact_url};
 pub use status_write::StatusWrite;
 
 use crate::Result;

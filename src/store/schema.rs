@@ -23,6 +23,29 @@ fn migrator() -> Migrator {
 /// How long a pool waits for a connection before it reports the server unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How a pool's connections plan the statements they prepare (`plan_cache_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// Postgres's default: a statement is planned anew for its parameters at each
+    /// execution until a generic plan looks as good, which for most of the store's
+    /// statements is never. Readers whose best plan depends on the values (a range
+    /// over the change feed) want this.
+    Custom,
+    /// Planned once per connection, whatever the parameters: the store's writes
+    /// look rows up by key, where one plan fits every value, and planning them at
+    /// each execution was a third of the server's CPU in a busy run.
+    Generic,
+}
+
+impl Plans {
+    fn setting(self) -> &'static str {
+        match self {
+            Plans::Custom => "auto",
+            Plans::Generic => "force_generic_plan",
+        }
+    }
+}
+
 /// A migrated schema of one run, on one server.
 #[derive(Debug, Clone)]
 pub struct RunSchema {
@@ -36,21 +59,49 @@ impl RunSchema {
     ///
     /// Fails with [`Error::Connect`] (naming the URL without its password) when the
     /// server cannot be reached.
+    ///
+    /// The schema's comment records when it was made (`hasim run schema, created at
+    /// <unix seconds>`), so `hasim gc` can tell the age of one left behind. A schema
+    /// that cannot be migrated is dropped before the error returns.
     pub async fn create(url: &str) -> Result<RunSchema> {
+        let schema = RunSchema::named(url, format!("hasim_{}", run_id()))?;
+        let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        schema
+            .admin(format!(
+                "CREATE SCHEMA {name}; COMMENT ON SCHEMA {name} IS '{CREATED_AT}{created}'",
+                name = schema.name
+            ))
+            .await?;
+        let migrated = async {
+            let pool = schema.pool("migrate", 1, None).await?;
+            let migrated = migrator().run(&pool).await;
+            pool.close().await;
+            Ok::<(), Error>(migrated?)
+        }
+        .await;
+        if let Err(e) = migrated {
+            // The error says what went wrong; a failure to drop would only hide it.
+            let _ = schema.drop_schema().await;
+            return Err(e);
+        }
+        tracing::info!(schema = %schema.name, "run schema created");
+        Ok(schema)
+    }
+
+    /// The run schema `name` on the server at `url`, as found there (by `hasim gc`):
+    /// nothing is created or checked.
+    pub fn named(url: &str, name: String) -> Result<RunSchema> {
         let shown = redact_url(url);
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             let reason = "expected postgres://user@host:port/database".to_owned();
             return Err(Error::BadUrl { url: shown, reason });
         }
+        if !is_run_schema(&name) {
+            return Err(Error::BadUrl { url: shown, reason: format!("`{name}` is not a run schema's name") });
+        }
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::BadUrl { url: shown.clone(), reason: e.to_string() })?;
-        let schema = RunSchema { name: format!("hasim_{}", run_id()), url: shown, options };
-        schema.admin(format!("CREATE SCHEMA {}", schema.name)).await?;
-        let pool = schema.pool("migrate", 1, None).await?;
-        let migrated = migrator().run(&pool).await;
-        pool.close().await;
-        migrated?;
-        Ok(schema)
+        Ok(RunSchema { name, url: shown, options })
     }
 
     /// The schema's name (`hasim_...`).
@@ -80,16 +131,31 @@ impl RunSchema {
     /// say), so [`RunSchema::terminate`] can find them. `via` replaces the server's
     /// address, so a replica can reach the database through a fault proxy.
     pub async fn pool(&self, label: &str, max_connections: u32, via: Option<SocketAddr>) -> Result<PgPool> {
+        self.pool_planned(label, max_connections, via, Plans::Custom).await
+    }
+
+    /// A pool like [`RunSchema::pool`] whose connections plan each statement as
+    /// `plans` says.
+    pub async fn pool_planned(
+        &self,
+        label: &str,
+        max_connections: u32,
+        via: Option<SocketAddr>,
+        plans: Plans,
+    ) -> Result<PgPool> {
         let mut options = self
             .options
             .clone()
-            .options([("search_path", self.name.as_str())])
+            .options([("search_path", self.name.as_str()), ("plan_cache_mode", plans.setting())])
             .application_name(&format!("{}/{label}", self.name));
         if let Some(addr) = via {
             options = options.host(&addr.ip().to_string()).port(addr.port());
         }
         PgPoolOptions::new()
             .max_connections(max_connections)
+            // A connection can only break on the way through a fault proxy: ping
+            // before each use there, and spare the round trip elsewhere.
+            .test_before_acquire(via.is_some())
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
@@ -101,7 +167,9 @@ impl RunSchema {
     /// run still open are terminated first, so none can hold a lock that blocks it.
     pub async fn drop_schema(&self) -> Result<()> {
         self.terminate(None).await?;
-        self.admin(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)).await
+        self.admin(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)).await?;
+        tracing::info!(schema = %self.name, "run schema dropped");
+        Ok(())
     }
 
     /// Kills the server backends of the pools made with `label` (every pool of the
@@ -165,6 +233,17 @@ impl RunSchema {
     }
 }
 
+/// The start of a run schema's comment; the creation time in unix seconds follows.
+pub(crate) const CREATED_AT: &str = "hasim run schema, created at ";
+
+/// Whether `name` is one run schemas are given: `hasim_` and then lower-case
+/// letters, digits and underscores only (so it is safe to splice into a statement).
+pub fn is_run_schema(name: &str) -> bool {
+    name.strip_prefix("hasim_").is_some_and(|id| {
+        !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
 /// A run id unique enough for concurrent runs on one server: time and randomness.
 fn run_id() -> String {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
@@ -207,7 +286,18 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_differ() {
+    fn run_ids_differ_and_make_run_schema_names() {
         assert_ne!(run_id(), run_id());
+        assert!(is_run_schema(&format!("hasim_{}", run_id())));
+    }
+
+    #[test]
+    fn only_run_schema_names_are_taken() {
+        for bad in ["hasim_", "public", "hasim_x; DROP TABLE t", "hasim_A", "xhasim_1", "hasim_1'"] {
+            assert!(!is_run_schema(bad), "{bad}");
+        }
+        let url = "postgres://postgres@127.0.0.1:5432/postgres";
+        assert!(RunSchema::named(url, "public".into()).is_err());
+        assert_eq!(RunSchema::named(url, "hasim_18f_00ab".into()).unwrap().name(), "hasim_18f_00ab");
     }
 }

@@ -50,6 +50,7 @@ impl HttpReceiver {
         .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
+        tracing::info!(listening = %addr, "webhook receiver started");
         Ok(HttpReceiver { receiver, addr, server: handle })
     }
 

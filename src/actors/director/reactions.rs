@@ -13,6 +13,7 @@
 use actix::prelude::*;
 
 use super::Director;
+use crate::actors::ActionKind;
 use crate::actors::plan::Act;
 use crate::model::PlanId;
 use crate::reactions::{Firing, Move};
@@ -105,10 +106,12 @@ impl Director {
                 let Move::Act(tasks) = act.watch.act(&firing, &state) else { return };
                 let rule = act.watch.rule(firing.rule).clone();
                 let Some((via_id, via)) = act.route(rule.via.as_ref()) else {
-                    tracing::warn!(
-                        reaction = firing.rule,
-                        "no live replica to serve the request; it is dropped"
-                    );
+                    // A reaction's run is a retry, as the plan's user names it.
+                    let word = match rule.action {
+                        ActionKind::Run => "retry",
+                        other => other.as_str(),
+                    };
+                    act.drop_request(firing.plan, word, rule.via.clone(), Some(firing.rule));
                     return;
                 };
                 act.world.busy(1);

@@ -129,6 +129,11 @@ impl Builder<'_> {
                 lanes.push(USER, item(ItemKind::Action, action_word(action), plan(p), None));
                 return;
             }
+            Event::RequestDropped { plan_index, action, .. } => {
+                let dropped = item(ItemKind::Dropped, action_word(action), Some(*plan_index), None);
+                lanes.push(USER, dropped);
+                return;
+            }
             Event::FaultStarted { .. } | Event::FaultEnded { .. } => return,
             Event::PlanCreated { plan: p, .. } => item(ItemKind::Write, "plan-created", plan(p), None),
             Event::RunsCreated { plan: p, .. } => item(ItemKind::Write, "runs-created", plan(p), None),

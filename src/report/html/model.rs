@@ -96,6 +96,8 @@ pub enum ItemKind {
     Restart,
     /// The user asked for something.
     Action,
+    /// The user asked for something and no live replica was there to serve it.
+    Dropped,
     /// A request the receiver got.
     Delivery,
     /// Any other store write or read (plan created, runs promoted, completion check...).
@@ -116,6 +118,7 @@ impl ItemKind {
             ItemKind::Crash => "crash",
             ItemKind::Restart => "restart",
             ItemKind::Action => "action",
+            ItemKind::Dropped => "dropped",
             ItemKind::Delivery => "delivery",
             ItemKind::Write => "write",
         }

@@ -226,6 +226,7 @@ const LEGEND: &str = concat!(
     r##"<span><svg width="14" height="14"><use class="crashed" href="#m-crash" x="7" y="7"/></svg>crash</span>"##,
     r##"<span><svg width="14" height="14"><use class="restarted" href="#m-restart" x="7" y="7"/></svg>restart</span>"##,
     r##"<span><svg width="14" height="14"><use class="store-error" href="#m-store-failed" x="7" y="7"/></svg>store error</span>"##,
+    r##"<span><svg width="14" height="14"><use class="dropped-mark" href="#m-dropped" x="7" y="7"/></svg>request dropped (no live replica)</span>"##,
     r#"<span><svg width="22" height="10"><rect class="f-db-partition" width="22" height="10"/></svg>fault window</span>"#,
     r##"<span><svg width="14" height="14"><use class="flag" href="#m-flag" x="7" y="7"/></svg>violation</span></div>"##,
 );

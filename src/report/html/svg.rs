@@ -46,7 +46,12 @@ pub fn timeline(
         format!(r#"<line data-kind="diverge" class="diverge" x1="{x}" x2="{x}" y1="0" y2="100%"/>"#)
     });
     violations_lane(out, id, timeline, scale, &diverge_line);
-    let actions = timeline.lanes.iter().flat_map(|l| &l.items).filter(|i| i.kind == ItemKind::Action).count();
+    let actions = timeline
+        .lanes
+        .iter()
+        .flat_map(|l| &l.items)
+        .filter(|i| matches!(i.kind, ItemKind::Action | ItemKind::Dropped))
+        .count();
     let labels = actions <= MAX_LABELLED_ACTIONS;
     for lane in &timeline.lanes {
         let plot = Plot::lay_out(lane, scale, timeline, labels);
@@ -217,11 +222,13 @@ fn mark(out: &mut String, item: &Item, scale: &Scale, text: Option<String>) {
     out.push_str("</g>");
 }
 
-/// `run add-constraint`, for actions.
+/// `run add-constraint`, for actions; `run add-constraint dropped` for one no replica
+/// served.
 fn action_text(item: &Item, timeline: &Timeline) -> Option<String> {
-    (item.kind == ItemKind::Action).then(|| {
+    matches!(item.kind, ItemKind::Action | ItemKind::Dropped).then(|| {
         let plan = item.plan.and_then(|p| timeline.plans.get(p)).map_or("?", String::as_str);
-        format!("{} {plan}", item.outcome)
+        let dropped = if item.kind == ItemKind::Dropped { " dropped" } else { "" };
+        format!("{} {plan}{dropped}", item.outcome)
     })
 }
 

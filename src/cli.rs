@@ -1,0 +1,115 @@
+//! What the commands share on their command lines: where the database is, chosen the
+//! same way by `run`, `compare`, `explore` and `bench`.
+//!
+//! `--store memory|postgres` says it; without `--store`, a database URL
+//! (`--database-url`, or `DATABASE_URL` as clap reads it) means Postgres and none
+//! means the memory store. An empty URL is no URL, so `DATABASE_URL=` is unset.
+
+use crate::cluster::Database;
+
+/// The server when the store is Postgres and no URL is given.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Where the replicas' database is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// The in-process model of the database: fast, and on virtual time exactly
+    /// replayable.
+    Memory,
+    /// A real Postgres server, a schema of its own per run.
+    Postgres,
+}
+
+impl StoreKind {
+    /// `memory` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Memory => "memory",
+            StoreKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store and the database URL, as every command takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct StoreArgs {
+    /// Where the replicas' database is. Default: postgres when a database URL is
+    /// given (--database-url or DATABASE_URL, not empty), else memory.
+    #[arg(long, value_enum)]
+    pub store: Option<StoreKind>,
+    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Where a command's runs go, and how it was decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The store.
+    pub store: StoreKind,
+    /// The server, for Postgres.
+    pub url: Option<String>,
+    /// Whether the store was chosen by default (no --store, no URL): the binary says
+    /// so.
+    pub defaulted: bool,
+}
+
+impl StoreArgs {
+    /// The store these arguments choose.
+    pub fn choose(&self) -> Choice {
+        choose(self.store, self.database_url.as_deref())
+    }
+}
+
+impl Choice {
+    /// The [`Database`] of a scenario run, keeping its schema when `keep_schema`.
+    pub fn database(&self, keep_schema: bool) -> Database {
+        match (&self.store, &self.url) {
+            (StoreKind::Postgres, Some(url)) => Database::Postgres { url: url.clone(), keep_schema },
+            _ => Database::Memory,
+        }
+    }
+}
+
+/// The one rule: `store` when given, else Postgres when `url` is a URL (not empty),
+/// else memory. Postgres without a URL uses [`DEFAULT_DATABASE_URL`].
+pub fn choose(store: Option<StoreKind>, url: Option<&str>) -> Choice {
+    let url = url.map(str::trim).filter(|u| !u.is_empty());
+    let store_of = |kind: StoreKind| match kind {
+        StoreKind::Memory => None,
+        StoreKind::Postgres => Some(url.unwrap_or(DEFAULT_DATABASE_URL).to_owned()),
+    };
+    match (store, url) {
+        (Some(kind), _) => Choice { store: kind, url: store_of(kind), defaulted: false },
+        (None, Some(url)) => {
+            Choice { store: StoreKind::Postgres, url: Some(url.to_owned()), defaulted: false }
+        }
+        (None, None) => Choice { store: StoreKind::Memory, url: None, defaulted: true },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_means_postgres_unless_the_store_says_otherwise() {
+        let url = "postgres://u@h:1/d";
+        let pg = |u: &str| Choice { store: StoreKind::Postgres, url: Some(u.to_owned()), defaulted: false };
+        assert_eq!(choose(None, Some(url)), pg(url));
+        assert_eq!(choose(Some(StoreKind::Postgres), Some(url)), pg(url));
+        assert_eq!(choose(Some(StoreKind::Postgres), None), pg(DEFAULT_DATABASE_URL));
+        let memory = choose(Some(StoreKind::Memory), Some(url));
+        assert_eq!((memory.store, memory.url, memory.defaulted), (StoreKind::Memory, None, false));
+    }
+
+    #[test]
+    fn no_url_or_an_empty_one_means_the_memory_store_by_default() {
+        for url in [None, Some(""), Some("  ")] {
+            let choice = choose(None, url);
+            assert_eq!((choice.store, choice.defaulted), (StoreKind::Memory, true), "{url:?}");
+            assert_eq!(choice.database(false), Database::Memory);
+        }
+        assert_eq!(choose(Some(StoreKind::Postgres), Some("")).url.as_deref(), Some(DEFAULT_DATABASE_URL));
+    }
+}
