@@ -202,9 +202,11 @@ impl Actor for ReplicaActor {
         if let Some(link) = self.world.link(&self.name).filter(|_| in_memory) {
             store = store.over(link.clone());
         }
-        // On Postgres the after-commit point acts through the replica's link, which
-        // only a replica that some fault strikes has; the others commit without it.
-        if in_memory || self.world.link(&self.name).is_some() {
+        // On Postgres the after-commit point acts through the replica's link proxy,
+        // which only a replica that a fault at a point strikes has; the others commit
+        // without the hook (and without the BEGIN and COMMIT around a write it needs).
+        let proxied = self.world.link(&self.name).is_some_and(|link| link.proxy().is_some());
+        if in_memory || proxied {
             let replica = ctx.address().recipient();
             let at_commit = AtCommit::new(self.world.clone(), self.name.clone(), self.id.clone(), replica);
             store = store.striking(at_commit);
