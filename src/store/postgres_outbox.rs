@@ -77,13 +77,16 @@ async fn fail_abandoned_runs_raising(
     stale_after: Duration,
 ) -> Result<Raising<Vec<EndedRun>>> {
     // Lock the plans with abandoned runs, in id order (no deadlock with writers that
-    // lock one plan), then fail only their runs.
+    // lock one plan), then fail only their runs. The abandoned runs, then their
+    // tasks, are gathered into arrays and looked up by key: joined, the planner hashed
+    // every task to find the few (mostly none) whose runs were abandoned.
     let plans: Vec<(i64, i32)> = sqlx::query_as(
-        "SELECT id, episode FROM plan WHERE id IN ( \
-             SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id \
-             WHERE r.status = 'RUNNING' AND NOT EXISTS ( \
-                 SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \
-                 AND h.last_heartbeat > now() - make_interval(secs => $1::float8 / 1e6))) \
+        "SELECT id, episode FROM plan WHERE id = ANY (ARRAY( \
+             SELECT plan_id FROM task WHERE id = ANY (ARRAY( \
+                 SELECT r.task_id FROM task_run r \
+                 WHERE r.status = 'RUNNING' AND NOT EXISTS ( \
+                     SELECT 1 FROM replica_heartbeat h WHERE h.replica_id = r.replica_id \
+                     AND h.last_heartbeat > now() - make_interval(secs => $1::float8 / 1e6)))))) \
          ORDER BY id FOR UPDATE",
     )
     .bind(micros(stale_after))

@@ -105,17 +105,21 @@ struct ChangedRow {
 /// statement's snapshot was taken: every write that commits later has that id or a
 /// higher one, so reading from it next misses none.
 pub async fn changed_plans(db: impl PgExecutor<'_>, since: Cursor) -> Result<Changes> {
+    // The changed plans are gathered into arrays, not joined: the planner cannot
+    // tell how few rows a range over the ever-rising `changed` holds, and, counting
+    // on thousands, it read every task to hash them. Looked up by key from an array,
+    // each changed plan costs its own rows alone.
     let rows: Vec<ChangedRow> = sqlx::query_as(concat!(
-        "WITH changed AS ( \
-             SELECT plan_id FROM task WHERE changed >= $1::bigint::text::xid8 \
-             UNION SELECT t.plan_id FROM task_run r JOIN task t ON t.id = r.task_id \
-                   WHERE r.changed >= $1::bigint::text::xid8) \
-         SELECT s.xmin, p.id AS plan, p.project, p.title, p.episode, ",
+        "SELECT s.xmin, p.id AS plan, p.project, p.title, p.episode, ",
         task_columns!(),
         " FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s \
-          LEFT JOIN (changed c JOIN plan p ON p.id = c.plan_id JOIN task t ON t.plan_id = p.id ",
+          LEFT JOIN (plan p JOIN task t ON t.plan_id = p.id ",
         latest_run!(),
-        ") ON true ORDER BY p.id, t.position"
+        ") ON p.id = ANY (ARRAY( \
+             SELECT plan_id FROM task WHERE changed >= $1::bigint::text::xid8 \
+             UNION SELECT plan_id FROM task WHERE id = ANY (ARRAY( \
+                 SELECT task_id FROM task_run WHERE changed >= $1::bigint::text::xid8)))) \
+          ORDER BY p.id, t.position"
     ))
     .bind(i64::try_from(since.0).unwrap_or(i64::MAX))
     .fetch_all(db)
