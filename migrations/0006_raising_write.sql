@@ -64,13 +64,17 @@ BEGIN
 END
 $$;
 
--- Whether every task of the plan is done (its latest run DONE) or skipped.
+-- Whether every task of the plan is done (its latest run DONE) or skipped. In
+-- PL/pgSQL, whose statements are planned once per connection: a SQL function that
+-- cannot be inlined is parsed and planned again at every call.
 CREATE FUNCTION hasim_plan_complete(p_plan BIGINT) RETURNS BOOLEAN
-LANGUAGE sql STABLE AS $$
-    SELECT count(*) > 0 AND count(*) FILTER (WHERE NOT (t.skipped OR coalesce(r.status, '') = 'DONE')) = 0
-    FROM task t LEFT JOIN LATERAL (SELECT status FROM task_run WHERE task_id = t.id
-                                   ORDER BY attempt DESC LIMIT 1) r ON true
-    WHERE t.plan_id = p_plan
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT count(*) > 0 AND count(*) FILTER (WHERE NOT (t.skipped OR coalesce(r.status, '') = 'DONE')) = 0
+            FROM task t LEFT JOIN LATERAL (SELECT status FROM task_run WHERE task_id = t.id
+                                           ORDER BY attempt DESC LIMIT 1) r ON true
+            WHERE t.plan_id = p_plan);
+END
 $$;
 
 -- The outbox design's status write: lock the run's plan, write the run's end as
