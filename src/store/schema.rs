@@ -143,11 +143,13 @@ impl RunSchema {
         via: Option<SocketAddr>,
         plans: Plans,
     ) -> Result<PgPool> {
-        let mut options = self
-            .options
-            .clone()
-            .options([("search_path", self.name.as_str()), ("plan_cache_mode", plans.setting())])
-            .application_name(&format!("{}/{label}", self.name));
+        // JIT compiling is off: the store's statements touch tens of rows, and the
+        // planner, misled by the change feed's ever-rising `changed` column, judged
+        // some reads costly enough to spend half a second compiling them.
+        let settings =
+            [("search_path", self.name.as_str()), ("plan_cache_mode", plans.setting()), ("jit", "off")];
+        let mut options =
+            self.options.clone().options(settings).application_name(&format!("{}/{label}", self.name));
         if let Some(addr) = via {
             options = options.host(&addr.ip().to_string()).port(addr.port());
         }
