@@ -205,13 +205,16 @@ async fn apply(db: &impl Store, op: &Op) -> String {
 }
 
 /// Both stores' feeds of changed plans, read side by side. The memory feed is exact:
-/// each plan it shows changed since the last read. Postgres must show each of those
-/// plans, in the same state, and may show others only as they were last shown.
+/// each plan it shows changed since the last read, whole. Postgres shows only the
+/// changed tasks; folded into what it showed before, it must show each of those
+/// plans in the same state, and may show others only as they were last shown.
 #[derive(Default)]
 struct Watcher {
     cursors: (Cursor, Cursor),
     /// Each plan's state as the memory feed last showed it.
     shown: HashMap<PlanId, PlanState>,
+    /// Each plan's state as the Postgres feed has shown it, reads folded in.
+    folded: HashMap<PlanId, PlanState>,
 }
 
 impl Watcher {
@@ -219,7 +222,14 @@ impl Watcher {
         let pg = postgres.changed_plans(self.cursors.0).await.map_err(|e| format!("postgres: {e}"))?;
         let mem = memory.changed_plans(self.cursors.1).await.map_err(|e| format!("memory: {e}"))?;
         self.cursors = (pg.cursor, mem.cursor);
-        let pg: HashMap<PlanId, PlanState> = pg.plans.into_iter().collect();
+        let mut whole = HashMap::new();
+        for (plan, state) in pg.plans {
+            let folded =
+                self.folded.entry(plan).or_insert_with(|| PlanState { tasks: Vec::new(), ..state.clone() });
+            folded.absorb(state);
+            whole.insert(plan, folded.clone());
+        }
+        let pg = whole;
         for (plan, state) in &mem.plans {
             match pg.get(plan) {
                 Some(seen) if seen == state => {}

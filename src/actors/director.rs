@@ -20,7 +20,7 @@ use crate::history::Event;
 use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
-use crate::store::{Backend, ClaimRow, Cursor, Store};
+use crate::store::{Backend, ClaimRow, Cursor, PlanState, Store};
 use crate::world::{Token, World};
 
 /// Work due at a moment of the timeline, in the order it is done at that moment: a
@@ -60,6 +60,9 @@ pub struct Director {
     watching: bool,
     /// Where the next look reads the store's feed of changed plans from.
     cursor: Cursor,
+    /// Every plan as the feed has shown it so far, the changed tasks of each read
+    /// folded in.
+    shown: HashMap<PlanId, PlanState>,
     /// The plans the users created, learnt so far: (order of creation, position in
     /// the scenario) by id.
     known: HashMap<PlanId, (usize, usize)>,
@@ -98,6 +101,7 @@ impl Director {
             watch,
             watching: false,
             cursor: Cursor::default(),
+            shown: HashMap::new(),
             known: HashMap::new(),
             quiet_checks: 0,
             done: Some(done),

@@ -222,6 +222,22 @@ pub struct TaskStatus {
     pub failed_in: Vec<u32>,
 }
 
+impl PlanState {
+    /// Folds `newer`, a later showing of this plan that may hold only some of its
+    /// tasks, into this one: its project, title and episode, each task it shows in
+    /// place of this one's, and the tasks this one lacks after the rest.
+    pub fn absorb(&mut self, newer: PlanState) {
+        let PlanState { project, title, episode, tasks } = newer;
+        (self.project, self.title, self.episode) = (project, title, episode);
+        for task in tasks {
+            match self.tasks.iter_mut().find(|t| t.task == task.task) {
+                Some(known) => *known = task,
+                None => self.tasks.push(task),
+            }
+        }
+    }
+}
+
 impl TaskStatus {
     /// The contract's task state.
     pub fn state(&self) -> TaskState {
@@ -286,7 +302,10 @@ pub struct Cursor(pub(crate) u64);
 /// What [`Store::changed_plans`] saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// Each changed plan with its state, in plan id order.
+    /// Each changed plan, in plan id order, with its project, title and episode and
+    /// at least the tasks that changed (a backend may show them all): fold each into
+    /// what earlier reads showed of the plan with [`PlanState::absorb`]. A plan's
+    /// first showing has every task, as a plan's tasks are created with it.
     pub plans: Vec<(PlanId, PlanState)>,
     /// Where the next read starts.
     pub cursor: Cursor,
@@ -359,10 +378,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The plan's episode and every task with its latest run, in task order.
     fn plan_state(&self, plan: PlanId) -> impl Future<Output = Result<PlanState>> + Send;
 
-    /// The state of every plan with a task or run written since `since`, in one
-    /// snapshot, and the cursor to read from next (start from `Cursor::default()`).
-    /// No change is missed; a plan may come again without a change where the engine
-    /// cannot tell what a reader saw (Postgres, while a write is in flight).
+    /// Every plan with a task or run written since `since`, with those tasks (see
+    /// [`Changes`]), in one snapshot, and the cursor to read from next (start from
+    /// `Cursor::default()`). No change is missed; a task may come again without a
+    /// change where the engine cannot tell what a reader saw (Postgres, while a write
+    /// is in flight).
     fn changed_plans(&self, since: Cursor) -> impl Future<Output = Result<Changes>> + Send;
 
     /// Whether any work is left: a run PENDING, AVAILABLE or RUNNING, or an outbox row
@@ -552,5 +572,43 @@ impl Store for Backend {
     }
     async fn committed(&self, ops: &[OpId]) -> Result<Committed> {
         dispatch!(self, s => s.committed(ops))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: i64, run: Option<(i64, RunStatus)>) -> TaskStatus {
+        let latest = run.map(|(run, status)| LatestRun { run: RunId(run), attempt: 1, status, error: None });
+        TaskStatus { task: TaskId(id), name: format!("t{id}"), skipped: false, latest, failed_in: Vec::new() }
+    }
+
+    fn plan(episode: u32, tasks: Vec<TaskStatus>) -> PlanState {
+        PlanState { project: "p".into(), title: "plan".into(), episode, tasks }
+    }
+
+    #[test]
+    fn absorbing_a_partial_showing_replaces_the_tasks_it_shows_and_keeps_the_rest_in_order() {
+        let mut shown = plan(0, vec![task(1, None), task(2, None), task(3, None)]);
+        shown.absorb(plan(1, vec![task(2, Some((7, RunStatus::Failed)))]));
+        // Task 2 as the later read shows it, tasks 1 and 3 as before, the new episode.
+        assert_eq!(shown, plan(1, vec![task(1, None), task(2, Some((7, RunStatus::Failed))), task(3, None)]));
+    }
+
+    #[test]
+    fn absorbing_a_whole_showing_gives_that_showing() {
+        let mut shown = plan(0, vec![task(1, None), task(2, None)]);
+        let whole =
+            plan(2, vec![task(1, Some((4, RunStatus::Done))), task(2, Some((5, RunStatus::Running)))]);
+        shown.absorb(whole.clone());
+        assert_eq!(shown, whole);
+    }
+
+    #[test]
+    fn absorbing_into_an_empty_showing_appends_the_tasks_in_the_order_shown() {
+        let mut shown = plan(0, Vec::new());
+        shown.absorb(plan(0, vec![task(5, None), task(6, None)]));
+        assert_eq!(shown.tasks.iter().map(|t| t.task).collect::<Vec<_>>(), [TaskId(5), TaskId(6)]);
     }
 }

@@ -10,6 +10,8 @@
 //! acts on what it shows then: a user action like a timeline one, routed the same
 //! way, logged with the rule that caused it.
 
+use std::collections::hash_map::Entry;
+
 use actix::prelude::*;
 
 use super::Director;
@@ -48,7 +50,8 @@ impl Director {
                         // A plan the users learnt of while the read ran is in it
                         // with every change since it was created.
                         act.learn_plans();
-                        for firing in act.watch.look(&act.in_creation_order(changes.plans)) {
+                        let plans = act.fold(changes.plans);
+                        for firing in act.watch.look(&act.in_creation_order(plans)) {
                             act.fire(firing, ctx);
                         }
                     }
@@ -65,6 +68,25 @@ impl Director {
             let order = self.known.len();
             self.known.insert(plan, (order, index));
         }
+    }
+
+    /// Folds what a read showed of each changed plan into what earlier reads showed
+    /// (a read may show only a plan's changed tasks), and returns the changed plans
+    /// whole.
+    fn fold(&mut self, plans: Vec<(PlanId, PlanState)>) -> Vec<(PlanId, PlanState)> {
+        plans
+            .into_iter()
+            .map(|(id, state)| {
+                let whole = match self.shown.entry(id) {
+                    Entry::Occupied(mut known) => {
+                        known.get_mut().absorb(state);
+                        known.into_mut()
+                    }
+                    Entry::Vacant(first) => first.insert(state),
+                };
+                (id, whole.clone())
+            })
+            .collect()
     }
 
     /// The changed plans the users know, as (position in the scenario, id, state), in
