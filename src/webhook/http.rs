@@ -143,7 +143,14 @@ mod tests {
     }
 
     async fn post(url: &str, timeout: Duration) -> reqwest::Result<reqwest::Response> {
-        reqwest::Client::new().post(url).body("{}").timeout(timeout).send().await
+        crate::webhook::transport::client_builder()
+            .build()
+            .unwrap()
+            .post(url)
+            .body("{}")
+            .timeout(timeout)
+            .send()
+            .await
     }
 
     #[actix_web::test]
@@ -153,7 +160,9 @@ mod tests {
         let server = start(&receiver);
         let payload = Payload::completed(PlanId(1), "release", "shop", 1);
         let (id, body) = (payload.webhook_id(), payload.to_json());
-        let response = reqwest::Client::new()
+        let response = crate::webhook::transport::client_builder()
+            .build()
+            .unwrap()
             .post(server.url().replace("/webhook", "/any/path"))
             .header(WebhookHeaders::ID, &id)
             .header(WebhookHeaders::TIMESTAMP, "1700000000")
@@ -163,7 +172,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), Status::NO_CONTENT);
-        let get = reqwest::Client::new().get(server.url()).send().await.unwrap();
+        let get = crate::webhook::transport::client_builder()
+            .build()
+            .unwrap()
+            .get(server.url())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(get.status(), Status::METHOD_NOT_ALLOWED);
         let requests = receiver.requests();
         assert_eq!(requests.len(), 1, "only the POST is recorded");

@@ -9,6 +9,15 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 
 use super::{Answer, OutgoingRequest, Receiver, SendOutcome, WebhookHeaders};
 
+/// A client builder on rustls with the `ring` provider, the TLS stack sqlx uses too
+/// (reqwest is built without a provider of its own).
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    // Fails only when a provider is installed already (by an earlier call, or by a
+    // program embedding hasim): either way there is one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// The way to the endpoint.
 #[derive(Debug, Clone)]
 pub enum Transport {
@@ -25,12 +34,14 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// HTTP to `url` with a fresh client that does not follow redirects (a 3xx is a refusal).
+    /// HTTP to `url` (`http://` or `https://`) with a fresh client that does not follow
+    /// redirects (a 3xx is a refusal). An `https://` endpoint's certificate must chain
+    /// to a root the system trusts (`SSL_CERT_FILE` names others).
     pub fn http(url: impl Into<String>) -> Self {
-        let client = reqwest::Client::builder()
+        let client = client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .expect("a plain HTTP client needs no TLS backend");
+            .expect("a client on rustls with its provider installed builds");
         Transport::Http { client, url: url.into() }
     }
 

@@ -120,14 +120,21 @@ impl Validator<'_> {
 
     pub(super) fn url(&self, url: &Str) -> Result<String> {
         let text = url.get_ref();
-        let host = text.strip_prefix("http://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        let host = ["http://", "https://"]
+            .iter()
+            .find_map(|scheme| text.strip_prefix(scheme))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
         match host {
             None => Err(self.err(
                 url,
                 "webhook.url",
-                format!("{text:?} is not an http:// URL: hasim sends plain HTTP, e.g. \"http://127.0.0.1:8080/hook\""),
+                format!("{text:?} is not an http:// or https:// URL, e.g. \"http://127.0.0.1:8080/hook\""),
             )),
-            Some("") => Err(self.err(url, "webhook.url", format!("{text:?} has no host, e.g. \"http://127.0.0.1:8080/hook\""))),
+            Some("") => Err(self.err(
+                url,
+                "webhook.url",
+                format!("{text:?} has no host, e.g. \"http://127.0.0.1:8080/hook\""),
+            )),
             Some(_) if text.chars().any(char::is_whitespace) => {
                 Err(self.err(url, "webhook.url", format!("{text:?} contains white space")))
             }
