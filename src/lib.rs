@@ -28,6 +28,7 @@
 
 pub mod actors;
 pub mod bench;
+pub mod builtin;
 pub mod check;
 pub mod cli;
 pub mod clock;

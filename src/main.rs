@@ -101,13 +101,29 @@ enum Command {
     /// process killed outright (SIGKILL, a second Ctrl-C).
     /// Exit status: 0 on success, 2 when the server cannot be reached.
     Gc(hasim::housekeeping::GcArgs),
+    /// List the scenarios built into hasim (those of the source tree's scenarios/),
+    /// by name, with what each shows; run one with `hasim run --example NAME`.
+    Scenarios,
+    /// Print a shell completion script for hasim to stdout, e.g.
+    /// `hasim completions bash > ~/.local/share/bash-completion/completions/hasim`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print hasim's man page (roff) to stdout, e.g. `hasim man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Scenario files, or directories of them (their *.toml files, in name order).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "example")]
     paths: Vec<PathBuf>,
+    /// Also run the built-in scenario NAME (`hasim scenarios` lists them); may be
+    /// given more than once.
+    #[arg(long, value_name = "NAME")]
+    example: Vec<String>,
     /// Run every file under this strategy instead of its own (`run` only).
     #[arg(long, value_enum)]
     strategy: Option<StrategyKind>,
@@ -229,6 +245,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::Explore(args) => explore(&args),
+        Command::Scenarios => {
+            for name in hasim::builtin::names() {
+                let scenario =
+                    hasim::builtin::load(name).expect("a listed name").context("a built-in scenario")?;
+                println!("{name:<32} {}", scenario.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "hasim", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             let to_stdout = args.json.as_deref() == Some(Path::new("-"));
             match hasim::bench::cli::run_output(args) {
@@ -267,7 +303,7 @@ fn report_out(json: Option<&Path>) -> Box<dyn Write> {
 }
 
 fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = load_all(&args.paths)?;
+    let scenarios = load_run(&args)?;
     if args.check_determinism {
         if args.html.is_some() {
             bail!("--html draws runs; --check-determinism does not judge any: use one or the other");
@@ -329,7 +365,7 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
         bail!("compare runs several strategies: use --strategies a,b,c instead of --strategy");
     }
     let strategies = if strategies.is_empty() { StrategyKind::ALL.to_vec() } else { strategies };
-    let scenarios = load_all(&args.paths)?;
+    let scenarios = load_run(&args)?;
     let database = database(&args);
     let mut out = report_out(args.json.as_deref());
     let mut rows = Vec::with_capacity(scenarios.len());
@@ -414,6 +450,18 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
     }
     if !errors.is_empty() {
         bail!("{}", errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("\nerror: "));
+    }
+    Ok(scenarios)
+}
+
+/// The scenarios `args` name: their files, then their built-in examples.
+fn load_run(args: &RunArgs) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+    let mut scenarios = if args.paths.is_empty() { Vec::new() } else { load_all(&args.paths)? };
+    for name in &args.example {
+        let Some(scenario) = hasim::builtin::load(name) else {
+            bail!("no built-in scenario named `{name}`: `hasim scenarios` lists them");
+        };
+        scenarios.push((PathBuf::from(format!("builtin:{name}")), scenario?));
     }
     Ok(scenarios)
 }
