@@ -57,6 +57,11 @@ enum Command {
         /// Scenario files, or directories of them (their *.toml files).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Also write each file's result as JSON ({"version": 1, "files": [{"path",
+        /// "ok", "name" or "error": {"line", "column", "key", "message"}}]}); `-`
+        /// writes it to stdout (the report then goes to stderr).
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
     },
     /// Measure what the webhook claim costs when replicas race for it (and what the
     /// outbox relays cost), through the store actors, side by side with pgbench
@@ -228,13 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_files(args),
         Command::Compare { run, strategies } => compare(run, strategies),
-        Command::Check { paths } => {
-            let scenarios = load_all(&paths)?;
-            for (path, scenario) in &scenarios {
-                println!("{}: ok ({})", path.display(), scenario.name);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Check { paths, json } => check_files(&paths, json.as_deref()),
         Command::Doctor { database_url, keep_schema, replicas, plans } => {
             let url = hasim::cli::choose(Some(hasim::cli::StoreKind::Postgres), database_url.as_deref()).url;
             doctor(&url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()), keep_schema, replicas, plans)
@@ -422,7 +421,43 @@ fn write_html(path: Option<&Path>, title: &str, sections: &[html::Section<'_>]) 
 
 /// Every scenario named, directories expanded to their *.toml files in name order;
 /// all are validated before any runs, and every bad one is reported.
-fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+/// `hasim check`: every file's verdict, as text (the errors alone when there are
+/// any, exit 2) and, when asked, as JSON.
+fn check_files(paths: &[PathBuf], json: Option<&Path>) -> anyhow::Result<ExitCode> {
+    #[derive(serde::Serialize)]
+    struct Checked {
+        path: PathBuf,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<hasim::scenario::ScenarioError>,
+    }
+    let mut checked = Vec::new();
+    for path in scenario_files(paths)? {
+        let (name, error) = match hasim::scenario::load(&path) {
+            Ok(scenario) => (Some(scenario.name), None),
+            Err(e) => (None, Some(e)),
+        };
+        checked.push(Checked { ok: error.is_none(), path, name, error });
+    }
+    let mut out = report_out(json);
+    let errors: Vec<_> = checked.iter().filter_map(|c| c.error.as_ref()).collect();
+    for error in &errors {
+        eprintln!("error: {error:#}");
+    }
+    if errors.is_empty() {
+        for c in &checked {
+            writeln!(out, "{}: ok ({})", c.path.display(), c.name.as_deref().unwrap_or_default())?;
+        }
+    }
+    write_json(json, &serde_json::json!({ "version": 1, "files": checked }))?;
+    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The scenario files `paths` name: each file, and each directory's *.toml files in
+/// name order.
+fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -440,6 +475,11 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
             files.push(path.clone());
         }
     }
+    Ok(files)
+}
+
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+    let files = scenario_files(paths)?;
     let mut scenarios = Vec::with_capacity(files.len());
     let mut errors = Vec::new();
     for file in files {

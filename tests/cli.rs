@@ -38,6 +38,29 @@ fn check_accepts_the_shipped_scenarios() {
 }
 
 #[test]
+fn check_json_gives_each_files_name_or_its_positioned_error() {
+    // A shipped file, and a malformed one whose header says where its error is.
+    let good = "scenarios/happy-path.toml";
+    let bad = "tests/malformed/url_not_http.toml";
+    let out = hasim(&["check", good, bad, "--json", "-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["version"], 1);
+    let files = json["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{json:#}");
+    assert_eq!(files[0]["path"], good);
+    assert_eq!((files[0]["ok"].as_bool(), files[0]["name"].as_str()), (Some(true), Some("happy-path")));
+    assert!(files[0].get("error").is_none(), "{json:#}");
+    let error = &files[1]["error"];
+    assert_eq!((files[1]["path"].as_str(), files[1]["ok"].as_bool()), (Some(bad), Some(false)));
+    // The file's header: `# expect: 6:webhook.url: is not an http:// or https:// URL`.
+    assert_eq!((error["line"].as_u64(), error["key"].as_str()), (Some(6), Some("webhook.url")), "{json:#}");
+    assert!(error["message"].as_str().unwrap().contains("is not an http:// or https:// URL"), "{json:#}");
+    // The text report still names the error, on stderr.
+    assert!(text(&out.stderr).contains("url_not_http.toml:6:"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn run_without_a_database_url_uses_the_memory_store_and_says_so() {
     let out = hasim(&["run", "scenarios/happy-path.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

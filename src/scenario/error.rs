@@ -7,7 +7,7 @@ use toml::de::{DeTable, DeValue};
 
 /// A scenario file that cannot be used: bad TOML, a wrong type, an unknown or missing
 /// key, or a value that makes no sense. Points at the offending value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ScenarioError {
     /// The file, as the caller named it.
     pub file: String,
