@@ -550,20 +550,49 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
     if !outcome.counterexamples.is_empty() {
         std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     }
+    let mut out = report_out(args.json.as_deref());
+    let mut found = Vec::new();
     for c in &outcome.counterexamples {
         let path = cli::file_path(&args.out, c);
         std::fs::write(&path, &c.file).with_context(|| format!("writing {}", path.display()))?;
-        println!(
+        found.push(serde_json::json!({
+            "case_number": c.case_number,
+            "path": path,
+            "name": c.name,
+            "lines": c.file.lines().count(),
+            "shrink_runs": c.shrink_runs,
+            "violation": c.violation,
+            "replays": c.replays(),
+        }));
+        writeln!(
+            out,
             "counterexample: case {} shrunk in {} runs to {} (a scenario of {} lines){}",
             c.case_number,
             c.shrink_runs,
             path.display(),
             c.file.lines().count(),
             if c.replays() { "" } else { "; it did NOT replay to the same violation (timing-dependent)" }
-        );
-        println!("{}", text::scenario(&c.replay));
+        )?;
+        writeln!(out, "{}", text::scenario(&c.replay))?;
     }
-    println!("{}", cli::summary(&search, &outcome));
+    writeln!(out, "{}", cli::summary(&search, &outcome))?;
+    let store = if matches!(search.database, Database::Memory) { "memory" } else { "postgres" };
+    let json = serde_json::json!({
+        "version": 1,
+        "strategy": search.strategy,
+        "store": store,
+        "seed": search.seed,
+        "shard": search.shard.to_string(),
+        "jobs": search.jobs,
+        "cases": outcome.cases,
+        "runs": outcome.runs,
+        "not_quiet": outcome.not_quiet,
+        "failing_cases": outcome.failing,
+        "elapsed_us": u64::try_from(outcome.elapsed.as_micros()).unwrap_or(u64::MAX),
+        "interrupted": outcome.interrupted.map(|s| s.to_string()),
+        "counterexamples": found,
+    });
+    write_json(args.json.as_deref(), &json)?;
     Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -144,6 +144,39 @@ fn hasim_explore_writes_a_small_counterexample_that_hasim_run_replays() {
 }
 
 #[test]
+fn hasim_explore_json_gives_the_search_its_counts_and_each_counterexample() {
+    let dir = out_dir("seed-claim-json");
+    let args = ["explore", "--strategy", "seed-claim", "--cases", "300", "--seed", "3", "--jobs", "1"];
+    let out = hasim(&[&args[..], &["--out", dir.to_str().unwrap(), "--json", "-"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let (search, found) = (&json, json["counterexamples"].as_array().expect("counterexamples"));
+    assert_eq!((search["version"].as_u64(), search["strategy"].as_str()), (Some(1), Some("seed-claim")));
+    assert_eq!(
+        (search["store"].as_str(), search["seed"].as_u64(), search["jobs"].as_u64()),
+        (Some("memory"), Some(3), Some(1))
+    );
+    // The search stops at its first counterexample: the cases run end with the failing one.
+    let failing = search["failing_cases"].as_array().expect("failing cases");
+    assert_eq!(failing.last(), Some(&search["cases"]), "{json:#}");
+    assert!(search["runs"].as_u64() > search["cases"].as_u64(), "shrinking runs are counted: {json:#}");
+    assert_eq!(found.len(), 1, "{json:#}");
+    let c = &found[0];
+    let path = PathBuf::from(c["path"].as_str().expect("a path"));
+    let file = std::fs::read_to_string(&path).expect("the written counterexample");
+    assert_eq!(c["lines"].as_u64(), Some(file.lines().count() as u64));
+    assert_eq!(c["case_number"], search["cases"]);
+    assert_eq!(
+        (c["replays"].as_bool(), c["violation"]["verdict"].as_str()),
+        (Some(true), Some("lost")),
+        "{json:#}"
+    );
+    // The text report went to stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("counterexample: case"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn hasim_explore_exits_0_when_the_strategy_survives() {
     let dir = out_dir("outbox");
     let out = hasim(&[

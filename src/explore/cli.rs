@@ -62,6 +62,12 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "DIR", default_value = "counterexamples")]
     pub out: PathBuf,
 
+    /// Also write the search's outcome as JSON: the search (strategy, store, seed,
+    /// shard, jobs), its counts, and each counterexample's file, violation and
+    /// whether it replays. `-` writes it to stdout (the report then goes to stderr).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
     /// Stop after this many distinct counterexamples.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_counterexamples: u32,
