@@ -266,7 +266,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => {
             let to_stdout = args.json.as_deref() == Some(Path::new("-"));
-            match hasim::bench::cli::run_output(args) {
+            // A sweep of minutes says how far it is: a line per point on stderr.
+            let progress =
+                |m: hasim::bench::Measured<'_>| eprintln!("{}", hasim::bench::cli::progress_line(m));
+            match hasim::bench::cli::run_reporting(args, progress) {
                 Ok(output) => {
                     if let Some(json) = output.json.filter(|_| to_stdout) {
                         eprint!("{}", output.table);

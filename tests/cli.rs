@@ -61,6 +61,20 @@ fn check_json_gives_each_files_name_or_its_positioned_error() {
 }
 
 #[test]
+fn bench_says_each_point_as_it_is_measured_before_the_table() {
+    let out = hasim(&["bench", "hot", "--store", "memory", "--replicas", "1,2", "--duration", "100ms"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let progress: Vec<String> =
+        text(&out.stderr).lines().filter(|l| l.starts_with("measured ")).map(str::to_owned).collect();
+    assert_eq!(progress.len(), 2, "{progress:?}");
+    assert!(progress[0].starts_with("measured 1 replica (1 of 2): "), "{progress:?}");
+    assert!(progress[1].starts_with("measured 2 replicas (2 of 2): "), "{progress:?}");
+    assert!(progress.iter().all(|l| l.ends_with(" 0 duplicates")), "{progress:?}");
+    // The table itself is on stdout, once the sweep is done.
+    assert!(text(&out.stdout).contains("claims/s"), "{}", text(&out.stdout));
+}
+
+#[test]
 fn run_without_a_database_url_uses_the_memory_store_and_says_so() {
     let out = hasim(&["run", "scenarios/happy-path.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

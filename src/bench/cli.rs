@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    BenchConfig, BenchError, BenchReport, ClaimPath, HotShape, Mechanism, PgbenchOptions, PoolSettings, Stop,
-    Target, Workload, report, sweep,
+    BenchConfig, BenchError, BenchReport, ClaimPath, HotShape, Measured, Mechanism, PgbenchOptions,
+    PoolSettings, Stop, Target, Workload, report, sweep_reporting,
 };
 
 pub use crate::cli::DEFAULT_DATABASE_URL;
@@ -209,18 +209,40 @@ pub fn run(args: BenchArgs) -> anyhow::Result<String> {
 
 /// [`run`], giving the JSON report too when `--json -` asks for it on stdout.
 pub fn run_output(args: BenchArgs) -> anyhow::Result<BenchOutput> {
-    actix::System::new().block_on(run_async(args))
+    run_reporting(args, |_| {})
 }
 
-/// [`run_output`] for a caller already inside an actix `System`.
-pub async fn run_async(args: BenchArgs) -> anyhow::Result<BenchOutput> {
+/// [`run_output`], calling `on_point` as each point is measured.
+pub fn run_reporting(args: BenchArgs, on_point: impl FnMut(Measured<'_>)) -> anyhow::Result<BenchOutput> {
+    actix::System::new().block_on(run_async(args, on_point))
+}
+
+/// The progress line of a point just measured:
+/// `measured 4 replicas (2 of 6): 12345 claims/s, 0 duplicates`.
+pub fn progress_line(m: Measured<'_>) -> String {
+    let p = m.point;
+    let vs = p.ratio.map(|r| format!(", {r:.2}x pgbench")).unwrap_or_default();
+    format!(
+        "measured {} replica{} ({} of {}): {:.0} claims/s, {} duplicate{}{vs}",
+        p.replicas,
+        if p.replicas == 1 { "" } else { "s" },
+        m.done,
+        m.of,
+        p.claims_per_s,
+        p.duplicates,
+        if p.duplicates == 1 { "" } else { "s" },
+    )
+}
+
+/// [`run_reporting`] for a caller already inside an actix `System`.
+pub async fn run_async(args: BenchArgs, on_point: impl FnMut(Measured<'_>)) -> anyhow::Result<BenchOutput> {
     let cfg = args.config();
     cfg.validate()?;
     // Fail on an unwritable output before spending minutes measuring.
     for path in [&args.json, &args.csv, &args.svg].into_iter().flatten().filter(|p| !is_stdout(p)) {
         check_writable(path)?;
     }
-    let report = sweep(&cfg).await?;
+    let report = sweep_reporting(&cfg, on_point).await?;
     let mut out = report::table(&report);
     if let Some(signal) = &report.interrupted {
         out.push_str(&format!(

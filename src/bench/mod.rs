@@ -65,4 +65,4 @@ pub use replicas::{ClaimPath, PoolSettings, Replicas};
 pub use results::{BenchReport, OutboxCounts, OutboxRows, PointResult};
 pub use run::{PlanRange, RunSpec};
 pub use sampling::{WaitSample, load_1m, rss_kib};
-pub use sweep::sweep;
+pub use sweep::{Measured, sweep, sweep_reporting};

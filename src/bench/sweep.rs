@@ -12,6 +12,15 @@ use super::{
 /// Runs the sweep: one schema (or memory model), the plans, then each replica count in
 /// turn, each with fresh replicas. Must run inside an actix `System`.
 pub async fn sweep(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
+    sweep_reporting(cfg, |_| {}).await
+}
+
+/// [`sweep`], calling `on_point` with each point as soon as it is measured, so a
+/// sweep of minutes can show how far it is.
+pub async fn sweep_reporting(
+    cfg: &BenchConfig,
+    on_point: impl FnMut(Measured<'_>),
+) -> Result<BenchReport, BenchError> {
     cfg.validate()?;
     if let Some(pg) = &cfg.pgbench {
         pgbench::check_installed(&pg.program)?;
@@ -20,14 +29,29 @@ pub async fn sweep(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     let max_plans = cfg.replicas.iter().map(|&r| cfg.plans_at(r)).max().unwrap_or(1);
     let mut env = BenchEnv::create(&cfg.target, max_plans, max_replicas, cfg.threads).await?;
     env.set_pool_settings(cfg.pool);
-    let result = sweep_in(&env, cfg).await;
+    let result = sweep_in(&env, cfg, on_point).await;
     let closed = env.close().await;
     let report = result?;
     closed?;
     Ok(report)
 }
 
-async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
+/// A point just measured, and where the sweep stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured<'a> {
+    /// The point.
+    pub point: &'a PointResult,
+    /// Points measured so far, this one included.
+    pub done: usize,
+    /// Points in the sweep.
+    pub of: usize,
+}
+
+async fn sweep_in(
+    env: &BenchEnv,
+    cfg: &BenchConfig,
+    mut on_point: impl FnMut(Measured<'_>),
+) -> Result<BenchReport, BenchError> {
     let started_unix =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut points = Vec::with_capacity(cfg.replicas.len());
@@ -39,6 +63,7 @@ async fn sweep_in(env: &BenchEnv, cfg: &BenchConfig) -> Result<BenchReport, Benc
             _ = crate::interrupt::wait() => break,
         };
         points.push(point);
+        on_point(Measured { point: &points[points.len() - 1], done: points.len(), of: cfg.replicas.len() });
     }
     Ok(BenchReport {
         workload: cfg.workload,
