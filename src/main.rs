@@ -536,14 +536,15 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
         search.seed
     );
     let terminal = std::io::stderr().is_terminal();
-    let mut shown = std::time::Instant::now();
+    let started = std::time::Instant::now();
+    let mut shown = started;
     let outcome = hasim::explore::explore(&search, |p| {
         let step = (p.of / 10).max(1);
         if terminal && shown.elapsed().as_millis() >= 100 {
-            eprint!("\r{}\x1b[K", cli::progress_line(p));
+            eprint!("\r{}\x1b[K", cli::progress_line(p, started.elapsed()));
             shown = std::time::Instant::now();
         } else if !terminal && p.shrinking.is_none() && p.cases % step == 0 {
-            eprintln!("{}", cli::progress_line(p));
+            eprintln!("{}", cli::progress_line(p, started.elapsed()));
         }
     })
     .context("the search stopped")?;

@@ -166,10 +166,31 @@ fn range<const MIN: usize, const MAX: usize>(text: &str) -> Result<RangeInclusiv
     Ok(low..=high)
 }
 
-/// The progress line: `412/2000 cases, 1 counterexample (shrinking: 37 runs)`.
-pub fn progress_line(p: &Progress) -> String {
+/// The progress line, `elapsed` into the search:
+/// `412/2000 cases, 1 counterexample, 85 cases/s, about 19s left (shrinking: 37 runs)`.
+/// The time left assumes the cases to come run at the rate so far, and the search
+/// does not stop early.
+pub fn progress_line(p: &Progress, elapsed: std::time::Duration) -> String {
     let shrinking = p.shrinking.map(|n| format!(" (shrinking: {n} runs)")).unwrap_or_default();
-    format!("{}/{} cases, {} counterexample{}{shrinking}", p.cases, p.of, p.found, plural(p.found))
+    let secs = elapsed.as_secs_f64();
+    let pace = if p.cases > 0 && secs > 0.0 {
+        let per_second = f64::from(p.cases) / secs;
+        let left = f64::from(p.of.saturating_sub(p.cases)) / per_second;
+        format!(", {} cases/s, about {} left", rate(per_second), duration_words(left))
+    } else {
+        String::new()
+    };
+    format!("{}/{} cases, {} counterexample{}{pace}{shrinking}", p.cases, p.of, p.found, plural(p.found))
+}
+
+/// A span of seconds as `45s`, `12m 5s` or `3h 20m`.
+fn duration_words(secs: f64) -> String {
+    let secs = secs.round() as u64;
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
+        _ => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 /// Where a counterexample's file goes in `dir`.
@@ -242,8 +263,17 @@ pub fn merge_report(merged: &Merged, out: &Path) -> String {
 
 /// A rate for people: whole numbers from 10 up, two significant digits below (a
 /// Postgres search runs well under one case a second).
+/// A rate, never rounded to zero: whole above 10, two decimals down to 0.01, and two
+/// significant digits below (`0.0039`).
 fn rate(per_second: f64) -> String {
-    if per_second >= 10.0 { format!("{per_second:.0}") } else { format!("{:.2}", per_second) }
+    if per_second >= 10.0 || per_second <= 0.0 {
+        format!("{per_second:.0}")
+    } else if per_second >= 0.01 {
+        format!("{per_second:.2}")
+    } else {
+        let decimals = (-per_second.log10()).ceil() as usize + 1;
+        format!("{per_second:.decimals$}")
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -273,5 +303,38 @@ mod tests {
     fn rates_below_ten_keep_two_decimals() {
         assert_eq!(rate(620.4), "620");
         assert_eq!(rate(0.39), "0.39");
+    }
+
+    #[test]
+    fn a_slow_rate_is_never_rounded_to_zero() {
+        // One case in 256 s, as a search on a loaded Postgres can go.
+        assert_eq!(rate(1.0 / 256.0), "0.0039");
+        assert_eq!(rate(0.012), "0.01");
+        assert_eq!(rate(0.0), "0");
+    }
+
+    #[test]
+    fn the_progress_line_gives_the_rate_so_far_and_the_time_left_at_it() {
+        let p = Progress { cases: 400, of: 2000, found: 1, shrinking: None };
+        // 400 cases in 5 s: 80 cases/s, and the 1,600 to come take 20 s at that rate.
+        assert_eq!(
+            progress_line(&p, std::time::Duration::from_secs(5)),
+            "400/2000 cases, 1 counterexample, 80 cases/s, about 20s left"
+        );
+        let p = Progress { cases: 3, of: 1000, found: 0, shrinking: Some(37) };
+        // 3 cases in 60 s: 0.05 cases/s, 997 to come: 19,940 s.
+        assert_eq!(
+            progress_line(&p, std::time::Duration::from_secs(60)),
+            "3/1000 cases, 0 counterexamples, 0.05 cases/s, about 5h 32m left (shrinking: 37 runs)"
+        );
+        let p = Progress { cases: 0, of: 10, found: 0, shrinking: None };
+        assert_eq!(progress_line(&p, std::time::Duration::ZERO), "0/10 cases, 0 counterexamples");
+    }
+
+    #[test]
+    fn spans_read_in_the_largest_units_that_fit() {
+        assert_eq!(duration_words(44.6), "45s");
+        assert_eq!(duration_words(725.0), "12m 5s");
+        assert_eq!(duration_words(12_000.0), "3h 20m");
     }
 }
