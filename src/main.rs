@@ -170,6 +170,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     listen_for_signals();
+    restore_sigpipe();
     let outcome = run(Cli::parse());
     // Stopped by a signal: whatever finished has been reported; exit as the shell
     // expects of a process the signal ended (130 for SIGINT, 143 for SIGTERM).
@@ -222,6 +223,17 @@ fn listen_for_signals() {
             }
         });
     });
+}
+
+/// A reader that goes away (`hasim scenarios | head -3`) ends hasim quietly, as it
+/// ends any Unix tool, instead of making the next print panic: Rust ignores SIGPIPE
+/// unless told otherwise. Prints come between runs, so no run's schema is left.
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions; it
+    // runs before any thread of ours could be writing.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Whether `e` is a stop request, not a failure.

@@ -75,3 +75,25 @@ fn man_renders_a_page_that_names_the_commands() {
     assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
     assert!(page.contains("hasim\\-run"), "{page}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_hasim_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    // `hasim scenarios | true`: a pipe whose reader is gone before hasim writes.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "a pipe");
+    // SAFETY: pipe(2) just opened both; each is owned once.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .arg("scenarios")
+        .stdout(Stdio::from(writer))
+        .output()
+        .expect("hasim runs");
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+}
