@@ -229,9 +229,15 @@ impl PlanState {
     pub fn absorb(&mut self, newer: PlanState) {
         let PlanState { project, title, episode, tasks } = newer;
         (self.project, self.title, self.episode) = (project, title, episode);
-        for task in tasks {
-            match self.tasks.iter_mut().find(|t| t.task == task.task) {
-                Some(known) => *known = task,
+        for (i, task) in tasks.into_iter().enumerate() {
+            // A whole showing lists the tasks in this one's order: try the same place
+            // first.
+            let at = match self.tasks.get(i) {
+                Some(known) if known.task == task.task => Some(i),
+                _ => self.tasks.iter().position(|t| t.task == task.task),
+            };
+            match at {
+                Some(at) => self.tasks[at] = task,
                 None => self.tasks.push(task),
             }
         }
