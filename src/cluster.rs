@@ -364,8 +364,16 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
         }
         Database::Postgres { url, keep_schema } => {
             let schema = RunSchema::create(url).await?;
-            // Whatever happens from here on, the schema goes (or stays, asked to).
-            let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag_bound).await;
+            // Whatever happens from here on, the schema goes (or stays, asked to). A
+            // connection held all along shows `hasim gc` the schema in use.
+            let result = match schema.hold().await {
+                Ok(held) => {
+                    let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag_bound).await;
+                    let _ = sqlx::Connection::close(held).await;
+                    result
+                }
+                Err(e) => Err(e),
+            };
             let released =
                 if *keep_schema { schema.terminate(None).await } else { schema.drop_schema().await };
             let result = result?;

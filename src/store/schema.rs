@@ -215,6 +215,18 @@ impl RunSchema {
         Ok(())
     }
 
+    /// A connection that marks the schema in use (labelled `<schema>/run`), for a run
+    /// to hold from its schema's creation to its end: `hasim gc` drops no schema
+    /// with a connection open, and a run's pools connect only once its receiver,
+    /// proxies and clients are up.
+    pub async fn hold(&self) -> Result<PgConnection> {
+        let options = self.options.clone().application_name(&format!("{}/run", self.name));
+        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
+            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })
+    }
+
     /// A fresh connection outside the run's schema.
     async fn connect_admin(&self) -> Result<PgConnection> {
         let connect = PgConnection::connect_with(&self.options);
