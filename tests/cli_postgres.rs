@@ -13,15 +13,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Whether a schema of that name exists on the tests' server.
 fn schema_exists(name: &str) -> bool {
-    run(async {
-        let mut conn = sqlx::PgConnection::connect(&database_url()).await.expect("Postgres");
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await
-            .expect("a count");
-        n == 1
-    })
+    run(common::schema_exists(name))
 }
 
 /// The schema a doctor's output names (`schema NAME created and migrated`).

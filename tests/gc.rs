@@ -14,16 +14,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Whether schema `name` exists on the test server.
 fn exists(name: &str) -> bool {
-    common::run(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&database_url()).await.expect("Postgres");
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        n == 1
-    })
+    common::run(common::schema_exists(name))
 }
 
 #[test]

@@ -3,21 +3,10 @@
 
 mod common;
 
-use common::{PgFixture, database_url, run};
+use common::{PgFixture, run, schema_exists};
 use hasim::Error;
 use hasim::model::{EventType, PlanId};
 use hasim::store::{Claim, NewPlan, RunSchema, Store};
-use sqlx::Connection;
-
-async fn schema_exists(name: &str) -> bool {
-    let mut conn = sqlx::PgConnection::connect(&database_url()).await.expect("Postgres");
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    n == 1
-}
 
 #[test]
 fn parallel_runs_do_not_see_each_others_rows_and_their_schemas_are_dropped() {

@@ -13,6 +13,18 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Whether schema `name` exists on the tests' server.
+pub async fn schema_exists(name: &str) -> bool {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&database_url()).await.expect("Postgres");
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .expect("a count");
+    n == 1
+}
+
 /// Runs `fut` inside an actix system, as every hasim run does.
 #[track_caller]
 pub fn run<F: Future>(fut: F) -> F::Output {
