@@ -220,17 +220,17 @@ impl RunSchema {
     /// with a connection open, and a run's pools connect only once its receiver,
     /// proxies and clients are up.
     pub async fn hold(&self) -> Result<PgConnection> {
-        let options = self.options.clone().application_name(&format!("{}/run", self.name));
-        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-            .await
-            .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
-            .map_err(|cause| Error::Connect { url: self.url.clone(), cause })
+        self.connect(&self.options.clone().application_name(&format!("{}/run", self.name))).await
     }
 
     /// A fresh connection outside the run's schema.
     async fn connect_admin(&self) -> Result<PgConnection> {
-        let connect = PgConnection::connect_with(&self.options);
-        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        self.connect(&self.options).await
+    }
+
+    /// A fresh connection with `options`, given up after [`CONNECT_TIMEOUT`].
+    async fn connect(&self, options: &PgConnectOptions) -> Result<PgConnection> {
+        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options))
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())))
             .map_err(|cause| Error::Connect { url: self.url.clone(), cause })
