@@ -43,6 +43,18 @@ impl Clock {
     }
 }
 
+/// Runs `f` to completion on a fresh current-thread runtime whose clock starts
+/// paused: the unit tests' virtual time.
+#[cfg(test)]
+pub(crate) fn paused<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

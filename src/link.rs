@@ -110,15 +110,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn paused<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::clock::paused;
 
     #[test]
     fn latency_delays_an_operation_by_a_round_trip() {

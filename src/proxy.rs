@@ -463,15 +463,7 @@ async fn gate(control: &mut watch::Receiver<Control>, read_at: Instant, directio
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn paused<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::clock::paused;
 
     fn control(mode: LinkMode) -> watch::Sender<Control> {
         watch::Sender::new(Control { mode, ..Control::default() })

@@ -190,17 +190,9 @@ mod tests {
 
     use super::*;
     use crate::Error;
+    use crate::clock::paused;
 
     const TICK: Duration = Duration::from_millis(50);
-
-    fn paused<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
 
     /// Runs `retry_every` on a write that fails with `error` `failures` times, then
     /// succeeds; returns its result, the tries made and the time they took.
