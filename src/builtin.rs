@@ -64,6 +64,11 @@ pub fn load(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     Some(scenario::parse(&format!("builtin:{path}"), text))
 }
 
+/// The text of the built-in scenario `name`, as its file in `scenarios/` has it.
+pub fn text(name: &str) -> Option<&'static str> {
+    SCENARIOS.iter().find(|(path, _)| name_of(path) == name).map(|(_, text)| *text)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

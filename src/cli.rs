@@ -5,7 +5,12 @@
 //! (`--database-url`, or `DATABASE_URL` as clap reads it) means Postgres and none
 //! means the memory store. An empty URL is no URL, so `DATABASE_URL=` is unset.
 
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::Result;
 use crate::cluster::Database;
+use crate::results::{DEFAULT_ROOT, ResultsDir};
 
 /// The server when the store is Postgres and no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -68,6 +73,30 @@ impl Choice {
             (StoreKind::Postgres, Some(url)) => Database::Postgres { url: url.clone(), keep_schema },
             _ => Database::Memory,
         }
+    }
+}
+
+/// Where `run`, `compare` and `explore` keep what they ran and found.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ResultsArgs {
+    /// Keep this command's results in a new folder under DIR, named by the time and
+    /// what ran (the scenarios as run, the trace, the verdicts, the HTML report and
+    /// the summary), and point DIR/latest at it.
+    #[arg(long, value_name = "DIR", env = "HASIM_RESULTS", default_value = DEFAULT_ROOT)]
+    pub results: PathBuf,
+    /// Keep no results folder.
+    #[arg(long)]
+    pub no_results: bool,
+}
+
+impl ResultsArgs {
+    /// A new results folder for a command started at `started` that ran `label`;
+    /// `None` with `--no-results`.
+    pub fn folder(&self, label: &str, started: SystemTime) -> Result<Option<ResultsDir>> {
+        if self.no_results {
+            return Ok(None);
+        }
+        ResultsDir::create(&self.results, label, started).map(Some)
     }
 }
 

@@ -135,14 +135,14 @@ pub struct RunResult {
     /// Whether the cluster went quiet (false: stopped at `max_duration`).
     pub quiesced: bool,
     /// Run time at the end.
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "elapsed_us", with = "crate::history::micros")]
     pub elapsed: Duration,
     /// The plans the run created, in the order they were created.
     pub plans: Vec<PlanId>,
     /// The claim table at the end.
     pub claims: Vec<ClaimRow>,
     /// The claim table at each of the spec's `claim_snapshots` moments.
-    pub claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
+    pub claim_snapshots: Vec<ClaimSnapshot>,
     /// The checker's verdicts.
     pub report: Report,
     /// The history.
@@ -163,13 +163,23 @@ pub struct RunResult {
     pub host_lag: Option<HostLag>,
 }
 
+/// The claim table at one of the spec's `claim_snapshots` moments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimSnapshot {
+    /// When it was read, on the run's clock.
+    #[serde(rename = "at_us", with = "crate::history::micros")]
+    pub at: Duration,
+    /// The claim table's rows then.
+    pub rows: Vec<ClaimRow>,
+}
+
 impl RunResult {
     pub(crate) async fn collect(
         spec: &ClusterSpec,
         world: &World,
         (stores, db): (&Stores, &Backend),
         quiesced: bool,
-        claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
+        claim_snapshots: Vec<ClaimSnapshot>,
     ) -> RunResult {
         let elapsed = world.history.clock().now();
         resolve(world, stores, db).await;

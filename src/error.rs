@@ -51,6 +51,14 @@ pub enum Error {
     /// The HTTP webhook receiver could not start listening.
     #[error("cannot start the webhook receiver: {0}")]
     Listen(#[source] std::io::Error),
+    /// A results folder or a file in it could not be written.
+    #[error("cannot write the results at {}: {cause}", path.display())]
+    Results {
+        /// The folder or file.
+        path: std::path::PathBuf,
+        /// What the file system said (part of the message, so not a separate source).
+        cause: std::io::Error,
+    },
     /// The work was asked to stop (SIGINT or SIGTERM) before it finished.
     #[error("stopped by {0}")]
     Interrupted(crate::interrupt::Signal),

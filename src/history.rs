@@ -32,7 +32,7 @@ pub struct Entry {
     /// Its position.
     pub seq: Seq,
     /// When it was appended, on the run's clock.
-    #[serde(with = "micros")]
+    #[serde(rename = "at_us", with = "micros")]
     pub at: Duration,
     /// The replica whose actor appended it, if any (user actions are served by one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -408,6 +408,23 @@ pub(crate) mod micros {
     /// Deserializes from microseconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_micros(u64::deserialize(d)?))
+    }
+}
+
+/// Optional durations as whole microseconds in JSON (`null` when absent).
+pub(crate) mod micros_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes as microseconds, or `null`.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| d.as_micros() as u64).serialize(s)
+    }
+
+    /// Deserializes from microseconds, or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
     }
 }
 

@@ -46,6 +46,7 @@ pub mod model;
 pub mod proxy;
 pub mod reactions;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod script;

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use hasim::cli::{DEFAULT_DATABASE_URL, StoreArgs};
+use hasim::cli::{DEFAULT_DATABASE_URL, ResultsArgs, StoreArgs};
 use hasim::cluster::Database;
 use hasim::interrupt::{self, Signal};
 use hasim::report::{html, text};
+use hasim::results::{ResultsDir, TraceFile, VerdictsFile};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::scenario::Scenario;
 use hasim::strategy::StrategyKind;
@@ -140,8 +141,9 @@ struct RunArgs {
     /// Run every file with this seed instead of its own.
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the full results (verdicts, history, receiver log, timings) as JSON;
-    /// `-` writes them to stdout (the report then goes to stderr).
+    /// Also write the trace (verdicts, history, receiver log, timings: the versioned
+    /// JSON of docs/trace-format.md, as the results folder's trace.json) to PATH; `-`
+    /// writes it to stdout (the report then goes to stderr).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Write a self-contained HTML page with a timeline of every run (lanes per
@@ -151,6 +153,8 @@ struct RunArgs {
     /// Print only scenarios whose expectations fail, and the summary.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    results: ResultsArgs,
     /// Instead of judging, run each file twice on the memory store with the same
     /// seed and check that the histories are identical (`run` only).
     #[arg(long)]
@@ -159,10 +163,11 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
-    // Warnings by default; RUST_LOG says otherwise. Colour only on a terminal, and
-    // never with NO_COLOR set (https://no-color.org).
+    // Warnings by default (but not the pool's about connections that the scenario's
+    // link faults broke on purpose); RUST_LOG says otherwise. Colour only on a
+    // terminal, and never with NO_COLOR set (https://no-color.org).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx_core::pool=error"));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -311,9 +316,85 @@ fn database(args: &RunArgs) -> Database {
     choice.database(args.keep_schema)
 }
 
-/// Where the human report goes: stdout, or stderr when `--json -` takes stdout.
-fn report_out(json: Option<&Path>) -> Box<dyn Write> {
-    if json == Some(Path::new("-")) { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) }
+/// The human report: written to stdout as it goes (stderr when `--json -` takes
+/// stdout), and kept for the results folder's `summary.txt`.
+struct Report {
+    out: Box<dyn Write>,
+    kept: Vec<u8>,
+}
+
+impl Report {
+    fn new(json: Option<&Path>) -> Report {
+        let out: Box<dyn Write> = if json == Some(Path::new("-")) {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        };
+        Report { out, kept: Vec::new() }
+    }
+}
+
+impl Write for Report {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write_all(buf)?;
+        self.kept.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A scenario to run: where it came from, its text as read, and what it says.
+struct Loaded {
+    path: PathBuf,
+    text: String,
+    scenario: Scenario,
+}
+
+/// The results folder of `command` about to run `scenarios` (`None` with
+/// `--no-results`), made now so that a root that cannot be written stops the command
+/// before it runs anything.
+fn results_folder(
+    args: &ResultsArgs,
+    command: &str,
+    scenarios: &[Loaded],
+) -> anyhow::Result<Option<ResultsDir>> {
+    let what = match scenarios {
+        [one] => one.scenario.name.clone(),
+        _ => format!("{}-scenarios", scenarios.len()),
+    };
+    let label = if command == "run" { what } else { format!("{command}-{what}") };
+    args.folder(&label, std::time::SystemTime::now()).context("the results folder")
+}
+
+/// Keeps what `command` ran in its results folder (the scenarios as run, the trace,
+/// the verdicts, the HTML report, the report as printed) and says where on `report`.
+fn keep_results(
+    dir: Option<ResultsDir>,
+    command: &str,
+    ran: &[Loaded],
+    runs: &[&ScenarioRun],
+    page: impl FnOnce() -> String,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
+    let mut names = std::collections::HashSet::new();
+    for (i, loaded) in ran.iter().enumerate() {
+        let mut name = format!("{}.toml", loaded.scenario.name);
+        if !names.insert(name.clone()) {
+            name = format!("{}-{name}", i + 1);
+        }
+        dir.write(&format!("scenarios/{name}"), &loaded.text)?;
+    }
+    dir.write_json("trace.json", &TraceFile::new(command, runs.iter().copied()))?;
+    dir.write_json("verdicts.json", &VerdictsFile::new(runs.iter().copied()))?;
+    dir.write("report.html", page())?;
+    dir.write("summary.txt", &report.kept)?;
+    dir.mark_latest()?;
+    writeln!(report, "results: {}", dir.path().display())?;
+    Ok(())
 }
 
 fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -324,14 +405,16 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return determinism(&scenarios, &args);
     }
+    let results = results_folder(&args.results, "run", &scenarios)?;
     let options = RunOptions { database: database(&args), strategy: args.strategy, seed: args.seed };
-    let mut out = report_out(args.json.as_deref());
+    let mut out = Report::new(args.json.as_deref());
     let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
-    for (i, (path, scenario)) in scenarios.iter().enumerate() {
+    for (i, loaded) in scenarios.iter().enumerate() {
+        let path = &loaded.path;
         if !args.quiet && scenarios.len() > 1 {
             eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
         }
-        let run = match run_scenario(scenario, &options) {
+        let run = match run_scenario(&loaded.scenario, &options) {
             Err(hasim::Error::Interrupted(_)) => break,
             run => run.with_context(|| format!("running {}", path.display()))?,
         };
@@ -342,12 +425,18 @@ fn run_files(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "{}", text::summary(&runs))?;
     stopped_after(&mut out, runs.len(), scenarios.len(), "scenario")?;
-    write_json(args.json.as_deref(), &runs)?;
-    let sections = scenarios
-        .iter()
-        .zip(&runs)
-        .map(|((_, s), r)| html::Section { scenario: s, runs: std::slice::from_ref(r) });
-    write_html(args.html.as_deref(), "hasim run", &sections.collect::<Vec<_>>())?;
+    let ran = &scenarios[..runs.len()];
+    let all: Vec<&ScenarioRun> = runs.iter().collect();
+    write_json(args.json.as_deref(), &TraceFile::new("run", all.iter().copied()))?;
+    let page = || {
+        let sections = ran.iter().zip(&runs).map(|(loaded, run)| html::Section {
+            scenario: &loaded.scenario,
+            runs: std::slice::from_ref(run),
+        });
+        html::render("hasim run", &sections.collect::<Vec<_>>())
+    };
+    write_html(args.html.as_deref(), page)?;
+    keep_results(results, "run", ran, &all, page, &mut out)?;
     Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -359,10 +448,10 @@ fn stopped_after(out: &mut dyn Write, done: usize, of: usize, what: &str) -> std
     }
 }
 
-fn determinism(scenarios: &[(PathBuf, Scenario)], args: &RunArgs) -> anyhow::Result<ExitCode> {
+fn determinism(scenarios: &[Loaded], args: &RunArgs) -> anyhow::Result<ExitCode> {
     let options = RunOptions { database: Database::Memory, strategy: args.strategy, seed: args.seed };
     let mut differ = 0;
-    for (path, scenario) in scenarios {
+    for Loaded { path, scenario, .. } in scenarios {
         match hasim::runner::check_determinism(scenario, &options)? {
             None => println!("{}: deterministic", path.display()),
             Some(difference) => {
@@ -380,10 +469,11 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
     }
     let strategies = if strategies.is_empty() { StrategyKind::ALL.to_vec() } else { strategies };
     let scenarios = load_run(&args)?;
+    let results = results_folder(&args.results, "compare", &scenarios)?;
     let database = database(&args);
-    let mut out = report_out(args.json.as_deref());
+    let mut out = Report::new(args.json.as_deref());
     let mut rows = Vec::with_capacity(scenarios.len());
-    'scenarios: for (i, (path, scenario)) in scenarios.iter().enumerate() {
+    'scenarios: for (i, Loaded { path, scenario, .. }) in scenarios.iter().enumerate() {
         if !args.quiet {
             eprintln!("[{}/{}] {}", i + 1, scenarios.len(), path.display());
         }
@@ -409,9 +499,17 @@ fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::Result<ExitC
         writeln!(out, "{lag}")?;
     }
     stopped_after(&mut out, rows.len(), scenarios.len(), "scenario")?;
-    write_json(args.json.as_deref(), &all)?;
-    let sections = scenarios.iter().zip(&rows).map(|((_, s), (_, runs))| html::Section { scenario: s, runs });
-    write_html(args.html.as_deref(), "hasim compare", &sections.collect::<Vec<_>>())?;
+    write_json(args.json.as_deref(), &TraceFile::new("compare", all.iter().copied()))?;
+    let ran = &scenarios[..rows.len()];
+    let page = || {
+        let sections = ran
+            .iter()
+            .zip(&rows)
+            .map(|(loaded, (_, runs))| html::Section { scenario: &loaded.scenario, runs });
+        html::render("hasim compare", &sections.collect::<Vec<_>>())
+    };
+    write_html(args.html.as_deref(), page)?;
+    keep_results(results, "compare", ran, &all, page, &mut out)?;
     Ok(if all.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -428,10 +526,9 @@ fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> anyhow::Res
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_html(path: Option<&Path>, title: &str, sections: &[html::Section<'_>]) -> anyhow::Result<()> {
+fn write_html(path: Option<&Path>, page: impl FnOnce() -> String) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
-    std::fs::write(path, html::render(title, sections))
-        .with_context(|| format!("writing the HTML report {}", path.display()))
+    std::fs::write(path, page()).with_context(|| format!("writing the HTML report {}", path.display()))
 }
 
 /// Every scenario named, directories expanded to their *.toml files in name order;
@@ -456,7 +553,7 @@ fn check_files(paths: &[PathBuf], json: Option<&Path>) -> anyhow::Result<ExitCod
         };
         checked.push(Checked { ok: error.is_none(), path, name, error });
     }
-    let mut out = report_out(json);
+    let mut out = Report::new(json);
     let errors: Vec<_> = checked.iter().filter_map(|c| c.error.as_ref()).collect();
     for error in &errors {
         eprintln!("error: {error:#}");
@@ -493,13 +590,13 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Loaded>> {
     let files = scenario_files(paths)?;
     let mut scenarios = Vec::with_capacity(files.len());
     let mut errors = Vec::new();
-    for file in files {
-        match load(&file) {
-            Ok(scenario) => scenarios.push((file, scenario)),
+    for path in files {
+        match hasim::scenario::read(&path) {
+            Ok((scenario, text)) => scenarios.push(Loaded { path, text, scenario }),
             Err(e) => errors.push(e),
         }
     }
@@ -510,19 +607,16 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
 }
 
 /// The scenarios `args` name: their files, then their built-in examples.
-fn load_run(args: &RunArgs) -> anyhow::Result<Vec<(PathBuf, Scenario)>> {
+fn load_run(args: &RunArgs) -> anyhow::Result<Vec<Loaded>> {
     let mut scenarios = if args.paths.is_empty() { Vec::new() } else { load_all(&args.paths)? };
     for name in &args.example {
-        let Some(scenario) = hasim::builtin::load(name) else {
+        let (Some(scenario), Some(text)) = (hasim::builtin::load(name), hasim::builtin::text(name)) else {
             bail!("no built-in scenario named `{name}`: `hasim scenarios` lists them");
         };
-        scenarios.push((PathBuf::from(format!("builtin:{name}")), scenario?));
+        let path = PathBuf::from(format!("builtin:{name}"));
+        scenarios.push(Loaded { path, text: text.to_owned(), scenario: scenario? });
     }
     Ok(scenarios)
-}
-
-fn load(path: &Path) -> anyhow::Result<Scenario> {
-    Ok(hasim::scenario::load(path)?)
 }
 
 fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> {
@@ -547,6 +641,8 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
         if search.jobs == 1 { "" } else { "s" },
         search.seed
     );
+    let results = args.results.folder(&format!("explore-{}", search.strategy), std::time::SystemTime::now());
+    let results = results.context("the results folder")?;
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let mut shown = started;
@@ -566,7 +662,7 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
     if !outcome.counterexamples.is_empty() {
         std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     }
-    let mut out = report_out(args.json.as_deref());
+    let mut out = Report::new(args.json.as_deref());
     let mut found = Vec::new();
     for c in &outcome.counterexamples {
         let path = cli::file_path(&args.out, c);
@@ -609,6 +705,18 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
         "counterexamples": found,
     });
     write_json(args.json.as_deref(), &json)?;
+    if let Some(dir) = results {
+        for c in &outcome.counterexamples {
+            let path = cli::file_path(Path::new("counterexamples"), c);
+            dir.write(&path.to_string_lossy(), &c.file)?;
+        }
+        dir.write_json("explore.json", &json)?;
+        let replays = outcome.counterexamples.iter().map(|c| &c.replay);
+        dir.write_json("trace.json", &TraceFile::new("explore", replays))?;
+        dir.write("summary.txt", &out.kept)?;
+        dir.mark_latest()?;
+        writeln!(out, "results: {}", dir.path().display())?;
+    }
     Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -55,7 +55,7 @@ pub struct ScenarioRun {
     /// `memory` or `postgres`.
     pub store: &'static str,
     /// Wall-clock time the run took.
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "wall_us", with = "crate::history::micros")]
     pub wall: Duration,
     /// The expectations that applied, checked.
     pub checks: Vec<Check>,
@@ -229,7 +229,7 @@ fn deliveries_check(name: &str, id: Option<PlanId>, expected: &[EventRef], by_pl
 }
 
 fn claim_check(claim: &ClaimCheck, plans: &PlanNames, result: &RunResult) -> Check {
-    let snapshot = result.claim_snapshots.iter().find(|(at, _)| *at == claim.at).map(|(_, rows)| rows);
+    let snapshot = result.claim_snapshots.iter().find(|s| s.at == claim.at).map(|s| &s.rows);
     let mut want: Vec<String> = claim.rows.iter().map(|(p, e)| format!("{} {e}", plans.name(*p))).collect();
     want.sort();
     let what = format!("claim rows at {:?} are [{}]", claim.at, want.join(", "));

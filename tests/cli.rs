@@ -115,13 +115,13 @@ fn run_writes_complete_json() {
     let out =
         hasim(&["run", "scenarios/fail-retry-complete.toml", "--json", path.to_str().unwrap(), "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut json = common::trace_runs(&std::fs::read(&path).unwrap());
     std::fs::remove_file(path).ok();
     let run = common::run_on_memory(&common::shipped("fail-retry-complete.toml"), None);
     let mut mine = serde_json::to_value(vec![&run]).expect("a run serializes");
     for runs in [&mut json, &mut mine] {
         let [run] = &mut runs.as_array_mut().expect("an array")[..] else { panic!("one run: {runs}") };
-        assert!(run.as_object_mut().and_then(|r| r.remove("wall")).is_some(), "a wall time: {run}");
+        assert!(run.as_object_mut().and_then(|r| r.remove("wall_us")).is_some(), "a wall time: {run}");
     }
     assert!(json == mine, "the JSON differs from the run:\n{json:#}\n---\n{mine:#}");
     // A run that says something: events judged and a history.
@@ -170,7 +170,7 @@ at = "0ms"
         "--quiet",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let runs = common::trace_runs(&std::fs::read(&json).unwrap());
     std::fs::remove_file(&file).ok();
     std::fs::remove_file(&json).ok();
     let requests = |strategy: &str| -> Vec<serde_json::Value> {
@@ -198,7 +198,7 @@ fn the_status_write_follows_the_strategy_run_unless_the_file_sets_it() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let runs = common::trace_runs(&std::fs::read(&json).unwrap());
     let modes: Vec<(String, String)> = runs
         .as_array()
         .unwrap()
@@ -225,7 +225,7 @@ fn the_status_write_follows_the_strategy_run_unless_the_file_sets_it() {
         text(&out.stderr)
     );
     assert!(stdout.contains("[shipped-claim on memory, fenced status writes,"), "{stdout}");
-    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let runs = common::trace_runs(&std::fs::read(&json).unwrap());
     std::fs::remove_file(&json).ok();
     assert_eq!(runs[0]["status_write"], "fenced");
 }
@@ -262,7 +262,7 @@ fn run_judges_an_outside_endpoint_from_what_the_senders_saw_and_exits_0() {
         "{stdout}"
     );
     assert_eq!(stdout.matches(" delivered ").count(), 2, "{stdout}");
-    let json: serde_json::Value = serde_json::from_slice(&written.unwrap()).unwrap();
+    let json = common::trace_runs(&written.unwrap());
     assert_eq!(json[0]["result"]["judged_from"], "senders");
     assert_eq!(endpoint.requests().len(), 2, "the endpoint got both announcements");
 }

@@ -64,7 +64,7 @@ fn run_with_a_database_url_runs_on_postgres_and_judges_the_scenario() {
     let out = hasim_on_postgres(&["run", "scenarios/happy-path.toml", "--json", json.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
-    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).expect("JSON");
+    let value = common::trace_runs(&std::fs::read(&json).unwrap());
     std::fs::remove_file(&json).ok();
     let run = &value[0];
     assert_eq!(run["store"], "postgres", "{stdout}");

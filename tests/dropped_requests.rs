@@ -120,7 +120,7 @@ fn a_run_whose_only_replica_is_down_says_its_request_was_dropped() {
     assert!(stdout.contains("requests never reached the cluster"), "{stdout}");
     assert!(stdout.contains("1 user request dropped (no live replica)"), "{stdout}");
 
-    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json.0).unwrap()).unwrap();
+    let runs = common::trace_runs(&std::fs::read(&json.0).unwrap());
     let history = runs[0]["result"]["history"].as_array().unwrap();
     let dropped: Vec<&serde_json::Value> =
         history.iter().filter(|e| e["kind"] == "request_dropped").collect();
@@ -128,7 +128,7 @@ fn a_run_whose_only_replica_is_down_says_its_request_was_dropped() {
     assert_eq!(dropped[0]["action"], "run");
     assert_eq!(dropped[0]["name"], "add-index");
     assert_eq!(dropped[0]["plan_index"], 0);
-    assert_eq!(dropped[0]["at"], 10_000, "at 10 ms");
+    assert_eq!(dropped[0]["at_us"], 10_000, "at 10 ms");
     assert!(dropped[0].get("plan").is_none(), "a dropped first run never creates the plan");
 
     let page = std::fs::read_to_string(&html.0).unwrap();
@@ -144,7 +144,7 @@ fn a_request_to_a_named_replica_that_is_down_is_dropped_and_counted_in_compare()
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("run add-index at 10ms (via r2)"), "{stdout}");
-    let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(&json.0).unwrap()).unwrap();
+    let runs = common::trace_runs(&std::fs::read(&json.0).unwrap());
     let history = runs[0]["result"]["history"].as_array().unwrap();
     let dropped: Vec<&serde_json::Value> =
         history.iter().filter(|e| e["kind"] == "request_dropped").collect();
@@ -170,6 +170,7 @@ fn warnings_show_by_default_and_logs_are_coloured_only_on_a_terminal_without_no_
         let line = format!("{} run {} --store memory", env!("CARGO_BIN_EXE_hasim"), scenario.path());
         let mut script = std::process::Command::new("script");
         script.args(["-qec", &line, "/dev/null"]).env_remove("DATABASE_URL").env_remove("RUST_LOG");
+        script.env("HASIM_RESULTS", common::results_root());
         match no_color {
             Some(value) => script.env("NO_COLOR", value),
             None => script.env_remove("NO_COLOR"),

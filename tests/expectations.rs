@@ -281,12 +281,12 @@ fn a_claim_check_holds_only_for_the_exact_rows_read_at_its_moment() {
     assert!(check_named(&run.checks, what).ok, "{:#?}", run.checks);
     let twice = plan_id(&run, "twice");
     let at = std::time::Duration::from_secs(1);
-    let read = run.result.claim_snapshots.iter_mut().find(|(t, _)| *t == at).expect("read at 1s");
-    read.1.push(ClaimRow { plan: twice, event: EventType::PipelineFailed });
+    let read = run.result.claim_snapshots.iter_mut().find(|s| s.at == at).expect("read at 1s");
+    read.rows.push(ClaimRow { plan: twice, event: EventType::PipelineFailed });
     let checks = judge(&scenario, run.strategy, &run.result);
     let check = check_named(&checks, what);
     assert_eq!((check.ok, check.detail.as_str()), (false, "found [twice PIPELINE_FAILED]"));
-    run.result.claim_snapshots.retain(|(t, _)| *t != at);
+    run.result.claim_snapshots.retain(|s| s.at != at);
     let checks = judge(&scenario, run.strategy, &run.result);
     let check = check_named(&checks, what);
     assert_eq!((check.ok, check.detail.as_str()), (false, "the table was not read at that moment"));

@@ -270,6 +270,45 @@ fn the_report_of_every_shipped_scenario_loads_cleanly_and_answers_clicks() {
     assert!(number(&p["fold"][1]) < number(&p["fold"][0]), "folding a lane shrinks it: {}", p["fold"]);
 }
 
+/// The README's first command, as a new user types it: `cargo run --release -- ARGS`.
+fn readme_first_command() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let at = readme.find("# 1.").expect("the README numbers its first command");
+    let line = readme[at..].lines().nth(1).expect("the command under it");
+    let args =
+        line.strip_prefix("cargo run --release -- ").unwrap_or_else(|| panic!("not a hasim command: {line}"));
+    args.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn the_readme_first_command_prints_a_results_path_whose_report_loads_cleanly() {
+    let args = readme_first_command();
+    assert_eq!(args[..2], ["run", "scenarios/"], "{args:?}");
+    let root = scratch("readme");
+    let out = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", common::database_url())
+        .env("HASIM_RESULTS", &root)
+        .output()
+        .expect("hasim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // 1 is a scenario not as its file expects: the tests of scenarios.rs judge that;
+    // here the command must run to its end and keep what it found.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().unwrap_or_default();
+    let folder =
+        PathBuf::from(last.strip_prefix("results: ").unwrap_or_else(|| panic!("no results path: {stdout}")));
+    assert!(folder.starts_with(&root), "{}", folder.display());
+    let report =
+        std::fs::read_to_string(folder.join("report.html")).expect("the report in the results folder");
+    if have_chromium() {
+        let (seen, log) = load("readme-report", &report, "");
+        assert_eq!(problems(&seen, &log), Vec::<String>::new(), "{log}");
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
 #[test]
 fn a_page_that_throws_logs_an_error_fetches_or_stops_short_is_caught() {
     if !have_chromium() {

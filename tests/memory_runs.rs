@@ -71,7 +71,7 @@ fn a_retried_failure_announces_failed_then_completed_on_the_memory_store() {
             (EventType::PipelineCompleted, 2, Verdict::Delivered)
         ]
     );
-    let rows = |i: usize| result.claim_snapshots[i].1.iter().map(|r| r.event).collect::<Vec<_>>();
+    let rows = |i: usize| result.claim_snapshots[i].rows.iter().map(|r| r.event).collect::<Vec<_>>();
     assert_eq!(rows(0), [EventType::PipelineFailed], "the FAILED claim holds the row after the failure");
     assert!(rows(1).is_empty(), "the retry reset the row");
 }

@@ -18,6 +18,7 @@ fn hasim_with_url(url: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DATABASE_URL", url)
+        .env("HASIM_RESULTS", common::results_root())
         .output()
         .expect("the hasim binary runs")
 }
@@ -100,7 +101,7 @@ fn a_database_url_in_the_environment_means_postgres_for_every_command() {
 fn json_dash_writes_the_results_to_stdout_and_the_report_to_stderr() {
     let out = hasim(&["run", "scenarios/happy-path.toml", "--store", "memory", "--json", "-"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is the JSON alone");
+    let runs = common::trace_runs(&out.stdout);
     assert_eq!(runs[0]["name"], "happy-path");
     assert!(text(&out.stderr).contains("1 scenario run: 1 as expected"), "{}", text(&out.stderr));
     assert!(!std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("-").exists(), "no file named -");

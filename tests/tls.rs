@@ -270,7 +270,8 @@ fn run_against(file: &Path, trust: Option<&Path>) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hasim"));
     command
         .args(["run", file.to_str().unwrap(), "--store", "memory"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HASIM_RESULTS", common::results_root());
     match trust {
         Some(ca) => command.env("SSL_CERT_FILE", ca),
         None => command.env("SSL_CERT_FILE", "/nonexistent/no-ca.pem"),

@@ -14,13 +14,13 @@ use tokio::sync::oneshot;
 
 use super::plan::{Act, PlanActor};
 use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
-use crate::cluster::{ClusterSpec, RunResult, Stores};
+use crate::cluster::{ClaimSnapshot, ClusterSpec, RunResult, Stores};
 use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
 use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
-use crate::store::{Backend, ClaimRow, Cursor, PlanState, Store};
+use crate::store::{Backend, Cursor, PlanState, Store};
 use crate::world::{Token, World};
 
 /// Work due at a moment of the timeline, in the order it is done at that moment: a
@@ -68,7 +68,7 @@ pub struct Director {
     known: HashMap<PlanId, (usize, usize)>,
     quiet_checks: u32,
     done: Option<oneshot::Sender<RunResult>>,
-    claim_snapshots: Vec<(Duration, Vec<ClaimRow>)>,
+    claim_snapshots: Vec<ClaimSnapshot>,
     _census: Token,
 }
 
@@ -218,7 +218,7 @@ impl Director {
                 ctx.spawn(async move { observer.claims().await.unwrap_or_default() }.into_actor(self).map(
                     move |claims, act, _| {
                         act.pending -= 1;
-                        act.claim_snapshots.push((at, claims));
+                        act.claim_snapshots.push(ClaimSnapshot { at, rows: claims });
                     },
                 ));
             }

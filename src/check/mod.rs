@@ -54,14 +54,14 @@ pub struct CheckInput {
     /// Each plan's tasks and episode as the store holds them at the end.
     pub final_state: Vec<(PlanId, PlanState)>,
     /// The scenario's deadline: how long after its cause an event must be delivered.
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "deadline_us", with = "crate::history::micros")]
     pub deadline: Duration,
     /// Whose side the requests are: the receiver's log (with payloads), or what the
     /// senders saw accepted (an outside endpoint: no payloads).
     #[serde(default)]
     pub view: DeliveryView,
     /// The run time at quiescence, when the run ended.
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "end_us", with = "crate::history::micros")]
     pub end: Duration,
 }
 
@@ -69,7 +69,7 @@ pub struct CheckInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// When it arrived, on the run's clock.
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "at_us", with = "crate::history::micros")]
     pub at: Duration,
     /// The `webhook-id` header, if it had one.
     pub webhook_id: Option<String>,
@@ -130,13 +130,13 @@ pub struct EventReport {
     /// When the transition that owes it was recorded (the first FAILED commit, or the
     /// write after which the plan was complete); `None` for strays and for events
     /// owed only by writes the history did not log.
-    #[serde(default, with = "micros_opt")]
+    #[serde(default, rename = "caused_at_us", with = "crate::history::micros_opt")]
     pub caused_at: Option<Duration>,
     /// When the first accepted request for it arrived.
-    #[serde(default, with = "micros_opt")]
+    #[serde(default, rename = "delivered_at_us", with = "crate::history::micros_opt")]
     pub delivered_at: Option<Duration>,
     /// `delivered_at - caused_at` (zero when the delivery was seen first).
-    #[serde(default, with = "micros_opt")]
+    #[serde(default, rename = "latency_us", with = "crate::history::micros_opt")]
     pub latency: Option<Duration>,
     /// What shows the verdict.
     pub witness: Witness,
@@ -251,24 +251,4 @@ pub fn check(input: &CheckInput) -> Report {
     };
     let pass = !events.iter().chain(&stray).chain(&payloads).any(|e| e.verdict.is_violation());
     Report { events, stray, payloads, pass }
-}
-
-/// Optional durations as whole microseconds in JSON, like the history's.
-mod micros_opt {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as microseconds, or null.
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&(d.as_micros() as u64)),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Deserializes from microseconds, or null.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
-    }
 }

@@ -68,6 +68,9 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub results: crate::cli::ResultsArgs,
+
     /// Stop after this many distinct counterexamples.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_counterexamples: u32,

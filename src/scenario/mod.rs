@@ -89,6 +89,12 @@ pub struct ClaimCheck {
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    read(path).map(|(scenario, _)| scenario)
+}
+
+/// Reads and validates the scenario file at `path`, and gives its text back beside
+/// it (what a results folder keeps as the scenario that ran).
+pub fn read(path: &Path) -> Result<(Scenario, String), ScenarioError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: name.clone(),
@@ -97,7 +103,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         key: String::new(),
         message: format!("cannot read the file: {e}"),
     })?;
-    parse(&name, &text)
+    Ok((parse(&name, &text)?, text))
 }
 
 /// Reads and validates a scenario from `text`; errors name `path_for_messages`.

@@ -16,12 +16,17 @@ pub enum Answer {
         /// (outside 100..=999).
         code: u16,
         /// The `Retry-After` the endpoint asks for. HTTP carries it in whole seconds.
-        #[serde(default, with = "super::opt_micros")]
+        #[serde(default, rename = "retry_after_us", with = "crate::history::micros_opt")]
         retry_after: Option<Duration>,
         /// How long the endpoint holds its answer after it processed the request (the
         /// request is recorded, and a 2xx accepted, when it arrives). A sender whose
         /// timeout is shorter sees no answer.
-        #[serde(default, with = "super::opt_micros", skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            rename = "delay_us",
+            with = "crate::history::micros_opt",
+            skip_serializing_if = "Option::is_none"
+        )]
         delay: Option<Duration>,
     },
     /// Never answers: the sender waits until its own timeout.
@@ -70,10 +75,10 @@ pub enum Scope {
     /// Requests arriving in `[from, until)` on the run's clock; no `until` means for good.
     Window {
         /// When the fault starts.
-        #[serde(with = "crate::history::micros")]
+        #[serde(rename = "from_us", with = "crate::history::micros")]
         from: Duration,
         /// When it ends, if ever.
-        #[serde(default, with = "super::opt_micros")]
+        #[serde(default, rename = "until_us", with = "crate::history::micros_opt")]
         until: Option<Duration>,
     },
     /// The next N requests after the fault is injected.
@@ -149,10 +154,10 @@ mod tests {
         let fault = EndpointFault { behaviour: late, scope: Scope::NextRequests(1) };
         assert_eq!(fault.describe(), "200 answered 300ms late for the next 1 requests");
         let json = serde_json::to_string(&late).unwrap();
-        assert_eq!(json, r#"{"kind":"status","code":200,"retry_after":null,"delay":300000}"#);
+        assert_eq!(json, r#"{"kind":"status","code":200,"retry_after_us":null,"delay_us":300000}"#);
         assert_eq!(serde_json::from_str::<Answer>(&json).unwrap(), late);
         let prompt = serde_json::to_string(&Answer::status(200)).unwrap();
-        assert_eq!(prompt, r#"{"kind":"status","code":200,"retry_after":null}"#, "no delay, no key");
+        assert_eq!(prompt, r#"{"kind":"status","code":200,"retry_after_us":null}"#, "no delay, no key");
     }
 
     #[test]
@@ -192,8 +197,9 @@ mod tests {
         let text = serde_json::to_string(&[hang, busy]).unwrap();
         assert_eq!(
             text,
-            r#"[{"behaviour":{"kind":"hang"},"scope":{"window":{"from":1000000,"until":null}}},"#.to_owned()
-                + r#"{"behaviour":{"kind":"status","code":503,"retry_after":2000000},"scope":{"next_requests":3}}]"#
+            r#"[{"behaviour":{"kind":"hang"},"scope":{"window":{"from_us":1000000,"until_us":null}}},"#
+                .to_owned()
+                + r#"{"behaviour":{"kind":"status","code":503,"retry_after_us":2000000},"scope":{"next_requests":3}}]"#
         );
         assert_eq!(serde_json::from_str::<Vec<EndpointFault>>(&text).unwrap(), [hang, busy]);
     }

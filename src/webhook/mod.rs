@@ -31,20 +31,3 @@ pub use policy::{IdPolicy, PolicyKeys, WebhookPolicies, WebhookPolicy};
 pub use receiver::{ReceivedRequest, Receiver, WebhookHeaders};
 pub use signing::Secret;
 pub use transport::Transport;
-
-/// Optional durations as whole microseconds in JSON (`null` when absent).
-mod opt_micros {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    /// Serializes as microseconds, or `null`.
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(|d| d.as_micros() as u64).serialize(s)
-    }
-
-    /// Deserializes from microseconds, or `null`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
-    }
-}

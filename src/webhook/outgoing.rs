@@ -52,7 +52,7 @@ pub enum SendOutcome {
         /// The status.
         status: u16,
         /// The `Retry-After` the endpoint asked for, in whole seconds.
-        #[serde(default, with = "super::opt_micros")]
+        #[serde(default, rename = "retry_after_us", with = "crate::history::micros_opt")]
         retry_after: Option<Duration>,
     },
     /// No answer within the timeout.
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(SendOutcome::TimedOut.to_string(), "timed out");
         assert!(SendOutcome::Accepted { status: 204 }.is_accepted() && !busy.is_accepted());
         let json = serde_json::to_string(&busy).unwrap();
-        assert_eq!(json, r#"{"kind":"refused","status":503,"retry_after":5000000}"#);
+        assert_eq!(json, r#"{"kind":"refused","status":503,"retry_after_us":5000000}"#);
         assert_eq!(serde_json::from_str::<SendOutcome>(&json).unwrap(), busy);
     }
 }

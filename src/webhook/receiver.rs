@@ -40,7 +40,7 @@ pub struct ReceivedRequest {
     /// The receiver's own order: 0, 1, 2, ...
     pub seq: u64,
     /// When it arrived, on the run's clock (whole microseconds).
-    #[serde(with = "crate::history::micros")]
+    #[serde(rename = "at_us", with = "crate::history::micros")]
     pub at: Duration,
     /// The `webhook-id` header.
     pub webhook_id: Option<String>,
@@ -330,10 +330,10 @@ mod tests {
         receiver.inject(fault(busy, Scope::NextRequests(1)));
         receiver.handle(WebhookHeaders { id: Some("x"), ..Default::default() }, b"{}");
         let mut json = serde_json::to_value(&receiver.requests()[0]).unwrap();
-        json["at"] = 0.into();
+        json["at_us"] = 0.into();
         let expected = serde_json::json!({
-            "seq": 0, "at": 0, "webhook_id": "x", "timestamp": null, "signature_ok": true,
-            "payload": null, "answer": { "kind": "status", "code": 503, "retry_after": 2_000_000 },
+            "seq": 0, "at_us": 0, "webhook_id": "x", "timestamp": null, "signature_ok": true,
+            "payload": null, "answer": { "kind": "status", "code": 503, "retry_after_us": 2_000_000 },
         });
         assert_eq!(json, expected);
     }

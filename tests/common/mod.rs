@@ -94,6 +94,21 @@ pub fn run_on_memory(
     hasim::runner::run_scenario(scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
 }
 
+/// Where the binary's results folders go in the tests (`HASIM_RESULTS`): under the
+/// test target directory, not in the source tree.
+pub fn results_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("results")
+}
+
+/// The runs of a trace as `--json` and `trace.json` hold it, after checking that it
+/// says what it is (`hasim-trace`, version 1).
+#[track_caller]
+pub fn trace_runs(bytes: &[u8]) -> serde_json::Value {
+    let mut trace: serde_json::Value = serde_json::from_slice(bytes).expect("the trace is JSON");
+    assert_eq!((&trace["format"], &trace["version"]), (&"hasim-trace".into(), &1.into()), "{trace:#}");
+    trace["runs"].take()
+}
+
 /// Runs the `hasim` binary from the project root, without `DATABASE_URL`.
 #[track_caller]
 pub fn hasim(args: &[&str]) -> Output {
@@ -101,6 +116,7 @@ pub fn hasim(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DATABASE_URL")
+        .env("HASIM_RESULTS", results_root())
         .output()
         .expect("the hasim binary runs")
 }
@@ -113,6 +129,7 @@ pub fn hasim_on_postgres(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DATABASE_URL", database_url())
+        .env("HASIM_RESULTS", results_root())
         .output()
         .expect("the hasim binary runs")
 }

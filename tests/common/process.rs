@@ -38,6 +38,7 @@ impl Running {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "hasim=info")
+            .env("HASIM_RESULTS", super::results_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
