@@ -15,7 +15,7 @@ use crate::check::{self, CheckInput, DeliveryView, Report, Request};
 use crate::clock::Clock;
 use crate::faults::{CrashPoints, Fault, PointTrigger};
 use crate::history::{Entry, Event, History};
-use crate::lag::{HostLag, LagProbe};
+use crate::lag::{self, DbLag, HostLag, LagProbe};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
@@ -370,15 +370,16 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
                 },
                 Target::Url(url) => external(url),
             };
-            probed(lag_bound, run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock)).await
+            probed(lag_bound, None, run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock)).await
         }
         Database::Postgres { url, keep_schema } => {
             let schema = RunSchema::create(url).await?;
             // Whatever happens from here on, the schema goes (or stays, asked to). A
             // connection held all along shows `hasim gc` the schema in use.
             let result = match schema.hold().await {
-                Ok(held) => {
-                    let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag_bound).await;
+                Ok(mut held) => {
+                    let lag = (lag_bound, &mut held);
+                    let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag).await;
                     let _ = sqlx::Connection::close(held).await;
                     result
                 }
@@ -395,12 +396,13 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
 
 /// The part of a Postgres run that needs its schema: the receiver, the link proxies
 /// and the cluster. Every one of them is closed before it returns, on success or error.
+/// The connection that holds the schema probes the server's lag meanwhile.
 async fn on_schema(
     spec: ClusterSpec,
     setup: &Setup,
     schema: &RunSchema,
     (receiver, secret, clock): (Receiver, Secret, Clock),
-    lag_bound: Option<Duration>,
+    (lag_bound, held): (Option<Duration>, &mut sqlx::PgConnection),
 ) -> Result<RunResult> {
     let server = match &setup.target {
         Target::Builtin => Some(HttpReceiver::start(receiver)?),
@@ -423,7 +425,7 @@ async fn on_schema(
     let result = match started {
         Ok(()) => {
             let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
-            probed(lag_bound, run(spec, stores, endpoint, clock)).await
+            probed(lag_bound, Some(held), run(spec, stores, endpoint, clock)).await
         }
         Err(e) => Err(e),
     };
@@ -461,12 +463,28 @@ async fn start_proxies(
     Ok(())
 }
 
-/// Runs `run` with a [`LagProbe`] of `bound` beside it (none when `bound` is `None`),
-/// and gives its result what the probe saw.
-async fn probed(bound: Option<Duration>, run: impl Future<Output = Result<RunResult>>) -> Result<RunResult> {
-    let probe = bound.map(LagProbe::start);
-    let mut result = run.await?;
-    result.host_lag = probe.map(LagProbe::finish);
+/// Runs `run` with a [`LagProbe`] of `bound` beside it (none when `bound` is `None`)
+/// and, given the database's connection `db`, a [`lag::ping`] of the server; gives
+/// its result what they saw.
+async fn probed(
+    bound: Option<Duration>,
+    db: Option<&mut sqlx::PgConnection>,
+    run: impl Future<Output = Result<RunResult>>,
+) -> Result<RunResult> {
+    use futures_util::future::{Either, select};
+    let Some(probe) = bound.map(LagProbe::start) else { return run.await };
+    let Some(db) = db else {
+        let mut result = run.await?;
+        result.host_lag = Some(probe.finish());
+        return Ok(result);
+    };
+    let mut seen = DbLag::default();
+    let outcome = match select(std::pin::pin!(run), std::pin::pin!(lag::ping(db, &mut seen))).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), _)) => unreachable!("the ping never ends"),
+    };
+    let mut result = outcome?;
+    result.host_lag = Some(probe.finish().with_database(seen));
     Ok(result)
 }
 

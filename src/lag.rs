@@ -7,6 +7,12 @@
 //! in a loop and records how late each wake-up is; [`HostLag`] is what it found. A run
 //! on a paused clock gets no probe: its timers cannot be late, and a timer of its own
 //! would change its history.
+//!
+//! The database shares the host: a run on Postgres also asks its server for a trivial
+//! answer (`SELECT 1`) every [`DB_PERIOD`] on the connection that holds the run's
+//! schema ([`ping`]) and records the slowest answer, since a server starved of the
+//! cores (or stalled on its disk) delays every replica's writes although no timer of
+//! hasim's fires late.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +23,9 @@ use tokio::time::Instant;
 
 /// How long the probe sleeps between wake-ups.
 pub const PERIOD: Duration = Duration::from_millis(10);
+
+/// How long the database probe waits between its queries.
+pub const DB_PERIOD: Duration = Duration::from_millis(100);
 
 /// How late a run's timers fired on its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +43,21 @@ pub struct HostLag {
     pub late: u64,
     /// Wake-ups in all.
     pub wakeups: u64,
+    /// The database's slowest answer to the probe's `SELECT 1` (runs on Postgres).
+    #[serde(
+        rename = "db_max_us",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::history::micros_opt"
+    )]
+    pub db_max: Option<Duration>,
+    /// The probe queries the database answered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub db_probes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl HostLag {
@@ -42,21 +66,60 @@ impl HostLag {
         heartbeat / 4
     }
 
-    /// Whether the host fell behind by more than the bound at least once.
+    /// Whether the host fell behind by more than the bound at least once: a timer
+    /// that fired late, or the database slow to answer.
     pub fn passed(&self) -> bool {
-        self.max > self.bound
+        self.max > self.bound || self.db_passed()
+    }
+
+    fn db_passed(&self) -> bool {
+        self.db_max.is_some_and(|db| db > self.bound)
     }
 
     /// The warning for people when the lag passed the bound: `the host lagged up to
-    /// 2.3 s (bound 250 ms); verdicts may reflect the host, not the design`.
+    /// 2.3 s (bound 250 ms); verdicts may reflect the host, not the design`, or `the
+    /// database took up to 400 ms to answer (bound 250 ms); ...`.
     pub fn warning(&self) -> Option<String> {
-        self.passed().then(|| {
-            format!(
-                "the host lagged up to {} (bound {}); verdicts may reflect the host, not the design",
-                human(self.max),
-                human(self.bound)
-            )
-        })
+        let timers = (self.max > self.bound).then(|| format!("the host lagged up to {}", human(self.max)));
+        let db = self
+            .db_max
+            .filter(|_| self.db_passed())
+            .map(|db| format!("the database took up to {} to answer", human(db)));
+        let what = match (timers, db) {
+            (Some(timers), Some(db)) => format!("{timers} and {db}"),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => return None,
+        };
+        Some(format!("{what} (bound {}); verdicts may reflect the host, not the design", human(self.bound)))
+    }
+
+    /// This lag with what the database probe saw.
+    pub fn with_database(self, db: DbLag) -> HostLag {
+        HostLag { db_max: Some(db.max), db_probes: db.probes, ..self }
+    }
+}
+
+/// What the database probe saw: its slowest answer, and how many came.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbLag {
+    /// The slowest answer.
+    pub max: Duration,
+    /// Answers in all.
+    pub probes: u64,
+}
+
+/// Asks the server on `conn` for `SELECT 1` every [`DB_PERIOD`], recording each
+/// answer's time in `seen`, until dropped; a query that fails (the server went away)
+/// ends the asking but not the future, which then waits forever.
+pub async fn ping(conn: &mut sqlx::PgConnection, seen: &mut DbLag) {
+    loop {
+        tokio::time::sleep(DB_PERIOD).await;
+        let asked = Instant::now();
+        if sqlx::query("SELECT 1").execute(&mut *conn).await.is_err() {
+            return std::future::pending().await;
+        }
+        seen.max = seen.max.max(asked.elapsed());
+        seen.probes += 1;
     }
 }
 
@@ -137,6 +200,8 @@ impl LagProbe {
             max: tally.max,
             late: tally.late,
             wakeups: tally.wakeups,
+            db_max: None,
+            db_probes: 0,
         }
     }
 }
@@ -194,6 +259,8 @@ mod tests {
             max: Duration::from_millis(2_300),
             late: 3,
             wakeups: 900,
+            db_max: None,
+            db_probes: 0,
         };
         assert_eq!(
             lag.warning().as_deref(),
@@ -201,6 +268,28 @@ mod tests {
         );
         lag.max = Duration::from_millis(250);
         assert_eq!(lag.warning(), None);
+        // A database slow to answer past the bound passes it too, alone or beside late
+        // timers; one just under it does not.
+        let db = |ms| DbLag { max: Duration::from_millis(ms), probes: 40 };
+        assert_eq!(lag.with_database(db(250)).warning(), None);
+        assert_eq!(
+            lag.with_database(db(400)).warning().as_deref(),
+            Some(
+                "the database took up to 400 ms to answer (bound 250 ms); verdicts may reflect the host, not the design"
+            )
+        );
+        lag.max = Duration::from_millis(2_300);
+        assert_eq!(
+            lag.with_database(db(400)).warning().as_deref(),
+            Some(
+                "the host lagged up to 2.3 s and the database took up to 400 ms to answer (bound 250 ms); \
+                 verdicts may reflect the host, not the design"
+            )
+        );
+        assert!(
+            lag.with_database(db(400)).passed()
+                && !HostLag { max: Duration::ZERO, ..lag }.with_database(db(10)).passed()
+        );
     }
 
     #[test]
@@ -211,6 +300,8 @@ mod tests {
             max: Duration::from_micros(1_500),
             late: 0,
             wakeups: 10,
+            db_max: None,
+            db_probes: 0,
         };
         let json = serde_json::to_value(lag).unwrap();
         assert_eq!(

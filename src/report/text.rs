@@ -275,6 +275,8 @@ mod tests {
             max,
             late: 1,
             wakeups: 100,
+            db_max: None,
+            db_probes: 0,
         });
         run
     }

@@ -262,6 +262,8 @@ action = "run"
             max: Duration::from_millis(max_ms),
             late: 1,
             wakeups: 10,
+            db_max: None,
+            db_probes: 0,
         });
         render("hasim run", &[Section { scenario: &scenario, runs: std::slice::from_ref(&run) }])
     }
