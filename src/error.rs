@@ -59,6 +59,9 @@ pub enum Error {
         /// What the file system said (part of the message, so not a separate source).
         cause: std::io::Error,
     },
+    /// A primary-standby pair could not be made, started, failed over or stopped.
+    #[error("primary-standby pair: {0}")]
+    Pair(String),
     /// The work was asked to stop (SIGINT or SIGTERM) before it finished.
     #[error("stopped by {0}")]
     Interrupted(crate::interrupt::Signal),

@@ -53,6 +53,7 @@ pub mod script;
 pub mod store;
 pub mod strategy;
 pub mod strike;
+pub mod topology;
 pub mod webhook;
 pub mod world;
 
