@@ -32,6 +32,8 @@ pub static SCENARIOS: &[(&str, &str)] = shipped![
     "endpoint-down-then-back.toml",
     "endpoint-slower-than-timeout.toml",
     "fail-retry-complete.toml",
+    "ha/failover-after-claim-async.toml",
+    "ha/failover-after-claim-sync.toml",
     "happy-path.toml",
     "lease-reply-held.toml",
     "load/day-in-the-life.toml",

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -21,6 +22,7 @@ use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
 use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, Plans, RunSchema, Store};
 use crate::strategy::StrategyKind;
+use crate::topology::{DatabaseControl, DatabaseSpec, PgPair, Topology};
 use crate::webhook::{
     HttpReceiver, ReceivedRequest, Receiver, Secret, Transport, WebhookPolicies, WebhookPolicy,
 };
@@ -69,6 +71,9 @@ pub struct ClusterSpec {
     pub deadline: Duration,
     /// The run stops here even if the cluster never goes quiet.
     pub max_duration: Duration,
+    /// How the shared database is deployed: one server, or a primary and a standby.
+    #[serde(default)]
+    pub database: DatabaseSpec,
 }
 
 impl ClusterSpec {
@@ -92,6 +97,8 @@ pub enum Stores {
         connections: u32,
         /// Each replica's link proxy, by scenario name.
         proxies: BTreeMap<ReplicaId, LinkProxy>,
+        /// The primary-standby pair behind the proxies, when the database is one.
+        pair: Option<DatabaseControl>,
     },
 }
 
@@ -100,13 +107,21 @@ impl Stores {
     pub async fn connect(&self, name: &ReplicaId, label: &str) -> Result<Backend> {
         Ok(match self {
             Stores::Memory(db) => Backend::Memory(db.clone()),
-            Stores::Postgres { schema, connections, proxies } => {
+            Stores::Postgres { schema, connections, proxies, .. } => {
                 let via = proxies.get(name).map(LinkProxy::addr);
                 // The director's reads of the change feed need plans for their values.
                 let plans = if label == OBSERVER { Plans::Custom } else { Plans::Generic };
                 Backend::Postgres(PgStore::new(schema.pool_planned(label, *connections, via, plans).await?))
             }
         })
+    }
+
+    /// The primary-standby pair the run's database faults act on, if it has one.
+    pub fn pair(&self) -> Option<&DatabaseControl> {
+        match self {
+            Stores::Postgres { pair, .. } => pair.as_ref(),
+            Stores::Memory(_) => None,
+        }
     }
 
     /// Makes the run's writes final once its replicas have stopped: on Postgres, the
@@ -225,7 +240,8 @@ impl RunResult {
 
 /// Waits until no replica can write any more (the replicas are stopping: their
 /// writes in flight are cut off), settles the database, and resolves every
-/// indeterminate write from the commit log.
+/// indeterminate write from the commit log; on a pair that can fail over, also finds
+/// the writes answered as committed that the database no longer has.
 async fn resolve(world: &World, stores: &Stores, db: &Backend) {
     let Some(journal) = world.history.journal() else { return };
     for _ in 0..5_000 {
@@ -243,6 +259,12 @@ async fn resolve(world: &World, stores: &Stores, db: &Backend) {
     if let Err(e) = world.history.resolve(db).await {
         tracing::warn!("cannot read the commit log: {e}");
     }
+    // A database that can fail over may have lost writes it acknowledged.
+    if stores.pair().is_some()
+        && let Err(e) = world.history.find_lost(db).await
+    {
+        tracing::warn!("cannot look for the commits a failover lost: {e}");
+    }
 }
 
 /// Runs `spec` on `stores`, sending webhooks to `endpoint`. Must run inside an actix
@@ -250,6 +272,9 @@ async fn resolve(world: &World, stores: &Stores, db: &Backend) {
 /// deterministic.
 pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: Clock) -> Result<RunResult> {
     let history = History::new(clock);
+    if let (Some(_), Some(journal)) = (stores.pair(), history.journal()) {
+        journal.keep_committed();
+    }
     let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
     let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
     let policy = spec.webhook_policy();
@@ -361,6 +386,9 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
         secret: secret.clone(),
     };
     match &setup.database {
+        Database::Memory if spec.database.topology == Topology::PrimaryStandby => Err(Error::Pair(
+            "the memory store has no standby to fail over to: run this scenario with --store postgres".into(),
+        )),
         Database::Memory => {
             let endpoint = match &setup.target {
                 Target::Builtin => Endpoint {
@@ -373,24 +401,88 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
             probed(lag_bound, None, run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock)).await
         }
         Database::Postgres { url, keep_schema } => {
-            let schema = RunSchema::create(url).await?;
+            // A primary-standby pair is made for the run, on this host, and deleted
+            // after it with its schema; a single server is the one at `url`. The run's
+            // own connections to a pair go through a proxy that a failover moves.
+            let pair = match spec.database.topology {
+                Topology::Single => None,
+                Topology::PrimaryStandby => Some(start_pair(spec.database).await?),
+            };
+            let url = match &pair {
+                Some(pair) => format!("postgres://postgres@{}/postgres", pair.admin.addr()),
+                None => url.clone(),
+            };
+            let schema = match RunSchema::create(&url).await {
+                Ok(schema) => schema,
+                Err(e) => {
+                    stop_pair(pair).await;
+                    return Err(e);
+                }
+            };
             // Whatever happens from here on, the schema goes (or stays, asked to). A
             // connection held all along shows `hasim gc` the schema in use.
             let result = match schema.hold().await {
                 Ok(mut held) => {
                     let lag = (lag_bound, &mut held);
-                    let result = on_schema(spec, setup, &schema, (receiver, secret, clock), lag).await;
+                    let ends = (receiver, secret, clock);
+                    let result = on_schema(spec, setup, &schema, ends, lag, pair.clone()).await;
                     let _ = sqlx::Connection::close(held).await;
                     result
                 }
                 Err(e) => Err(e),
             };
-            let released =
-                if *keep_schema { schema.terminate(None).await } else { schema.drop_schema().await };
+            let released = match pair {
+                Some(_) if *keep_schema => {
+                    tracing::warn!("--keep-schema: the pair the schema lives on is deleted with the run");
+                    stop_pair(pair).await;
+                    Ok(())
+                }
+                Some(_) => {
+                    stop_pair(pair).await;
+                    Ok(())
+                }
+                None if *keep_schema => schema.terminate(None).await,
+                None => schema.drop_schema().await,
+            };
             let result = result?;
             released?;
             Ok(result)
         }
+    }
+}
+
+/// A run's primary-standby pair, and the proxy the run's own connections (its schema's
+/// administration, the connection that holds it) reach the primary through.
+#[derive(Clone)]
+struct RunPair {
+    pair: Arc<Mutex<PgPair>>,
+    /// The primary's address when the run began.
+    primary: std::net::SocketAddr,
+    admin: LinkProxy,
+}
+
+/// Makes and starts the run's primary-standby pair (on a thread of its own: it runs
+/// the Postgres programs), and the run's proxy to it.
+async fn start_pair(database: DatabaseSpec) -> Result<RunPair> {
+    let started = tokio::task::spawn_blocking(move || PgPair::start(database.replication)).await;
+    let pair = started.map_err(|e| Error::Pair(format!("the thread starting the pair stopped: {e}")))??;
+    tracing::info!(primary = %pair.primary_url(), replication = database.replication.as_str(), "primary-standby pair started");
+    let primary = std::net::SocketAddr::from(([127, 0, 0, 1], pair.primary_port()));
+    let pair = Arc::new(Mutex::new(pair));
+    match LinkProxy::start(primary).await {
+        Ok(admin) => Ok(RunPair { pair, primary, admin }),
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || drop(pair)).await;
+            Err(Error::Listen(e))
+        }
+    }
+}
+
+/// Stops and deletes the run's pair, if it has one, off the run's thread.
+async fn stop_pair(pair: Option<RunPair>) {
+    if let Some(RunPair { pair, admin, .. }) = pair {
+        admin.stop().await;
+        let _ = tokio::task::spawn_blocking(move || drop(pair)).await;
     }
 }
 
@@ -403,6 +495,7 @@ async fn on_schema(
     schema: &RunSchema,
     (receiver, secret, clock): (Receiver, Secret, Clock),
     (lag_bound, held): (Option<Duration>, &mut sqlx::PgConnection),
+    pair: Option<RunPair>,
 ) -> Result<RunResult> {
     let server = match &setup.target {
         Target::Builtin => Some(HttpReceiver::start(receiver)?),
@@ -420,11 +513,15 @@ async fn on_schema(
         (None, Target::Builtin) => unreachable!("a builtin target has a server"),
     };
     let mut proxies = BTreeMap::new();
-    let started = start_proxies(&spec, schema, &mut proxies).await;
+    let upstream = pair.as_ref().map(|p| p.primary);
+    let started = start_proxies(&spec, schema, &mut proxies, upstream).await;
     let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
     let result = match started {
         Ok(()) => {
-            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies };
+            let pair = pair.map(|RunPair { pair, admin, .. }| {
+                DatabaseControl::new(pair, stops.iter().cloned().chain([admin]).collect())
+            });
+            let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies, pair };
             probed(lag_bound, Some(held), run(spec, stores, endpoint, clock)).await
         }
         Err(e) => Err(e),
@@ -441,20 +538,30 @@ async fn on_schema(
 /// Starts a link proxy for every replica whose link a fault acts on, into `proxies`
 /// (those started stay there when one fails, for the caller to stop). Only such a
 /// replica talks through a proxy: every byte a proxy relays costs the run's own
-/// thread, under load as much as the replica's work.
+/// thread, under load as much as the replica's work. In front of a primary-standby
+/// pair (its primary at `pair`), every replica and the run's observer get one: a
+/// failover moves them all.
 async fn start_proxies(
     spec: &ClusterSpec,
     schema: &RunSchema,
     proxies: &mut BTreeMap<ReplicaId, LinkProxy>,
+    pair: Option<std::net::SocketAddr>,
 ) -> Result<()> {
-    let faulted: Vec<ReplicaId> = (1..=spec.config.replicas)
+    let everyone = pair.is_some();
+    let mut faulted: Vec<ReplicaId> = (1..=spec.config.replicas)
         .map(ReplicaId::nth)
-        .filter(|name| spec.faults.iter().any(|fault| fault.acts_on_link(name)))
+        .filter(|name| everyone || spec.faults.iter().any(|fault| fault.acts_on_link(name)))
         .collect();
+    if everyone {
+        faulted.push(ReplicaId(OBSERVER.into()));
+    }
     if faulted.is_empty() {
         return Ok(());
     }
-    let upstream = schema.server_addr().await?;
+    let upstream = match pair {
+        Some(primary) => primary,
+        None => schema.server_addr().await?,
+    };
     for name in faulted {
         let proxy = LinkProxy::start(upstream).await.map_err(Error::Listen)?;
         tracing::info!(listening = %proxy.addr(), replica = %name, "link proxy started");

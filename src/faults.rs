@@ -148,6 +148,13 @@ pub enum FaultKind {
     },
     /// The webhook endpoint misbehaves (its scope is part of the fault).
     Endpoint(EndpointFault),
+    /// The database's primary fails and its standby takes over: every connection
+    /// breaks, and what had not reached the standby is gone (a primary-standby pair).
+    DbFailover,
+    /// The standby stops receiving the primary's WAL for the fault's window, so a
+    /// failover in it loses every commit since it began (a primary-standby pair; with
+    /// synchronous replication, commits wait instead).
+    ReplicationLag,
 }
 
 impl Fault {
@@ -165,6 +172,8 @@ impl Fault {
             FaultKind::DbLatency { replica, latency } => format!("db-latency {replica} +{latency:?}"),
             FaultKind::DbReset { replica } => format!("db-reset {replica}"),
             FaultKind::Endpoint(fault) => format!("endpoint {}", fault.describe()),
+            FaultKind::DbFailover => "db-failover".to_owned(),
+            FaultKind::ReplicationLag => "replication-lag".to_owned(),
         };
         let when = match &self.trigger {
             Trigger::At { at, until: Some(until) } => format!("{at:?}..{until:?}"),
@@ -182,7 +191,13 @@ impl Fault {
     pub fn acts_on_link(&self, replica: &ReplicaId) -> bool {
         match (&self.trigger, &self.kind) {
             (Trigger::When { replica: at, .. }, _) => at == replica || at.is_any(),
-            (Trigger::At { .. }, FaultKind::Crash { .. } | FaultKind::Endpoint(_)) => false,
+            (
+                Trigger::At { .. },
+                FaultKind::Crash { .. }
+                | FaultKind::Endpoint(_)
+                | FaultKind::DbFailover
+                | FaultKind::ReplicationLag,
+            ) => false,
             (Trigger::At { .. }, _) => self.replica() == Some(replica),
         }
     }
@@ -194,8 +209,13 @@ impl Fault {
             | FaultKind::DbPartition { replica, .. }
             | FaultKind::DbLatency { replica, .. }
             | FaultKind::DbReset { replica } => Some(replica),
-            FaultKind::Endpoint(_) => None,
+            FaultKind::Endpoint(_) | FaultKind::DbFailover | FaultKind::ReplicationLag => None,
         }
+    }
+
+    /// Whether the fault acts on the database server itself (a primary-standby pair).
+    pub fn on_the_database(&self) -> bool {
+        matches!(self.kind, FaultKind::DbFailover | FaultKind::ReplicationLag)
     }
 }
 
@@ -240,7 +260,10 @@ impl PointTrigger {
             FaultKind::Crash { restart_after, .. } => PointAction::Crash { restart_after: *restart_after },
             FaultKind::DbReset { .. } => PointAction::DbReset,
             FaultKind::DbPartition { heal_after, .. } => PointAction::DbPartition { heal_after: *heal_after },
-            FaultKind::DbLatency { .. } | FaultKind::Endpoint(_) => return None,
+            FaultKind::DbLatency { .. }
+            | FaultKind::Endpoint(_)
+            | FaultKind::DbFailover
+            | FaultKind::ReplicationLag => return None,
         };
         Some(PointTrigger { fault: fault.index, replica: replica.clone(), point: *point, nth: *nth, action })
     }

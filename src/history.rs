@@ -281,6 +281,17 @@ pub enum Event {
         /// trace, whether it committed or not).
         committed: bool,
     },
+    /// A write that was answered as committed, and changed something, is not in the
+    /// database at the end: a failover lost it (the standby had not received it).
+    /// Logged after the run, one per such write, in invocation order.
+    CommitLost {
+        /// The operation.
+        op: String,
+        /// The write's number in the journal.
+        op_id: OpId,
+        /// `invoked` of the write.
+        invoked: Seq,
+    },
     /// A replica crashed: it and everything it owned stopped at once.
     Crashed {
         /// The replica.
@@ -325,7 +336,8 @@ impl Event {
             | EventsRaised { invoked, .. }
             | StoreFailed { invoked, .. }
             | StoreDropped { invoked, .. }
-            | StoreResolved { invoked, .. } => Some(*invoked),
+            | StoreResolved { invoked, .. }
+            | CommitLost { invoked, .. } => Some(*invoked),
             _ => None,
         }
     }

@@ -131,6 +131,8 @@ struct Control {
 #[derive(Debug)]
 struct Shared {
     control: watch::Sender<Control>,
+    /// Where new connections go: the server, until a failover moves it.
+    upstream: std::sync::Mutex<SocketAddr>,
     /// How many of the proxy's tasks are alive, so `stop` can wait for them.
     live: watch::Sender<usize>,
     bytes_up: AtomicU64,
@@ -161,7 +163,6 @@ impl Drop for TaskGuard {
 #[derive(Debug)]
 struct Handle {
     addr: SocketAddr,
-    upstream: SocketAddr,
     shared: Arc<Shared>,
 }
 
@@ -189,6 +190,7 @@ impl LinkProxy {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             control: watch::Sender::new(Control::default()),
+            upstream: std::sync::Mutex::new(upstream),
             live: watch::Sender::new(0),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
@@ -197,8 +199,8 @@ impl LinkProxy {
             open: AtomicU64::new(0),
         });
         let guard = TaskGuard::new(&shared);
-        tokio::spawn(accept_loop(listener, upstream, guard));
-        Ok(LinkProxy { handle: Arc::new(Handle { addr, upstream, shared }) })
+        tokio::spawn(accept_loop(listener, guard));
+        Ok(LinkProxy { handle: Arc::new(Handle { addr, shared }) })
     }
 
     /// The address clients connect to.
@@ -206,9 +208,17 @@ impl LinkProxy {
         self.handle.addr
     }
 
-    /// The address every connection is forwarded to.
+    /// The address every new connection is forwarded to.
     pub fn upstream(&self) -> SocketAddr {
-        self.handle.upstream
+        *self.handle.shared.upstream.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forwards every new connection to `upstream` from now on, and resets the current
+    /// ones: the server's address moved (a failover's virtual IP or DNS name), and
+    /// what was connected to the old one is cut off.
+    pub fn repoint(&self, upstream: SocketAddr) {
+        *self.handle.shared.upstream.lock().unwrap_or_else(|p| p.into_inner()) = upstream;
+        self.reset();
     }
 
     /// The current mode.
@@ -251,7 +261,7 @@ impl LinkProxy {
 }
 
 /// Accepts connections until the proxy stops, then drops the listener.
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, guard: TaskGuard) {
+async fn accept_loop(listener: TcpListener, guard: TaskGuard) {
     let shared = guard.0.clone();
     let mut control = shared.control.subscribe();
     loop {
@@ -262,6 +272,7 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, guard: TaskGua
                     let generation = shared.control.borrow().resets;
                     shared.accepted.fetch_add(1, Ordering::Relaxed);
                     let task = TaskGuard::new(&shared);
+                    let upstream = *shared.upstream.lock().unwrap_or_else(|p| p.into_inner());
                     tokio::spawn(connection(client, upstream, generation, task));
                 }
                 // Out of descriptors and the like: pause rather than spin.
@@ -590,6 +601,48 @@ mod tests {
             proxy.set_mode(LinkMode::Normal);
             let received = tokio::time::timeout(Duration::from_secs(30), received).await;
             assert_eq!(received.expect("the heal forwarded the end of stream").unwrap(), b"before during");
+            proxy.stop().await;
+        });
+    }
+
+    /// A failover moves the server: the proxy cuts what it had connected and sends
+    /// new connections to the new address.
+    #[test]
+    fn a_repoint_resets_the_connections_and_forwards_new_ones_to_the_new_server() {
+        actix::System::new().block_on(async {
+            // Two servers that each answer every connection with their name.
+            let mut servers = Vec::new();
+            for name in [&b"old"[..], &b"new"[..]] {
+                let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+                servers.push(listener.local_addr().unwrap());
+                tokio::spawn(async move {
+                    while let Ok((mut s, _)) = listener.accept().await {
+                        let _ = s.write_all(name).await;
+                        tokio::spawn(async move {
+                            let mut sink = Vec::new();
+                            let _ = s.read_to_end(&mut sink).await;
+                        });
+                    }
+                });
+            }
+            let proxy = LinkProxy::start(servers[0]).await.unwrap();
+            async fn greeting(proxy: &LinkProxy) -> ([u8; 3], TcpStream) {
+                let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+                let mut got = [0u8; 3];
+                let read = tokio::time::timeout(Duration::from_secs(30), client.read_exact(&mut got));
+                read.await.expect("an answer within 30 s").expect("an answer");
+                (got, client)
+            }
+            let (got, mut old) = greeting(&proxy).await;
+            assert_eq!(&got, b"old");
+            proxy.repoint(servers[1]);
+            assert_eq!(proxy.upstream(), servers[1]);
+            let mut rest = Vec::new();
+            let cut = tokio::time::timeout(Duration::from_secs(30), old.read_to_end(&mut rest));
+            let cut = cut.await.expect("the old connection ends");
+            assert!(cut.is_err() || rest.is_empty(), "the old connection was cut: {cut:?} {rest:?}");
+            let (got, _) = greeting(&proxy).await;
+            assert_eq!(&got, b"new");
             proxy.stop().await;
         });
     }

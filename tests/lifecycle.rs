@@ -44,6 +44,7 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
         claim_snapshots: vec![],
         deadline: DEADLINE,
         max_duration: Duration::from_secs(20),
+        database: hasim::topology::DatabaseSpec::default(),
     }
 }
 

@@ -55,6 +55,7 @@ fn retry_story(seed: u64) -> ClusterSpec {
         claim_snapshots: vec![300 * MS, 610 * MS],
         deadline: Duration::from_secs(2),
         max_duration: Duration::from_secs(30),
+        database: hasim::topology::DatabaseSpec::default(),
     }
 }
 

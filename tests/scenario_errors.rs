@@ -336,6 +336,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
         claim_snapshots: vec![500 * MS, 10_000 * MS],
         deadline: 2000 * MS,
         max_duration: 20_000 * MS,
+        database: hasim::topology::DatabaseSpec::default(),
     };
     assert_eq!(s.name, "complete");
     assert_eq!(s.description, "Every key of the format, once.");

@@ -115,3 +115,47 @@ fn a_sync_failover_keeps_every_acknowledged_commit() {
         assert_eq!(count, ["20"], "{replication:?}: every acknowledged commit survives");
     }
 }
+
+#[test]
+fn a_proxy_repointed_after_the_failover_reaches_the_new_primary() {
+    let (_turn, mut pair) = pair(Replication::Async);
+    common::run(async move {
+        let primary = std::net::SocketAddr::from(([127, 0, 0, 1], pair.primary_port()));
+        let proxy = hasim::proxy::LinkProxy::start(primary).await.unwrap();
+        let url = format!("postgres://postgres@{}/postgres", proxy.addr());
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&url)
+            .await
+            .unwrap();
+        let port = |pool| async move {
+            let (port,): (i32,) =
+                sqlx::query_as("SELECT current_setting('port')::int").fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>(port as u16)
+        };
+        assert_eq!(port(&pool).await.unwrap(), pair.primary_port());
+        let pair = tokio::task::spawn_blocking(move || {
+            pair.failover().unwrap();
+            pair
+        })
+        .await
+        .unwrap();
+        proxy.repoint(std::net::SocketAddr::from(([127, 0, 0, 1], pair.primary_port())));
+        // The pool's connections to the old primary broke; new ones reach the new.
+        let mut reached = None;
+        for _ in 0..20 {
+            match tokio::time::timeout(Duration::from_secs(5), port(&pool)).await {
+                Ok(Ok(p)) => {
+                    reached = Some(p);
+                    break;
+                }
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => panic!("a query through the repointed proxy hung"),
+            }
+        }
+        assert_eq!(reached, Some(pair.primary_port()));
+        proxy.stop().await;
+        tokio::task::spawn_blocking(move || drop(pair)).await.unwrap();
+    });
+}

@@ -21,6 +21,7 @@ use crate::link::LinkMode;
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
 use crate::store::{Backend, Cursor, PlanState, Store};
+use crate::topology::DatabaseControl;
 use crate::world::{Token, World};
 
 /// Work due at a moment of the timeline, in the order it is done at that moment: a
@@ -207,11 +208,11 @@ impl Director {
         match cue {
             Cue::FaultEnd(index) => {
                 self.pending -= 1;
-                self.heal(index);
+                self.heal(index, ctx);
             }
             Cue::Fault(index) => {
                 self.pending -= 1;
-                self.strike(index);
+                self.strike(index, ctx);
             }
             Cue::ReadClaims => {
                 let observer = self.observer.clone();
@@ -272,7 +273,7 @@ impl Director {
     }
 
     /// Starts fault `index` (a timed one).
-    fn strike(&mut self, index: usize) {
+    fn strike(&mut self, index: usize, ctx: &mut Context<Self>) {
         let fault = self.spec.faults[index].clone();
         let history = self.world.history.clone();
         history.record(
@@ -294,6 +295,13 @@ impl Director {
             (FaultKind::DbPartition { .. }, Some(link)) => link.set_mode(LinkMode::Partition),
             (FaultKind::DbLatency { latency, .. }, Some(link)) => link.set_mode(LinkMode::Latency(*latency)),
             (FaultKind::DbReset { .. }, Some(link)) => link.reset(),
+            // The failover is over when the standby has taken over: its end says when.
+            (FaultKind::DbFailover, _) => {
+                self.on_the_database(fault.index, ctx, |db| async move { db.failover().await }, true)
+            }
+            (FaultKind::ReplicationLag, _) => {
+                self.on_the_database(fault.index, ctx, |db| async move { db.cut_replication().await }, false)
+            }
             (FaultKind::Endpoint(endpoint), _) => match &self.world.endpoint.receiver {
                 Some(receiver) => receiver.inject(*endpoint),
                 None => {
@@ -304,9 +312,46 @@ impl Director {
         }
     }
 
-    /// Ends the window of fault `index` (a timed one): a partition or latency heals.
-    fn heal(&mut self, index: usize) {
+    /// Runs `work` on the run's primary-standby pair; the run does not end before it
+    /// is done, and with `ends` its end is fault `fault`'s end in the history.
+    fn on_the_database<F>(
+        &mut self,
+        fault: usize,
+        ctx: &mut Context<Self>,
+        work: impl FnOnce(DatabaseControl) -> F,
+        ends: bool,
+    ) where
+        F: Future<Output = crate::Result<()>> + 'static,
+    {
+        let Some(db) = self.stores.pair().cloned() else {
+            tracing::warn!(fault, "a database fault needs a primary-standby pair; it does nothing");
+            return;
+        };
+        self.pending += 1;
+        ctx.spawn(work(db).into_actor(self).map(move |done, act, _| {
+            act.pending -= 1;
+            if let Err(e) = done {
+                tracing::error!(fault, "the database fault failed: {e}");
+            }
+            if ends {
+                act.world.history.record(None, Event::FaultEnded { fault });
+            }
+        }));
+    }
+
+    /// Ends the window of fault `index` (a timed one): a partition or latency heals,
+    /// a replication lag catches up.
+    fn heal(&mut self, index: usize, ctx: &mut Context<Self>) {
         let fault = &self.spec.faults[index];
+        if matches!(fault.kind, FaultKind::ReplicationLag) {
+            let fault = fault.index;
+            return self.on_the_database(
+                fault,
+                ctx,
+                |db| async move { db.restore_replication().await },
+                true,
+            );
+        }
         let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
         if let Some(link) = fault.replica().and_then(|r| self.world.link(r)).filter(|_| heals) {
             link.set_mode(LinkMode::Normal);

@@ -219,7 +219,7 @@ macro_rules! store_messages {
                         }],
                     };
                     match (guard, outcome.is_ok()) {
-                        (Some(guard), true) => guard.answered(),
+                        (Some(guard), true) => guard.answered(store_messages!(@changed $kind, outcome)),
                         (Some(guard), false) => guard.failed(),
                         (None, _) => {}
                     }
@@ -246,6 +246,12 @@ macro_rules! store_messages {
     (@open read $name:ident, $history:ident, $replica:ident, $msg:ident, $ret:ty,
         |$lm:ident, $result:ident, $invoked:ident| $log:expr) => {
         None::<OpGuard>
+    };
+    (@changed write, $outcome:ident) => {
+        $outcome.as_ref().is_ok_and(|value| crate::store::Recorded::changed(value))
+    };
+    (@changed read, $outcome:ident) => {
+        false
     };
     (@applied write, $at:ident, $value:ident) => {
         match &$at {

@@ -30,6 +30,9 @@ pub(super) struct Story<'a> {
     /// The entries of writes whose answer never came and that committed all the same,
     /// logged after the run: each with the `StoreResolved` entry that found it.
     resolved: BTreeMap<Seq, Seq>,
+    /// Writes answered as committed that a failover lost: by the replica that invoked
+    /// each and its `invoked`, the `CommitLost` entry that found it gone.
+    lost: BTreeMap<(String, Seq), Seq>,
     /// Every request the receiver got.
     pub(super) requests: &'a [Request],
     /// The scenario's deadline.
@@ -87,6 +90,13 @@ impl<'a> Story<'a> {
             lookup: Lookup::new(history, requests),
             by_seq: history.iter().map(|e| (e.seq, e)).collect(),
             resolved: resolved_writes(history),
+            lost: history
+                .iter()
+                .filter_map(|e| match e.event {
+                    Event::CommitLost { invoked, .. } => Some(((who(e), invoked), e.seq)),
+                    _ => None,
+                })
+                .collect(),
             requests,
             deadline,
         }
@@ -102,8 +112,13 @@ impl<'a> Story<'a> {
     }
 
     /// For a write resolved after the run: `, invoked at #X, committed though its
-    /// answer never came (resolved at #Z)`; empty otherwise.
+    /// answer never came (resolved at #Z)`; for a write a failover lost after it was
+    /// answered: ` (then lost in a failover: #Z)`; empty otherwise.
     fn resolution(&self, entry: &Entry) -> String {
+        let lost = entry.event.invoked().and_then(|invoked| self.lost.get(&(who(entry), invoked)));
+        if let Some(found) = lost {
+            return format!(" (then lost in a failover: gone from the new primary, #{found})");
+        }
         match (self.resolved.get(&entry.seq), entry.event.invoked()) {
             (Some(found), Some(invoked)) => {
                 format!(

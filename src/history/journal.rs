@@ -40,6 +40,11 @@ struct Inner {
     open: HashMap<OpId, Pending>,
     /// Writes that failed or were cut off, until the run resolves them.
     unresolved: BTreeMap<OpId, Pending>,
+    /// Writes answered as committed that changed something, kept (when the journal
+    /// is asked to) to find those a failover lost.
+    committed: BTreeMap<OpId, Pending>,
+    /// Whether to keep `committed`.
+    keep_committed: bool,
     /// Store actors alive (they may still invoke writes).
     stores: usize,
 }
@@ -87,6 +92,13 @@ impl Journal {
         inner.open.is_empty() && inner.stores == 0
     }
 
+    /// Keeps every write answered as committed from now on, so that
+    /// [`History::find_lost`] can look for them after the run (a run whose database
+    /// may fail over).
+    pub fn keep_committed(&self) {
+        self.lock().keep_committed = true;
+    }
+
     /// How many writes are waiting for [`History::resolve`].
     pub fn unresolved(&self) -> usize {
         self.lock().unresolved.len()
@@ -118,11 +130,16 @@ impl OpGuard {
         self.id
     }
 
-    /// The write returned a result (the caller logs what it changed).
-    pub fn answered(mut self) {
+    /// The write returned a result (the caller logs what it changed), which
+    /// `changed` something.
+    pub fn answered(mut self, changed: bool) {
         self.open = false;
         if let Some(journal) = &self.history.journal {
-            journal.lock().open.remove(&self.id);
+            let mut inner = journal.lock();
+            let pending = inner.open.remove(&self.id);
+            if let Some(pending) = pending.filter(|_| changed && inner.keep_committed) {
+                inner.committed.insert(self.id, pending);
+            }
         }
     }
 
@@ -203,6 +220,26 @@ impl History {
                     self.record(Some(&p.replica), entry);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Looks up every write answered as committed (kept since
+    /// [`Journal::keep_committed`]) in `store`'s commit log, and logs `CommitLost`
+    /// for each that is not there: the database lost it. Call it after
+    /// [`History::resolve`], on the database as it stands after the failover.
+    pub async fn find_lost(&self, store: &impl Store) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let kept = std::mem::take(&mut journal.lock().committed);
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<OpId> = kept.keys().copied().collect();
+        let found: std::collections::HashSet<OpId> =
+            store.committed(&ids).await?.into_iter().map(|(id, _)| id).collect();
+        for (id, p) in kept.into_iter().filter(|(id, _)| !found.contains(id)) {
+            let event = Event::CommitLost { op: p.op.to_owned(), op_id: id, invoked: p.invoked };
+            self.record(Some(&p.replica), event);
         }
         Ok(())
     }

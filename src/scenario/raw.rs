@@ -27,6 +27,7 @@ pub struct RawScenario {
     pub deadline: Option<Dur>,
     pub max_duration: Option<Dur>,
     pub cluster: Option<Spanned<RawCluster>>,
+    pub database: Option<Spanned<RawDatabase>>,
     pub webhook: Option<Spanned<RawWebhook>>,
     pub plans: Option<List<RawPlan>>,
     pub workload: Option<List<RawWorkload>>,
@@ -47,6 +48,14 @@ pub struct RawCluster {
     pub abandon_after: Option<Dur>,
     pub runs_per_tick: Option<Int>,
     pub status_write: Option<Str>,
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub topology: Option<Str>,
+    pub replication: Option<Str>,
 }
 
 /// `[webhook]`, with a `[webhook.<strategy>]` table per strategy, named as the CLI

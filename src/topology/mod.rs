@@ -7,19 +7,53 @@
 //! standby had not received when the primary failed are gone after the failover,
 //! though their writers saw them commit.
 
+mod control;
 mod pair;
 mod server;
 
+pub use control::DatabaseControl;
 pub use pair::PgPair;
 pub use server::Binaries;
 
 use serde::{Deserialize, Serialize};
 
+/// The scenario's `[database]`: how the shared database is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DatabaseSpec {
+    /// One server, or a primary and a standby.
+    pub topology: Topology,
+    /// How a primary-standby pair replicates.
+    pub replication: Replication,
+}
+
+/// How many servers the shared database is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// One server (the one at the database URL).
+    #[default]
+    Single,
+    /// A primary and a streaming standby that hasim makes for the run from the
+    /// installed Postgres binaries, and deletes after it.
+    PrimaryStandby,
+}
+
+impl Topology {
+    /// The name scenario files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topology::Single => "single",
+            Topology::PrimaryStandby => "primary-standby",
+        }
+    }
+}
+
 /// How the primary waits for its standby before it acknowledges a commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Replication {
     /// It does not wait: a failover loses what the standby had not received.
+    #[default]
     Async,
     /// It waits until the standby has flushed the commit to its disk.
     Sync,
@@ -28,6 +62,15 @@ pub enum Replication {
 }
 
 impl Replication {
+    /// The name scenario files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replication::Async => "async",
+            Replication::Sync => "sync",
+            Replication::RemoteApply => "remote-apply",
+        }
+    }
+
     /// The primary's `synchronous_commit` for this mode; `None` for asynchronous
     /// replication, which names no synchronous standby.
     pub fn synchronous_commit(self) -> Option<&'static str> {

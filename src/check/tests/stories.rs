@@ -85,3 +85,26 @@ fn checking_one_input_twice_in_one_process_gives_one_report() {
     let input = manual_test().input();
     assert_eq!(check(&input), check(&input));
 }
+
+/// A failover loses what r1 wrote after the standby was cut off: the run's failure
+/// and the claim it won. On the new primary the run fails again, r1 wins the claim
+/// again and sends the same id again as a first try: a duplicate, whose witness says
+/// the first claim was lost in the failover.
+#[test]
+fn a_claim_a_failover_lost_is_named_in_the_duplicates_witness() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).started(11).failed(11);
+    let claimed = h.mark();
+    h.claim(1, F, true).deliver("wh-f", 1, F, 1);
+    h.fault(1, "db-failover at 1.5s");
+    h.started(11).failed(11).claim(1, F, true);
+    h.send_numbered("wh-f", 1).receive("wh-f", true).finish("wh-f", true, "204");
+    let lost = h.push(Event::CommitLost { op: "ClaimEvent".into(), op_id: 9, invoked: claimed });
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Duplicate);
+    let claim = format!(
+        "r1 won the claim at #{claimed} (then lost in a failover: gone from the new primary, #{lost})"
+    );
+    assert!(e.witness.summary.contains(&claim), "{}", e.witness.summary);
+    assert!(e.witness.summary.contains("db-failover at 1.5s"), "{}", e.witness.summary);
+}

@@ -85,7 +85,7 @@ pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
 /// When a fault that struck at `from` and logged no end stops acting.
 fn lasts_until(fault: &Fault, from: Duration, result: &RunResult) -> Duration {
     match &fault.kind {
-        FaultKind::Crash { .. } | FaultKind::DbReset { .. } => from,
+        FaultKind::Crash { .. } | FaultKind::DbReset { .. } | FaultKind::DbFailover => from,
         FaultKind::Endpoint(endpoint) => match endpoint.scope {
             Scope::NextRequests(0) => from,
             Scope::NextRequests(n) => {
@@ -94,7 +94,9 @@ fn lasts_until(fault: &Fault, from: Duration, result: &RunResult) -> Duration {
             }
             Scope::Window { .. } => result.elapsed,
         },
-        FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. } => result.elapsed,
+        FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. } | FaultKind::ReplicationLag => {
+            result.elapsed
+        }
     }
 }
 
@@ -106,6 +108,8 @@ fn kind_name(kind: &FaultKind) -> &'static str {
         FaultKind::DbLatency { .. } => "db-latency",
         FaultKind::DbReset { .. } => "db-reset",
         FaultKind::Endpoint(_) => "endpoint",
+        FaultKind::DbFailover => "db-failover",
+        FaultKind::ReplicationLag => "replication-lag",
     }
 }
 

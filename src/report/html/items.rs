@@ -108,6 +108,8 @@ impl Builder<'_> {
             Event::StoreFailed { .. } | Event::StoreDropped { .. } => {
                 item(ItemKind::StoreFailed, "store-error", None, None)
             }
+            // Acknowledged, then lost with the primary: drawn as the write that failed.
+            Event::CommitLost { .. } => item(ItemKind::StoreFailed, "commit-lost", None, None),
             Event::StoreResolved { committed, .. } => {
                 item(ItemKind::Write, if *committed { "committed" } else { "not-committed" }, None, None)
             }

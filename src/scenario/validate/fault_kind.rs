@@ -2,7 +2,8 @@
 //! fault carries a key that belongs to another kind.
 
 /// The fault kinds, as files name them.
-pub(super) const FAULT_KINDS: &str = "crash, rolling-crash, db-partition, db-latency, db-reset, endpoint";
+pub(super) const FAULT_KINDS: &str =
+    "crash, rolling-crash, db-partition, db-latency, db-reset, endpoint, db-failover, replication-lag";
 
 /// A fault kind, once its name is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,12 +14,22 @@ pub(super) enum Kind {
     DbLatency,
     DbReset,
     Endpoint,
+    DbFailover,
+    ReplicationLag,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub(super) const ALL: [Kind; 6] =
-        [Kind::Crash, Kind::RollingCrash, Kind::DbPartition, Kind::DbLatency, Kind::DbReset, Kind::Endpoint];
+    pub(super) const ALL: [Kind; 8] = [
+        Kind::Crash,
+        Kind::RollingCrash,
+        Kind::DbPartition,
+        Kind::DbLatency,
+        Kind::DbReset,
+        Kind::Endpoint,
+        Kind::DbFailover,
+        Kind::ReplicationLag,
+    ];
 
     pub(super) fn parse(name: &str) -> Option<Kind> {
         Some(match name {
@@ -28,6 +39,8 @@ impl Kind {
             "db-latency" => Kind::DbLatency,
             "db-reset" => Kind::DbReset,
             "endpoint" => Kind::Endpoint,
+            "db-failover" => Kind::DbFailover,
+            "replication-lag" => Kind::ReplicationLag,
             _ => return None,
         })
     }
@@ -40,6 +53,8 @@ impl Kind {
             Kind::DbLatency => "db-latency",
             Kind::DbReset => "db-reset",
             Kind::Endpoint => "endpoint",
+            Kind::DbFailover => "db-failover",
+            Kind::ReplicationLag => "replication-lag",
         }
     }
 
@@ -52,6 +67,8 @@ impl Kind {
             Kind::DbLatency => &["at", "until", "replica", "latency"],
             Kind::DbReset => &["at", "when", "replica"],
             Kind::Endpoint => &["at", "until", "status", "retry_after", "delay", "hang", "reset", "requests"],
+            Kind::DbFailover => &["at"],
+            Kind::ReplicationLag => &["at", "until"],
         }
     }
 }
@@ -75,6 +92,15 @@ pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
         (Kind::DbReset, "until") => {
             "a db-reset is an instant (it kills the replica's connections once): until does not apply".into()
         }
+        (Kind::DbFailover, "until") => {
+            "a db-failover is an instant (the primary fails, the standby takes over for good): until does \
+             not apply; a replication-lag window before it says what the standby misses"
+                .into()
+        }
+        (Kind::DbFailover | Kind::ReplicationLag, "replica") => format!(
+            "a {} acts on the database server, which every replica shares: replica does not apply",
+            kind.name()
+        ),
         _ => {
             let owners: Vec<&str> =
                 Kind::ALL.into_iter().filter(|k| k.keys().contains(&key)).map(Kind::name).collect();

@@ -227,6 +227,8 @@ impl Validator<'_> {
                     }
                 }
             }
+            Kind::DbFailover => FaultKind::DbFailover,
+            Kind::ReplicationLag => FaultKind::ReplicationLag,
             Kind::Endpoint => {
                 if let Target::Url(url) = target {
                     return Err(self.err(

@@ -3,6 +3,7 @@
 //! refused with the key and position of the offending value.
 
 mod cluster;
+mod database;
 mod endpoint;
 mod expect;
 mod fault_kind;
@@ -83,6 +84,7 @@ impl Validator<'_> {
         let max_duration =
             self.positive(raw.max_duration.as_ref(), "max_duration")?.unwrap_or(DEFAULT_MAX_DURATION);
         let config = self.cluster(raw.cluster.as_ref())?;
+        let database = self.database(raw.database.as_ref())?;
         let replicas = config.replicas;
         let (target, secret, default_status) = match &raw.webhook {
             None => (Target::Builtin, None, DEFAULT_STATUS),
@@ -166,6 +168,7 @@ impl Validator<'_> {
                 faults.extend(self.fault(i, fault, faults.len(), replicas, max_duration, &target)?);
             }
         }
+        self.faults_fit_the_database(raw.faults.as_ref(), &faults, database)?;
 
         let mut expectations = Vec::new();
         if let Some(expect) = &raw.expect {
@@ -199,6 +202,7 @@ impl Validator<'_> {
                 claim_snapshots,
                 deadline,
                 max_duration,
+                database,
             },
             target,
             secret,
