@@ -55,6 +55,30 @@ fn assert_stopped(ended: &Ended, code: i32, signal: &str) {
     assert!(!ended.stderr.contains("panicked"), "{}", ended.stderr);
 }
 
+/// A run on a primary-standby pair, stopped under way: both servers are stopped and
+/// their directory deleted before hasim exits.
+#[test]
+fn ctrl_c_during_a_run_on_a_pair_leaves_no_server_and_no_directory() {
+    let mut hasim = Running::start(
+        &["run", "scenarios/ha/failover-after-claim-async.toml", "--store", "postgres", "--no-results"],
+        &[],
+    );
+    hasim.wait_for("link proxy started", START_WITHIN);
+    let prefix = format!("hasim-pair-{}-", hasim.pid());
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .expect("the temporary directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .collect();
+    let [dir] = dirs.as_slice() else { panic!("one pair of {prefix}*: {dirs:?}") };
+    assert_eq!(common::postmasters_under(dir), 2, "a primary and a standby run");
+    hasim.signal("INT");
+    let ended = hasim.finish(STOP_WITHIN);
+    assert_stopped(&ended, 130, "SIGINT");
+    assert_eq!(common::postmasters_under(dir), 0, "both servers stopped:\n{}", ended.stderr);
+    assert!(!dir.exists(), "{} deleted", dir.display());
+}
+
 /// `hasim run` of every shipped scenario on Postgres, stopped by `signal` once the
 /// first run is under way.
 fn stop_a_postgres_run(signal: &str, code: i32) {

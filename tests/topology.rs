@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hasim::topology::{PgPair, Replication};
@@ -52,13 +51,6 @@ fn wait_until(url: &str, sql: &str, want: &str) {
     }
 }
 
-/// The postmasters running on a data directory under `dir`.
-fn postmasters_under(dir: &Path) -> usize {
-    let out =
-        std::process::Command::new("pgrep").args(["-f", &format!("postgres -D {}", dir.display())]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().count()).unwrap_or(0)
-}
-
 #[test]
 fn a_pair_replicates_and_leaves_nothing_running_or_on_disk_when_dropped() {
     let (_turn, pair) = pair(Replication::Async);
@@ -70,9 +62,9 @@ fn a_pair_replicates_and_leaves_nothing_running_or_on_disk_when_dropped() {
     assert_eq!(query(&standby, "SELECT v FROM t"), ["replicated"]);
     assert_eq!(query(&standby, "SELECT pg_is_in_recovery()::text"), ["true"]);
     let dir = pair.dir().to_owned();
-    assert_eq!(postmasters_under(&dir), 2, "a primary and a standby");
+    assert_eq!(common::postmasters_under(&dir), 2, "a primary and a standby");
     drop(pair);
-    assert_eq!(postmasters_under(&dir), 0, "both stopped");
+    assert_eq!(common::postmasters_under(&dir), 0, "both stopped");
     assert!(!dir.exists(), "{} deleted", dir.display());
 }
 

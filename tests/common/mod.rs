@@ -109,6 +109,13 @@ pub fn trace_runs(bytes: &[u8]) -> serde_json::Value {
     trace["runs"].take()
 }
 
+/// The Postgres servers (postmasters) running on a data directory under `dir`.
+pub fn postmasters_under(dir: &std::path::Path) -> usize {
+    let pattern = format!("postgres -D {}", dir.display());
+    let out = Command::new("pgrep").args(["-f", &pattern]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().count()).unwrap_or(0)
+}
+
 /// Runs the `hasim` binary from the project root, without `DATABASE_URL`.
 #[track_caller]
 pub fn hasim(args: &[&str]) -> Output {
