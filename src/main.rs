@@ -101,10 +101,12 @@ enum Command {
         plans: u32,
     },
     /// List the run schemas (hasim_*) left on a Postgres server, with their age and
-    /// whether a run still uses them; with --drop, drop those no run uses.
+    /// whether a run still uses them, and the primary-standby pairs left on this host;
+    /// with --drop, drop the schemas no run uses and stop and delete the pairs whose
+    /// process is gone.
     ///
-    /// A run drops its schema when it ends; one is left by --keep-schema, or by a
-    /// process killed outright (SIGKILL, a second Ctrl-C).
+    /// A run drops its schema (and deletes its pair) when it ends; one is left by
+    /// --keep-schema, or by a process killed outright (SIGKILL, a second Ctrl-C).
     /// Exit status: 0 on success, 2 when the server cannot be reached.
     Gc(hasim::housekeeping::GcArgs),
     /// List the scenarios built into hasim (those of the source tree's scenarios/),

@@ -1,5 +1,6 @@
 //! `hasim gc`: the run schemas left on a server, listed with their age, dropped with
-//! `--drop`, never while young (`--older-than`) or in use.
+//! `--drop`, never while young (`--older-than`) or in use; and the primary-standby
+//! pairs a killed process left running, stopped and deleted.
 
 mod common;
 
@@ -83,4 +84,36 @@ fn gc_without_a_server_is_a_clear_error_with_status_2() {
         stderr.contains("cannot connect to Postgres at postgres://postgres@127.0.0.1:1/postgres"),
         "{stderr}"
     );
+}
+
+#[test]
+fn gc_stops_and_deletes_the_pair_of_a_killed_run_and_keeps_a_running_ones() {
+    let mut run = Running::start(
+        &["run", "scenarios/ha/failover-after-claim-async.toml", "--store", "postgres", "--no-results"],
+        &[],
+    );
+    run.wait_for("link proxy started", Duration::from_secs(60));
+    let name = format!("hasim-pair-{}-0", run.pid());
+    let dir = std::env::temp_dir().join(&name);
+    let kept = hasim(&["gc", "--drop", &name]);
+    let stdout = text(&kept.stdout);
+    assert!(stdout.contains(&format!("kept: in use (process {} runs)", run.pid())), "{stdout}");
+    assert!(dir.exists(), "a pair in use stays");
+
+    // Killed outright, hasim cannot stop its servers: they run on.
+    run.signal("KILL");
+    let ended = run.finish(Duration::from_secs(60));
+    assert_eq!(ended.code, None, "killed: {}", ended.stderr);
+    assert_eq!(common::postmasters_under(&dir), 2, "the pair outlives its process");
+    let listed = hasim(&["gc", &name]);
+    assert!(text(&listed.stdout).contains("left (process"), "{}", text(&listed.stdout));
+    let dropped = hasim(&["gc", "--drop", &name]);
+    let stdout = text(&dropped.stdout);
+    assert_eq!(dropped.status.code(), Some(0), "{}", text(&dropped.stderr));
+    assert!(
+        stdout.contains("stopped and deleted") && stdout.contains("1 primary-standby pair, 1 stopped"),
+        "{stdout}"
+    );
+    assert_eq!(common::postmasters_under(&dir), 0, "both servers stopped");
+    assert!(!dir.exists(), "{} deleted", dir.display());
 }

@@ -8,10 +8,12 @@
 //! though their writers saw them commit.
 
 mod control;
+mod left;
 mod pair;
 mod server;
 
 pub use control::DatabaseControl;
+pub use left::{LeftPair, drop_pair, left_pairs};
 pub use pair::PgPair;
 pub use server::Binaries;
 

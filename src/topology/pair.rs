@@ -41,7 +41,7 @@ impl PgPair {
         static PAIRS: AtomicU32 = AtomicU32::new(0);
         let bin = Binaries::find()?;
         let n = PAIRS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("hasim-pair-{}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("{}{}-{n}", super::left::PREFIX, std::process::id()));
         bin.make_dir(&dir)?;
         let primary = Server { data: dir.join("primary"), port: free_port()? };
         // From here on, whatever fails, the drop stops what started and deletes it all.
