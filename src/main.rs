@@ -99,6 +99,14 @@ enum Command {
         /// Plans to race for.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         plans: u32,
+        /// Also check that this host can make the primary-standby pair a scenario's
+        /// `[database] topology = "primary-standby"` needs: make it from the installed
+        /// Postgres binaries, see a commit reach the standby, fail over, delete it.
+        #[arg(long, value_enum, default_value = "single")]
+        topology: hasim::topology::Topology,
+        /// How the pair replicates (with --topology primary-standby).
+        #[arg(long, value_enum, default_value = "async")]
+        replication: hasim::topology::Replication,
     },
     /// List the run schemas (hasim_*) left on a Postgres server, with their age and
     /// whether a run still uses them, and the primary-standby pairs left on this host;
@@ -253,9 +261,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_files(args),
         Command::Compare { run, strategies } => compare(run, strategies),
         Command::Check { paths, json } => check_files(&paths, json.as_deref()),
-        Command::Doctor { database_url, keep_schema, replicas, plans } => {
+        Command::Doctor { database_url, keep_schema, replicas, plans, topology, replication } => {
             let url = hasim::cli::choose(Some(hasim::cli::StoreKind::Postgres), database_url.as_deref()).url;
-            doctor(&url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()), keep_schema, replicas, plans)
+            let code = doctor(
+                &url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+                keep_schema,
+                replicas,
+                plans,
+            )?;
+            if topology == hasim::topology::Topology::PrimaryStandby {
+                doctor_pair(replication)?;
+            }
+            Ok(code)
         }
         Command::Gc(args) => {
             let report = hasim::housekeeping::gc(&args).context("hasim gc")?;
@@ -720,6 +737,22 @@ fn explore(args: &hasim::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> 
         writeln!(out, "results: {}", dir.path().display())?;
     }
     Ok(if outcome.counterexamples.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `hasim doctor --topology primary-standby`: the pair's check, printed.
+fn doctor_pair(replication: hasim::topology::Replication) -> anyhow::Result<()> {
+    let report = hasim::topology::check(replication).context("the primary-standby pair check failed")?;
+    let user = if report.as_postgres_user { " (run as the postgres user)" } else { "" };
+    println!("Postgres binaries: {}{user}", report.binaries.display());
+    println!("primary-standby pair ({} replication): {}", replication.as_str(), report.server_version);
+    println!("pair made and streaming in {}", hasim::lag::human(report.started));
+    println!("a commit reached the standby in {}", hasim::lag::human(report.replicated));
+    println!(
+        "failover: the standby took writes {} after the primary died",
+        hasim::lag::human(report.failover)
+    );
+    println!("pair stopped and deleted");
+    Ok(())
 }
 
 fn doctor(url: &str, keep_schema: bool, replicas: u16, plans: u32) -> anyhow::Result<ExitCode> {

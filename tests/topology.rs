@@ -151,3 +151,33 @@ fn a_proxy_repointed_after_the_failover_reaches_the_new_primary() {
         tokio::task::spawn_blocking(move || drop(pair)).await.unwrap();
     });
 }
+
+#[test]
+fn doctor_checks_that_this_host_can_make_a_pair_and_fail_it_over() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let out =
+        common::hasim(&["doctor", "--plans", "5", "--topology", "primary-standby", "--replication", "sync"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "primary-standby pair (sync replication): PostgreSQL",
+        "a commit reached the standby in",
+        "failover: the standby took writes",
+        "pair stopped and deleted",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in:\n{stdout}");
+    }
+}
+
+#[test]
+fn missing_postgres_binaries_are_a_clear_error_saying_what_is_missing() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(["doctor", "--plans", "1", "--topology", "primary-standby"])
+        .env("HASIM_PG_BIN", "/nonexistent/bin")
+        .output()
+        .expect("hasim runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("initdb is not in /nonexistent/bin (HASIM_PG_BIN)"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

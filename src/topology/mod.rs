@@ -7,11 +7,13 @@
 //! standby had not received when the primary failed are gone after the failover,
 //! though their writers saw them commit.
 
+mod check;
 mod control;
 mod left;
 mod pair;
 mod server;
 
+pub use check::{PairReport, check};
 pub use control::DatabaseControl;
 pub use left::{LeftPair, drop_pair, left_pairs};
 pub use pair::PgPair;

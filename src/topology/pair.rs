@@ -166,6 +166,21 @@ impl PgPair {
         Ok(())
     }
 
+    /// Runs `sql` on the primary with psql; gives what it printed.
+    pub fn primary_sql(&self, sql: &str) -> Result<String> {
+        self.primary.psql(&self.bin, sql)
+    }
+
+    /// Runs `sql` on the standby with psql; gives what it printed.
+    pub fn standby_sql(&self, sql: &str) -> Result<String> {
+        self.standby()?.psql(&self.bin, sql)
+    }
+
+    /// Where the Postgres programs are.
+    pub fn binaries(&self) -> &Binaries {
+        &self.bin
+    }
+
     /// The data directory the pair lives in (deleted when it is dropped).
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
