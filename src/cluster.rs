@@ -87,7 +87,12 @@ impl ClusterSpec {
 /// Where the replicas' database is.
 pub enum Stores {
     /// The in-process model, shared by every replica.
-    Memory(MemoryStore),
+    Memory {
+        /// The tables.
+        db: MemoryStore,
+        /// The model of a primary-standby pair, when the database is one.
+        pair: Option<DatabaseControl>,
+    },
     /// A Postgres run schema; each replica incarnation gets its own pool, through its
     /// replica's link proxy when it has one.
     Postgres {
@@ -106,7 +111,7 @@ impl Stores {
     /// A backend for an incarnation of replica `name` (`label` names its connections).
     pub async fn connect(&self, name: &ReplicaId, label: &str) -> Result<Backend> {
         Ok(match self {
-            Stores::Memory(db) => Backend::Memory(db.clone()),
+            Stores::Memory { db, .. } => Backend::Memory(db.clone()),
             Stores::Postgres { schema, connections, proxies, .. } => {
                 let via = proxies.get(name).map(LinkProxy::addr);
                 // The director's reads of the change feed need plans for their values.
@@ -116,11 +121,12 @@ impl Stores {
         })
     }
 
-    /// The primary-standby pair the run's database faults act on, if it has one.
+    /// The primary-standby pair (or the memory model of one) the run's database faults
+    /// act on, if it has one.
     pub fn pair(&self) -> Option<&DatabaseControl> {
         match self {
             Stores::Postgres { pair, .. } => pair.as_ref(),
-            Stores::Memory(_) => None,
+            Stores::Memory { pair, .. } => pair.as_ref(),
         }
     }
 
@@ -130,7 +136,7 @@ impl Stores {
     /// model applies a write at once, so it has nothing to settle.
     pub async fn settle(&self, keep: &str) -> Result<()> {
         match self {
-            Stores::Memory(_) => Ok(()),
+            Stores::Memory { .. } => Ok(()),
             Stores::Postgres { schema, proxies, .. } => {
                 for proxy in proxies.values() {
                     proxy.reset();
@@ -250,14 +256,13 @@ async fn resolve(world: &World, stores: &Stores, db: &Backend) {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    if journal.unresolved() == 0 {
-        return;
-    }
-    if let Err(e) = stores.settle(OBSERVER).await {
-        tracing::warn!("cannot settle the database before resolving writes: {e}");
-    }
-    if let Err(e) = world.history.resolve(db).await {
-        tracing::warn!("cannot read the commit log: {e}");
+    if journal.unresolved() > 0 {
+        if let Err(e) = stores.settle(OBSERVER).await {
+            tracing::warn!("cannot settle the database before resolving writes: {e}");
+        }
+        if let Err(e) = world.history.resolve(db).await {
+            tracing::warn!("cannot read the commit log: {e}");
+        }
     }
     // A database that can fail over may have lost writes it acknowledged.
     if stores.pair().is_some()
@@ -386,9 +391,6 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
         secret: secret.clone(),
     };
     match &setup.database {
-        Database::Memory if spec.database.topology == Topology::PrimaryStandby => Err(Error::Pair(
-            "the memory store has no standby to fail over to: run this scenario with --store postgres".into(),
-        )),
         Database::Memory => {
             let endpoint = match &setup.target {
                 Target::Builtin => Endpoint {
@@ -398,7 +400,10 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
                 },
                 Target::Url(url) => external(url),
             };
-            probed(lag_bound, None, run(spec, Stores::Memory(MemoryStore::new()), endpoint, clock)).await
+            let db = MemoryStore::new();
+            let pair = (spec.database.topology == Topology::PrimaryStandby)
+                .then(|| DatabaseControl::model(db.clone(), spec.database.replication));
+            probed(lag_bound, None, run(spec, Stores::Memory { db, pair }, endpoint, clock)).await
         }
         Database::Postgres { url, keep_schema } => {
             // A primary-standby pair is made for the run, on this host, and deleted

@@ -17,7 +17,7 @@ use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
 use crate::cluster::{ClaimSnapshot, ClusterSpec, RunResult, Stores};
 use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
-use crate::link::LinkMode;
+use crate::link::{Link, LinkMode};
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
 use crate::store::{Backend, Cursor, PlanState, Store};
@@ -296,12 +296,18 @@ impl Director {
             (FaultKind::DbLatency { latency, .. }, Some(link)) => link.set_mode(LinkMode::Latency(*latency)),
             (FaultKind::DbReset { .. }, Some(link)) => link.reset(),
             // The failover is over when the standby has taken over: its end says when.
-            (FaultKind::DbFailover, _) => {
-                self.on_the_database(fault.index, ctx, |db| async move { db.failover().await }, true)
-            }
-            (FaultKind::ReplicationLag, _) => {
-                self.on_the_database(fault.index, ctx, |db| async move { db.cut_replication().await }, false)
-            }
+            (FaultKind::DbFailover, _) => self.on_the_database(
+                fault.index,
+                ctx,
+                |db, links| async move { db.failover(&links).await },
+                true,
+            ),
+            (FaultKind::ReplicationLag, _) => self.on_the_database(
+                fault.index,
+                ctx,
+                |db, links| async move { db.cut_replication(&links).await },
+                false,
+            ),
             (FaultKind::Endpoint(endpoint), _) => match &self.world.endpoint.receiver {
                 Some(receiver) => receiver.inject(*endpoint),
                 None => {
@@ -318,7 +324,7 @@ impl Director {
         &mut self,
         fault: usize,
         ctx: &mut Context<Self>,
-        work: impl FnOnce(DatabaseControl) -> F,
+        work: impl FnOnce(DatabaseControl, Vec<Link>) -> F,
         ends: bool,
     ) where
         F: Future<Output = crate::Result<()>> + 'static,
@@ -328,13 +334,21 @@ impl Director {
             return;
         };
         self.pending += 1;
-        ctx.spawn(work(db).into_actor(self).map(move |done, act, _| {
+        let links = self.world.links.values().cloned().collect();
+        ctx.spawn(work(db, links).into_actor(self).map(move |done, act, _| {
             act.pending -= 1;
             if let Err(e) = done {
                 tracing::error!(fault, "the database fault failed: {e}");
             }
             if ends {
                 act.world.history.record(None, Event::FaultEnded { fault });
+            }
+            // After a failover the database is the standby's: what the feed showed of
+            // the old primary may be gone, and its positions do not carry over. Read
+            // it all again.
+            if act.spec.faults.iter().any(|f| f.index == fault && matches!(f.kind, FaultKind::DbFailover)) {
+                act.cursor = Cursor::default();
+                act.shown.clear();
             }
         }));
     }
@@ -345,12 +359,9 @@ impl Director {
         let fault = &self.spec.faults[index];
         if matches!(fault.kind, FaultKind::ReplicationLag) {
             let fault = fault.index;
-            return self.on_the_database(
-                fault,
-                ctx,
-                |db| async move { db.restore_replication().await },
-                true,
-            );
+            let restore =
+                |db: DatabaseControl, links: Vec<Link>| async move { db.restore_replication(&links).await };
+            return self.on_the_database(fault, ctx, restore, true);
         }
         let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
         if let Some(link) = fault.replica().and_then(|r| self.world.link(r)).filter(|_| heals) {

@@ -26,11 +26,14 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
+    /// The standby's copy of the tables while replication is cut ([`MemoryStore::cut_replication`]);
+    /// `None` while it keeps up (it has every commit).
+    standby: Arc<Mutex<Option<Tables>>>,
     /// The write being made, when a replica's store actor tagged it.
     tag: Option<OpTag>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Tables {
     // Keyed by sequences, like BIGSERIAL: ids are handed out 1, 2, 3, ...
     pub(super) plans: Table<PlanId, PlanRow>,
@@ -47,21 +50,21 @@ pub(super) struct Tables {
     commits: BTreeMap<OpId, Box<str>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct PlanRow {
     pub(super) project: String,
     pub(super) title: String,
     pub(super) episode: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct TaskRow {
     pub(super) plan: PlanId,
     pub(super) name: String,
     pub(super) skipped: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct RunRow {
     pub(super) task: TaskId,
     pub(super) attempt: i32,
@@ -76,6 +79,29 @@ impl MemoryStore {
     /// An empty database.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The model of a standby cut off from the primary: from now on it keeps the
+    /// tables as they stand, and hears of no commit until
+    /// [`MemoryStore::restore_replication`].
+    pub fn cut_replication(&self) {
+        let mut standby = self.standby.lock().unwrap_or_else(|p| p.into_inner());
+        if standby.is_none() {
+            *standby = Some(self.lock().clone());
+        }
+    }
+
+    /// The standby hears the primary again and catches up: it has every commit.
+    pub fn restore_replication(&self) {
+        *self.standby.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The primary fails and the standby takes over: the tables become what the
+    /// standby had (the commits since replication was cut are gone).
+    pub fn fail_over(&self) {
+        if let Some(standby) = self.standby.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            *self.lock() = standby;
+        }
     }
 
     /// This store for one write that records itself in the commit log as `tag`.

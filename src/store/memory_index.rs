@@ -17,7 +17,7 @@ use super::memory_table::SeqId;
 use crate::model::{PlanId, RunId, RunStatus, TaskId};
 
 /// The indexes of the plan, task and run tables.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Index {
     /// Each plan's tasks, in id order, at the plan's position (ids are sequences).
     tasks_of: Vec<Vec<TaskId>>,

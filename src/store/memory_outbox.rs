@@ -17,7 +17,7 @@ type Key = (PlanId, u32, &'static str);
 
 /// The outbox table and its indexes: the rows not delivered yet (what a relay reads)
 /// and the plans that have a PIPELINE_COMPLETED row (what a raise checks).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Outbox {
     rows: BTreeMap<Key, Entry>,
     /// Keys of the rows not marked delivered, in key order.
@@ -26,7 +26,7 @@ pub(super) struct Outbox {
     completed: BTreeSet<PlanId>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Entry {
     event: RaisedEvent,
     leases: u32,

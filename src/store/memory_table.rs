@@ -30,7 +30,7 @@ macro_rules! seq_id {
 seq_id!(PlanId, TaskId, RunId);
 
 /// Rows keyed by a sequence id, in id order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Table<K, R> {
     rows: Vec<R>,
     key: std::marker::PhantomData<K>,

@@ -1,60 +1,125 @@
-//! What a run's database faults do to its primary-standby pair, from inside the run.
+//! What a run's database faults do, from inside the run: to a real primary-standby
+//! pair, or to the memory store's model of one.
 //!
-//! Every replica (and the run's own observer) reaches a pair through a link proxy,
-//! so that when the standby takes over, the proxies move to it as a virtual IP or a
-//! DNS name moves in a deployment: what was connected to the old primary breaks, and
-//! new connections reach the new one.
+//! Every replica (and the run's own observer) reaches a real pair through a link
+//! proxy, so that when the standby takes over, the proxies move to it as a virtual IP
+//! or a DNS name moves in a deployment: what was connected to the old primary breaks,
+//! and new connections reach the new one.
+//!
+//! The memory model keeps the standby as a copy of the tables taken when replication
+//! is cut (asynchronous replication: the primary goes on acknowledging commits the
+//! copy lacks), and a failover makes that copy the database and breaks every
+//! replica's link. With synchronous replication a commit waits for the standby, so
+//! while it is cut off the model holds every replica's operations on its link (reads
+//! too, where Postgres would still answer them) until it catches up, or a failover
+//! fails them.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use super::PgPair;
 use super::server::pair_error;
+use super::{PgPair, Replication};
 use crate::Result;
+use crate::link::{Link, LinkMode};
 use crate::proxy::LinkProxy;
+use crate::store::MemoryStore;
 
-/// A run's hold on its pair and on the proxies in front of it. Clones share them.
+/// A run's hold on its database's pair. Clones share it.
 #[derive(Debug, Clone)]
-pub struct DatabaseControl {
-    pair: Arc<Mutex<PgPair>>,
-    proxies: Vec<LinkProxy>,
+pub enum DatabaseControl {
+    /// A real pair and the proxies in front of it.
+    Pair {
+        /// The pair.
+        pair: Arc<Mutex<PgPair>>,
+        /// Every proxy to its primary.
+        proxies: Vec<LinkProxy>,
+    },
+    /// The memory store's model of a pair.
+    Model {
+        /// The store (the primary's tables and the standby's copy).
+        store: MemoryStore,
+        /// How the model replicates.
+        replication: Replication,
+    },
 }
 
 impl DatabaseControl {
     /// Control of `pair`, whose clients all connect through `proxies`.
     pub fn new(pair: Arc<Mutex<PgPair>>, proxies: Vec<LinkProxy>) -> Self {
-        DatabaseControl { pair, proxies }
+        DatabaseControl::Pair { pair, proxies }
+    }
+
+    /// The model of a pair replicating as `replication` says, on `store`.
+    pub fn model(store: MemoryStore, replication: Replication) -> Self {
+        DatabaseControl::Model { store, replication }
     }
 
     /// The primary fails and the standby takes over ([`PgPair::failover`]); then every
-    /// proxy forwards to the new primary.
-    pub async fn failover(&self) -> Result<()> {
-        let port = self.with_pair(|pair| pair.failover().map(|()| pair.primary_port())).await?;
-        let primary = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        for proxy in &self.proxies {
-            proxy.repoint(primary);
+    /// proxy forwards to the new primary. In the model, the replicas' `links` break.
+    pub async fn failover(&self, links: &[Link]) -> Result<()> {
+        match self {
+            DatabaseControl::Pair { pair, proxies } => {
+                let port = with_pair(pair, |pair| pair.failover().map(|()| pair.primary_port())).await?;
+                let primary = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                for proxy in proxies {
+                    proxy.repoint(primary);
+                }
+            }
+            DatabaseControl::Model { store, replication } => {
+                store.fail_over();
+                for link in links {
+                    link.reset();
+                    if *replication != Replication::Async {
+                        link.set_mode(LinkMode::Normal);
+                    }
+                }
+            }
         }
         Ok(())
     }
 
     /// The standby stops receiving the primary's WAL ([`PgPair::cut_replication`]).
-    pub async fn cut_replication(&self) -> Result<()> {
-        self.with_pair(|pair| pair.cut_replication()).await
+    pub async fn cut_replication(&self, links: &[Link]) -> Result<()> {
+        match self {
+            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.cut_replication()).await,
+            DatabaseControl::Model { store, replication: Replication::Async } => {
+                store.cut_replication();
+                Ok(())
+            }
+            DatabaseControl::Model { .. } => {
+                for link in links {
+                    link.set_mode(LinkMode::Partition);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The standby receives the primary's WAL again and catches up.
-    pub async fn restore_replication(&self) -> Result<()> {
-        self.with_pair(|pair| pair.restore_replication()).await
+    pub async fn restore_replication(&self, links: &[Link]) -> Result<()> {
+        match self {
+            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.restore_replication()).await,
+            DatabaseControl::Model { store, replication: Replication::Async } => {
+                store.restore_replication();
+                Ok(())
+            }
+            DatabaseControl::Model { .. } => {
+                for link in links {
+                    link.set_mode(LinkMode::Normal);
+                }
+                Ok(())
+            }
+        }
     }
+}
 
-    /// Runs `work` on the pair on a thread of its own: it runs the Postgres programs.
-    async fn with_pair<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut PgPair) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let pair = self.pair.clone();
-        let joined =
-            tokio::task::spawn_blocking(move || work(&mut pair.lock().unwrap_or_else(|p| p.into_inner())));
-        joined.await.map_err(|e| pair_error(format!("the pair's thread stopped: {e}")))?
-    }
+/// Runs `work` on the pair on a thread of its own: it runs the Postgres programs.
+async fn with_pair<T: Send + 'static>(
+    pair: &Arc<Mutex<PgPair>>,
+    work: impl FnOnce(&mut PgPair) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let pair = pair.clone();
+    let joined =
+        tokio::task::spawn_blocking(move || work(&mut pair.lock().unwrap_or_else(|p| p.into_inner())));
+    joined.await.map_err(|e| pair_error(format!("the pair's thread stopped: {e}")))?
 }
