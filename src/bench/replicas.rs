@@ -2,14 +2,13 @@
 //! a claim actor) on a pool of its own, like separate processes, started on the client
 //! threads; and how their claims reach the database.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use actix::ArbiterHandle;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::oneshot;
 
 use super::env::EnvBackend;
@@ -224,8 +223,7 @@ async fn start_replica(i: usize, source: Source, mechanism: Mechanism, path: Cla
 /// A pool like [`RunSchema::pool`]'s (same schema, same application name, so the
 /// schema's `terminate` finds it) without the round trip before each use.
 async fn unpinged_pool(url: &str, schema: &RunSchema, label: &str, connections: u32) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| Error::BadUrl { url: redact_url(url), reason: e.to_string() })?
+    let options = crate::store::connect_options(url)?
         .options([("search_path", schema.name())])
         .application_name(&format!("{}/{label}", schema.name()));
     PgPoolOptions::new()

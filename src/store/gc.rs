@@ -6,10 +6,8 @@
 //! name (`hasim_<unix millis in hex>_<random>`). One whose run still has connections
 //! open is in use and never dropped.
 
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use super::schema::{CREATED_AT, RunSchema, is_run_schema, redact_url};
@@ -42,8 +40,7 @@ impl LeftSchema {
 /// The run schemas on the server at `url`, by name.
 pub async fn left_schemas(url: &str) -> Result<Vec<LeftSchema>> {
     let shown = redact_url(url);
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| Error::BadUrl { url: shown.clone(), reason: e.to_string() })?;
+    let options = super::schema::connect_options(url)?;
     let mut conn = PgConnection::connect_with(&options)
         .await
         .map_err(|cause| Error::Connect { url: shown.clone(), cause })?;

@@ -36,7 +36,7 @@ pub use memory::MemoryStore;
 pub use postgres::PgStore;
 pub use postgres_conn::{PgConn, breaks_connection};
 pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
-pub use schema::{Plans, RunSchema, is_run_schema, redact_url};
+pub use schema::{Plans, RunSchema, connect_options, is_run_schema, redact_url};
 pub use status_write::StatusWrite;
 
 use crate::Result;
