@@ -11,6 +11,7 @@ use hasim::cluster::Database;
 use hasim::explore::{Bounds, Search, case, explore, run_case};
 use hasim::runner::{RunOptions, check_determinism, run_scenario};
 use hasim::strategy::StrategyKind;
+use hasim::topology::Replication;
 use proptest::prelude::*;
 
 #[test]
@@ -47,6 +48,60 @@ proptest! {
         prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
         prop_assert!(run.result.quiesced, "the cluster never went quiet");
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).map_or(100, |n: u32| n.min(100)),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("proptest-regressions/explore.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    /// Synchronous replication loses no commit it acknowledged, so a failover (the
+    /// memory model of one) cannot make the outbox break the contract.
+    #[test]
+    fn prop_outbox_keeps_the_contract_when_the_database_fails_over_synchronously(
+        c in case(&Bounds { pair: Some(Replication::Sync), ..Bounds::default() })
+    ) {
+        let run = run_case(&Search::new(StrategyKind::Outbox, 1), &c).expect("the case runs");
+        let lost: Vec<String> = run.result.history.iter()
+            .filter(|e| matches!(e.event, hasim::history::Event::CommitLost { .. }))
+            .map(|e| format!("{e:?}"))
+            .collect();
+        prop_assert!(lost.is_empty(), "sync replication lost acknowledged writes: {lost:?}");
+        let violations: Vec<String> = run
+            .result
+            .report
+            .violations()
+            .map(|e| format!("{} {}#{}: {}", e.verdict, e.event.as_str(), e.episode, e.witness.summary))
+            .collect();
+        prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
+    }
+}
+
+#[test]
+fn explore_with_async_failover_finds_the_outbox_sending_twice_in_a_file_that_replays() {
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("explore-failover-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let args = ["explore", "--strategy", "outbox", "--failover", "async", "--cases", "300", "--seed", "1"];
+    let found =
+        hasim(&[&args[..], &["--jobs", "1", "--out", out.to_str().unwrap(), "--no-results"]].concat());
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(1), "a counterexample: {stdout}");
+    let file = std::fs::read_dir(&out).unwrap().next().expect("a file").unwrap().path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("--failover async` (case"), "the search's own command: {text}");
+    assert!(
+        text.contains("topology = \"primary-standby\"") && text.contains("kind = \"db-failover\""),
+        "{text}"
+    );
+    assert!(text.contains("verdict = \"duplicate\""), "{text}");
+    let replay = hasim(&["run", file.to_str().unwrap(), "--no-results"]);
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stdout));
+    std::fs::remove_dir_all(&out).ok();
 }
 
 #[test]

@@ -22,6 +22,10 @@ pub struct Case {
     pub plans: Vec<PlanCase>,
     /// The faults, in file order.
     pub faults: Vec<FaultCase>,
+    /// How the database replicates, when a fault makes it a primary-standby pair
+    /// (`db-failover`, `replication-lag`).
+    #[serde(default)]
+    pub replication: crate::topology::Replication,
 }
 
 /// A plan: created and run at `start`, then acted on.
@@ -137,6 +141,18 @@ pub enum FaultCase {
         /// For how long, in ms (at least 1).
         len: u16,
     },
+    /// The database's primary fails and its standby takes over at `at`.
+    DbFailover {
+        /// When, in ms.
+        at: u16,
+    },
+    /// The standby hears nothing of the primary for `len` ms from `at`.
+    ReplicationLag {
+        /// From, in ms.
+        at: u16,
+        /// For how long, in ms (at least 1).
+        len: u16,
+    },
     /// The endpoint misbehaves.
     Endpoint {
         /// How.
@@ -201,6 +217,13 @@ pub enum SpanCase {
 
 impl Case {
     /// How many faults, actions, plans and tasks it has: a rough size for reports.
+    /// Whether a fault acts on the database server, which makes it a pair.
+    pub fn has_a_pair(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f, FaultCase::DbFailover { .. } | FaultCase::ReplicationLag { .. }))
+    }
+
     pub fn size(&self) -> usize {
         let plans: usize = self.plans.iter().map(|p| 1 + p.tasks.len() + p.actions.len()).sum();
         plans + self.faults.len() + usize::from(self.replicas)

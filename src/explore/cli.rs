@@ -94,6 +94,12 @@ pub struct ExploreArgs {
     /// Faults per case: N or A-B, within 0-20.
     #[arg(long, value_name = "RANGE", default_value = "0-4", value_parser = range::<0, 20>)]
     pub faults: RangeInclusive<usize>,
+
+    /// Let half the cases run on a primary-standby pair replicating this way, with a
+    /// db-failover and a replication-lag window among their faults (a real pair on
+    /// Postgres, the model on the memory store). Default: one database server.
+    #[arg(long, value_enum, value_name = "REPLICATION")]
+    pub failover: Option<crate::topology::Replication>,
 }
 
 /// What `hasim explore` does besides searching.
@@ -141,6 +147,7 @@ impl ExploreArgs {
                 tasks: self.tasks.clone(),
                 actions: Bounds::default().actions,
                 faults: self.faults.clone(),
+                pair: self.failover,
             },
             max_counterexamples: self.max_counterexamples as usize,
             max_shrink_runs: self.shrink_runs,

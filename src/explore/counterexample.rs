@@ -67,8 +67,11 @@ pub(super) fn counterexample_file(
         .map(|n| n - 1);
     let comments = vec![
         format!(
-            "Found by `hasim explore --strategy {} --seed {} --cases {}` (case {number}), then shrunk.",
-            search.strategy, search.seed, search.cases
+            "Found by `hasim explore --strategy {} --seed {} --cases {}{}` (case {number}), then shrunk.",
+            search.strategy,
+            search.seed,
+            search.cases,
+            search.bounds.pair.map_or(String::new(), |r| format!(" --failover {}", r.as_str()))
         ),
         format!("Replay: `hasim run {name}.toml`."),
         format!(

@@ -24,6 +24,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use crate::faults::CrashPoint;
+use crate::topology::Replication;
 
 use super::case::{
     ActionCase, ActionCaseKind, AttemptCase, Case, CrashWhen, EndpointCase, FaultCase, PlanCase, PointCase,
@@ -43,12 +44,16 @@ pub struct Bounds {
     pub actions: RangeInclusive<usize>,
     /// Faults.
     pub faults: RangeInclusive<usize>,
+    /// When cases may run on a primary-standby pair that fails over: how it
+    /// replicates. `None`: one server, no database faults.
+    pub pair: Option<Replication>,
 }
 
 impl Default for Bounds {
-    /// 1-5 replicas, 1-4 plans, 1-6 tasks, 0-3 later actions per plan, 0-4 faults.
+    /// 1-5 replicas, 1-4 plans, 1-6 tasks, 0-3 later actions per plan, 0-4 faults,
+    /// one database server.
     fn default() -> Self {
-        Bounds { replicas: 1..=5, plans: 1..=4, tasks: 1..=6, actions: 0..=3, faults: 0..=4 }
+        Bounds { replicas: 1..=5, plans: 1..=4, tasks: 1..=6, actions: 0..=3, faults: 0..=4, pair: None }
     }
 }
 
@@ -61,6 +66,7 @@ impl Bounds {
             tasks: tasks..=tasks,
             actions: 0..=3,
             faults: faults..=faults,
+            pair: None,
         }
     }
 }
@@ -81,8 +87,34 @@ pub fn case(bounds: &Bounds) -> impl Strategy<Value = Case> + use<> {
         bounds.replicas.clone(),
         vec(plan(bounds), bounds.plans.clone()),
         vec(fault(), bounds.faults.clone()),
+        // Drawn after the rest, and not at all for one server: a seed draws the same
+        // plans and faults as it did before the database could fail over.
+        match bounds.pair {
+            Some(_) => proptest::option::weighted(0.5, database_faults()).boxed(),
+            None => Just(None).boxed(),
+        },
+        Just(bounds.pair.unwrap_or_default()),
     )
-        .prop_map(|(seed, replicas, plans, faults)| Case { seed, replicas, plans, faults })
+        .prop_map(|(seed, replicas, plans, mut faults, database, replication)| {
+            faults.extend(database.unwrap_or_default());
+            Case { seed, replicas, plans, faults, replication }
+        })
+}
+
+/// The database failing over: most often after the standby fell behind (a lag
+/// window, and a failover in it or after it), or a failover alone, or a lag alone.
+pub fn database_faults() -> impl Strategy<Value = Vec<FaultCase>> {
+    let lag =
+        (0..=LAST_FAULT, 1..=LONGEST_WINDOW).prop_map(|(at, len)| FaultCase::ReplicationLag { at, len });
+    let failover = (0..=LAST_FAULT).prop_map(|at| FaultCase::DbFailover { at });
+    prop_oneof![
+        3 => (0..=LAST_FAULT, 1..=LONGEST_WINDOW, 0..=LONGEST_WINDOW).prop_map(|(at, len, after)| vec![
+            FaultCase::ReplicationLag { at, len },
+            FaultCase::DbFailover { at: at.saturating_add(after) },
+        ]),
+        1 => failover.prop_map(|f| vec![f]),
+        1 => lag.prop_map(|l| vec![l]),
+    ]
 }
 
 /// One plan, its tasks and its user's later actions.

@@ -94,6 +94,7 @@ pub(super) fn sample(
             actions: vec![],
         }],
         faults: (0..faults).map(|at| FaultCase::DbReset { replica: 1, at }).collect(),
+        replication: Default::default(),
     };
     let name = format!("explore-{strategy}-seed{seed}-case{number}");
     let notes = Annotations {

@@ -71,6 +71,8 @@ fn zero_times(fault: &mut FaultCase) {
         | FaultCase::DbPartition { at, .. }
         | FaultCase::DbLatency { at, .. }
         | FaultCase::DbReset { at, .. }
+        | FaultCase::DbFailover { at }
+        | FaultCase::ReplicationLag { at, .. }
         | FaultCase::Endpoint { span: SpanCase::Window { at, .. }, .. } => *at = 0,
         FaultCase::Crash { when: CrashWhen::Point(_, nth) | CrashWhen::AnyPoint(_, nth), .. }
         | FaultCase::DbResetAt { when: PointCase { nth, .. }, .. }
@@ -96,6 +98,7 @@ mod tests {
                 actions: vec![ActionCase { after: 5, kind: ActionCaseKind::Skip, tasks: vec![1], via: None }],
             }],
             faults: vec![FaultCase::DbReset { replica: 1, at: 30 }],
+            replication: Default::default(),
         }
     }
 
@@ -129,6 +132,7 @@ mod tests {
                 actions: vec![],
             }],
             faults: vec![],
+            replication: Default::default(),
         };
         assert!(simpler(&smallest).is_empty());
     }

@@ -66,6 +66,13 @@ impl Case {
         let _ = writeln!(out, "strategy = \"{strategy}\"");
         let _ = writeln!(out, "deadline = \"{DEADLINE}\"");
         let _ = writeln!(out, "\n[cluster]\nreplicas = {}", self.replicas.max(1));
+        if self.has_a_pair() {
+            let replication = self.replication.as_str();
+            let _ = writeln!(
+                out,
+                "\n[database]\ntopology = \"primary-standby\"\nreplication = \"{replication}\""
+            );
+        }
         self.write_plans(&mut out);
         self.write_timeline(&mut out);
         self.write_faults(&mut out);
@@ -202,6 +209,11 @@ impl Case {
                 FaultCase::DbPartitionAt { replica, when: w, len } => {
                     let when = self.point_when(replica, w);
                     format!("kind = \"db-partition\"\n{when}\nheal_after = \"{}ms\"", len.max(1))
+                }
+                FaultCase::DbFailover { at } => format!("kind = \"db-failover\"\nat = \"{at}ms\""),
+                FaultCase::ReplicationLag { at, len } => {
+                    let until = u32::from(at) + u32::from(len.max(1));
+                    format!("kind = \"replication-lag\"\nat = \"{at}ms\"\nuntil = \"{until}ms\"")
                 }
                 FaultCase::Endpoint { behaviour, span } => {
                     let behaviour = match behaviour {
