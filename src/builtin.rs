@@ -32,6 +32,7 @@ pub static SCENARIOS: &[(&str, &str)] = shipped![
     "endpoint-down-then-back.toml",
     "endpoint-slower-than-timeout.toml",
     "fail-retry-complete.toml",
+    "ha/db-restart-while-tasks-run.toml",
     "ha/failover-after-claim-async.toml",
     "ha/failover-after-claim-sync.toml",
     "happy-path.toml",

@@ -151,6 +151,9 @@ pub enum FaultKind {
     /// The database's primary fails and its standby takes over: every connection
     /// breaks, and what had not reached the standby is gone (a primary-standby pair).
     DbFailover,
+    /// The database's primary crashes and restarts on its own data: every connection
+    /// breaks, no commit is lost (a primary-standby pair, whose primary hasim runs).
+    DbRestart,
     /// The standby stops receiving the primary's WAL for the fault's window, so a
     /// failover in it loses every commit since it began (a primary-standby pair; with
     /// synchronous replication, commits wait instead).
@@ -173,6 +176,7 @@ impl Fault {
             FaultKind::DbReset { replica } => format!("db-reset {replica}"),
             FaultKind::Endpoint(fault) => format!("endpoint {}", fault.describe()),
             FaultKind::DbFailover => "db-failover".to_owned(),
+            FaultKind::DbRestart => "db-restart".to_owned(),
             FaultKind::ReplicationLag => "replication-lag".to_owned(),
         };
         let when = match &self.trigger {
@@ -196,6 +200,7 @@ impl Fault {
                 FaultKind::Crash { .. }
                 | FaultKind::Endpoint(_)
                 | FaultKind::DbFailover
+                | FaultKind::DbRestart
                 | FaultKind::ReplicationLag,
             ) => false,
             (Trigger::At { .. }, _) => self.replica() == Some(replica),
@@ -209,13 +214,16 @@ impl Fault {
             | FaultKind::DbPartition { replica, .. }
             | FaultKind::DbLatency { replica, .. }
             | FaultKind::DbReset { replica } => Some(replica),
-            FaultKind::Endpoint(_) | FaultKind::DbFailover | FaultKind::ReplicationLag => None,
+            FaultKind::Endpoint(_)
+            | FaultKind::DbFailover
+            | FaultKind::DbRestart
+            | FaultKind::ReplicationLag => None,
         }
     }
 
     /// Whether the fault acts on the database server itself (a primary-standby pair).
     pub fn on_the_database(&self) -> bool {
-        matches!(self.kind, FaultKind::DbFailover | FaultKind::ReplicationLag)
+        matches!(self.kind, FaultKind::DbFailover | FaultKind::DbRestart | FaultKind::ReplicationLag)
     }
 }
 
@@ -263,6 +271,7 @@ impl PointTrigger {
             FaultKind::DbLatency { .. }
             | FaultKind::Endpoint(_)
             | FaultKind::DbFailover
+            | FaultKind::DbRestart
             | FaultKind::ReplicationLag => return None,
         };
         Some(PointTrigger { fault: fault.index, replica: replica.clone(), point: *point, nth: *nth, action })

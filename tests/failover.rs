@@ -115,6 +115,22 @@ fn a_sync_failover_loses_no_acknowledged_write_and_every_design_announces_once()
 }
 
 #[test]
+fn a_restart_of_the_primary_breaks_connections_and_loses_nothing_on_both_stores() {
+    for strategy in StrategyKind::ALL {
+        let run = judged("db-restart-while-tasks-run.toml", strategy);
+        assert!(run.ok && run.result.report.pass, "{}", hasim::report::text::scenario(&run));
+        assert_eq!(lost(&run), Vec::<&str>::new(), "{strategy}: a restart loses no commit");
+        let broke = run.result.history.iter().any(|e| matches!(e.event, Event::StoreFailed { .. }));
+        assert!(broke, "{strategy}: the restart broke the replicas' connections");
+        let model =
+            run_file("db-restart-while-tasks-run.toml", strategy, Database::Memory).expect("the model runs");
+        assert!(model.ok && model.result.report.pass, "{}", hasim::report::text::scenario(&model));
+        assert_eq!(lost(&model), Vec::<&str>::new(), "{strategy}: the model loses nothing either");
+    }
+    assert_eq!(pairs_left(), Vec::<String>::new(), "every pair is deleted after its run");
+}
+
+#[test]
 fn a_failover_trace_matches_the_published_schema() {
     let run = judged("failover-after-claim-async.toml", StrategyKind::SeedClaim);
     assert!(!lost(&run).is_empty());

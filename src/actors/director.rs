@@ -302,6 +302,13 @@ impl Director {
                 |db, links| async move { db.failover(&links).await },
                 true,
             ),
+            // The restart is over when the primary takes connections again.
+            (FaultKind::DbRestart, _) => self.on_the_database(
+                fault.index,
+                ctx,
+                |db, links| async move { db.restart(&links).await },
+                true,
+            ),
             (FaultKind::ReplicationLag, _) => self.on_the_database(
                 fault.index,
                 ctx,

@@ -78,6 +78,20 @@ impl DatabaseControl {
         Ok(())
     }
 
+    /// The primary crashes and restarts ([`PgPair::restart_primary`]): every
+    /// connection breaks, nothing is lost. In the model, the replicas' `links` break.
+    pub async fn restart(&self, links: &[Link]) -> Result<()> {
+        match self {
+            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.restart_primary()).await,
+            DatabaseControl::Model { .. } => {
+                for link in links {
+                    link.reset();
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The standby stops receiving the primary's WAL ([`PgPair::cut_replication`]).
     pub async fn cut_replication(&self, links: &[Link]) -> Result<()> {
         match self {

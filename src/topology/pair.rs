@@ -181,6 +181,14 @@ impl PgPair {
         &self.bin
     }
 
+    /// The primary crashes and comes back on its own data (immediate shutdown, then a
+    /// start that replays its WAL): every connection breaks, no commit is lost, the
+    /// standby reconnects.
+    pub fn restart_primary(&self) -> Result<()> {
+        self.primary.kill(&self.bin)?;
+        self.primary.start(&self.bin)
+    }
+
     /// The data directory the pair lives in (deleted when it is dropped).
     pub fn dir(&self) -> &std::path::Path {
         &self.dir

@@ -85,7 +85,10 @@ pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
 /// When a fault that struck at `from` and logged no end stops acting.
 fn lasts_until(fault: &Fault, from: Duration, result: &RunResult) -> Duration {
     match &fault.kind {
-        FaultKind::Crash { .. } | FaultKind::DbReset { .. } | FaultKind::DbFailover => from,
+        FaultKind::Crash { .. }
+        | FaultKind::DbReset { .. }
+        | FaultKind::DbFailover
+        | FaultKind::DbRestart => from,
         FaultKind::Endpoint(endpoint) => match endpoint.scope {
             Scope::NextRequests(0) => from,
             Scope::NextRequests(n) => {
@@ -109,6 +112,7 @@ fn kind_name(kind: &FaultKind) -> &'static str {
         FaultKind::DbReset { .. } => "db-reset",
         FaultKind::Endpoint(_) => "endpoint",
         FaultKind::DbFailover => "db-failover",
+        FaultKind::DbRestart => "db-restart",
         FaultKind::ReplicationLag => "replication-lag",
     }
 }

@@ -3,7 +3,7 @@
 
 use toml::Spanned;
 
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultKind};
 use crate::scenario::raw::*;
 use crate::topology::{DatabaseSpec, Replication, Topology};
 
@@ -65,12 +65,10 @@ impl Validator<'_> {
         let Some(fault) = faults.iter().find(|f| f.on_the_database()) else { return Ok(()) };
         // A rolling crash expands into several faults: find the file's entry by kind.
         let raw = raw.map(|r| r.get_ref().as_slice()).unwrap_or_default();
-        let name = |f: &Fault| {
-            if matches!(f.kind, crate::faults::FaultKind::DbFailover) {
-                "db-failover"
-            } else {
-                "replication-lag"
-            }
+        let name = |f: &Fault| match f.kind {
+            FaultKind::DbFailover => "db-failover",
+            FaultKind::DbRestart => "db-restart",
+            _ => "replication-lag",
         };
         let (i, entry) = raw
             .iter()

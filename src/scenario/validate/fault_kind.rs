@@ -2,8 +2,7 @@
 //! fault carries a key that belongs to another kind.
 
 /// The fault kinds, as files name them.
-pub(super) const FAULT_KINDS: &str =
-    "crash, rolling-crash, db-partition, db-latency, db-reset, endpoint, db-failover, replication-lag";
+pub(super) const FAULT_KINDS: &str = "crash, rolling-crash, db-partition, db-latency, db-reset, endpoint, db-failover, db-restart, replication-lag";
 
 /// A fault kind, once its name is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,12 +14,13 @@ pub(super) enum Kind {
     DbReset,
     Endpoint,
     DbFailover,
+    DbRestart,
     ReplicationLag,
 }
 
 impl Kind {
     /// Every kind, in the order messages list them.
-    pub(super) const ALL: [Kind; 8] = [
+    pub(super) const ALL: [Kind; 9] = [
         Kind::Crash,
         Kind::RollingCrash,
         Kind::DbPartition,
@@ -28,6 +28,7 @@ impl Kind {
         Kind::DbReset,
         Kind::Endpoint,
         Kind::DbFailover,
+        Kind::DbRestart,
         Kind::ReplicationLag,
     ];
 
@@ -40,6 +41,7 @@ impl Kind {
             "db-reset" => Kind::DbReset,
             "endpoint" => Kind::Endpoint,
             "db-failover" => Kind::DbFailover,
+            "db-restart" => Kind::DbRestart,
             "replication-lag" => Kind::ReplicationLag,
             _ => return None,
         })
@@ -54,6 +56,7 @@ impl Kind {
             Kind::DbReset => "db-reset",
             Kind::Endpoint => "endpoint",
             Kind::DbFailover => "db-failover",
+            Kind::DbRestart => "db-restart",
             Kind::ReplicationLag => "replication-lag",
         }
     }
@@ -67,7 +70,7 @@ impl Kind {
             Kind::DbLatency => &["at", "until", "replica", "latency"],
             Kind::DbReset => &["at", "when", "replica"],
             Kind::Endpoint => &["at", "until", "status", "retry_after", "delay", "hang", "reset", "requests"],
-            Kind::DbFailover => &["at"],
+            Kind::DbFailover | Kind::DbRestart => &["at"],
             Kind::ReplicationLag => &["at", "until"],
         }
     }
@@ -97,7 +100,11 @@ pub(super) fn stray_key_message(kind: Kind, key: &str) -> String {
              not apply; a replication-lag window before it says what the standby misses"
                 .into()
         }
-        (Kind::DbFailover | Kind::ReplicationLag, "replica") => format!(
+        (Kind::DbRestart, "until") => {
+            "a db-restart is an instant (the primary crashes and comes back at once): until does not apply"
+                .into()
+        }
+        (Kind::DbFailover | Kind::DbRestart | Kind::ReplicationLag, "replica") => format!(
             "a {} acts on the database server, which every replica shares: replica does not apply",
             kind.name()
         ),

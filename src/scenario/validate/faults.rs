@@ -228,6 +228,7 @@ impl Validator<'_> {
                 }
             }
             Kind::DbFailover => FaultKind::DbFailover,
+            Kind::DbRestart => FaultKind::DbRestart,
             Kind::ReplicationLag => FaultKind::ReplicationLag,
             Kind::Endpoint => {
                 if let Target::Url(url) = target {
