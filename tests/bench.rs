@@ -432,3 +432,32 @@ fn impossible_runs_fail_before_measuring_with_clear_errors_that_exit_2() {
     let nowhere = usage_error(&["hot", "--json", "/nonexistent/dir/out.json"], Some(&db));
     assert!(nowhere.contains("does not exist"), "{nowhere}");
 }
+
+/// `--topology primary-standby`: the sweep and pgbench run on a pair made for the
+/// bench, whose replication the table and the JSON name; the pair is gone after.
+#[test]
+fn a_bench_on_a_primary_standby_pair_says_so_and_leaves_no_pair() {
+    let json = temp_path("pair.json");
+    let line =
+        ["spread", "--replicas", "1,2", "--duration", "300ms", "--pgbench", "--json", json.to_str().unwrap()];
+    let mut parsed = args(&[&line[..], &["--topology", "primary-standby", "--replication", "sync"]].concat())
+        .expect("valid arguments");
+    parsed.database_url = Some(database_url());
+    let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
+    assert!(table.contains("a primary-standby pair with sync replication"), "{table}");
+    assert!(table.contains("0 duplicate winners") && table.contains("pgbench tps"), "{table}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).ok();
+    assert_eq!(report["replication"], "sync");
+    let prefix = format!("hasim-pair-{}-", std::process::id());
+    let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "pairs left: {left:?}");
+
+    let memory = args(&["hot", "--store", "memory", "--topology", "primary-standby"]).expect("parses");
+    let refused = cli::run(memory).expect_err("no pair on the memory store").to_string();
+    assert!(refused.contains("needs the postgres store"), "{refused}");
+}

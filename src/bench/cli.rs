@@ -103,6 +103,18 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub repeat: u16,
 
+    /// Run on a primary and a streaming standby made for the bench from the installed
+    /// Postgres binaries (pgbench too, on the same primary), to measure what the
+    /// standby costs a commit; the database URL is not used.
+    #[arg(long, value_enum, default_value = "single")]
+    pub topology: crate::topology::Topology,
+
+    /// How the pair replicates (with --topology primary-standby): `async` does not
+    /// wait for the standby, `sync` waits until it flushed the commit, `remote-apply`
+    /// until it applied it.
+    #[arg(long, value_enum, default_value = "async")]
+    pub replication: crate::topology::Replication,
+
     /// Give replicas pools that skip sqlx's liveness ping (a round trip) before each use
     /// of a connection; the pools replicas normally get ping. Matters for the paths that
     /// take a connection per operation.
@@ -164,6 +176,9 @@ impl BenchArgs {
     /// chooses ([`crate::cli::choose`]).
     pub fn target(&self) -> Target {
         let store = if self.memory { Some(StoreKind::Memory) } else { self.store };
+        // A pair is Postgres, whatever the URL says (its own URL replaces it).
+        let pair = self.topology == crate::topology::Topology::PrimaryStandby;
+        let store = if pair && store.is_none() { Some(StoreKind::Postgres) } else { store };
         match crate::cli::choose(store, self.database_url.as_deref()).url {
             Some(url) => Target::Postgres { url },
             None => Target::Memory,
@@ -236,13 +251,37 @@ pub fn progress_line(m: Measured<'_>) -> String {
 
 /// [`run_reporting`] for a caller already inside an actix `System`.
 pub async fn run_async(args: BenchArgs, on_point: impl FnMut(Measured<'_>)) -> anyhow::Result<BenchOutput> {
-    let cfg = args.config();
+    let mut cfg = args.config();
     cfg.validate()?;
     // Fail on an unwritable output before spending minutes measuring.
     for path in [&args.json, &args.csv, &args.svg].into_iter().flatten().filter(|p| !is_stdout(p)) {
         check_writable(path)?;
     }
-    let report = sweep_reporting(&cfg, on_point).await?;
+    // A pair made for the bench: the sweep and pgbench run on its primary.
+    let pair = match args.topology {
+        crate::topology::Topology::Single => None,
+        crate::topology::Topology::PrimaryStandby => {
+            if matches!(cfg.target, Target::Memory) {
+                return Err(BenchError::Invalid(
+                    "--topology primary-standby measures a real pair: it needs the postgres store".into(),
+                )
+                .into());
+            }
+            let replication = args.replication;
+            let pair =
+                tokio::task::spawn_blocking(move || crate::topology::PgPair::start(replication)).await??;
+            cfg.target = Target::Postgres { url: pair.primary_url() };
+            Some(pair)
+        }
+    };
+    let swept = sweep_reporting(&cfg, on_point).await;
+    if let Some(pair) = pair {
+        let _ = tokio::task::spawn_blocking(move || drop(pair)).await;
+    }
+    let mut report = swept?;
+    if args.topology == crate::topology::Topology::PrimaryStandby {
+        report.replication = Some(args.replication);
+    }
     let mut out = report::table(&report);
     if let Some(signal) = &report.interrupted {
         out.push_str(&format!(

@@ -148,6 +148,10 @@ pub struct BenchReport {
     pub database_url: Option<String>,
     /// `SELECT version()`, for Postgres.
     pub server_version: Option<String>,
+    /// The primary-standby pair the bench ran on, when it ran on one: its
+    /// replication (`async`, `sync`, `remote-apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::topology::Replication>,
     /// The run's schema.
     pub schema: Option<String>,
     /// When each point ends.

@@ -75,6 +75,7 @@ async fn sweep_in(
         },
         database_url: env.url().map(str::to_owned),
         server_version: env.server_version().await?,
+        replication: None,
         schema: env.schema_name().map(str::to_owned),
         stop: cfg.stop,
         threads: cfg.threads,

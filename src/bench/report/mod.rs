@@ -47,8 +47,11 @@ fn heading(report: &BenchReport, out: &mut String) {
     } else {
         per_point
     };
-    let server =
+    let mut server =
         report.server_version.as_deref().map(short_version).unwrap_or_else(|| "in-process model".into());
+    if let Some(replication) = report.replication {
+        server = format!("{server}, a primary-standby pair with {} replication", replication.as_str());
+    }
     let what = match (report.workload, report.shape) {
         (Workload::Outbox, _) => "outbox (relays lease one row at a time, SKIP LOCKED)".to_owned(),
         (w, Some(shape)) => format!("{w}, {shape} (mechanism {})", report.mechanism),
