@@ -27,6 +27,14 @@ fn every_shipped_scenario_replays_exactly_on_the_memory_store_under_every_strate
     }
 }
 
+/// Every violation of `run`, one line each.
+fn violations(run: &hasim::runner::ScenarioRun) -> Vec<String> {
+    let violations = run.result.report.violations();
+    violations
+        .map(|e| format!("{} {}#{}: {}", e.verdict, e.event.as_str(), e.episode, e.witness.summary))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(300),
@@ -39,12 +47,7 @@ proptest! {
     #[test]
     fn prop_outbox_keeps_the_contract_in_every_generated_scenario(c in case(&Bounds::default())) {
         let run = run_case(&Search::new(StrategyKind::Outbox, 1), &c).expect("the case runs");
-        let violations: Vec<String> = run
-            .result
-            .report
-            .violations()
-            .map(|e| format!("{} {}#{}: {}", e.verdict, e.event.as_str(), e.episode, e.witness.summary))
-            .collect();
+        let violations = violations(&run);
         prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
         prop_assert!(run.result.quiesced, "the cluster never went quiet");
     }
@@ -71,12 +74,7 @@ proptest! {
             .map(|e| format!("{e:?}"))
             .collect();
         prop_assert!(lost.is_empty(), "sync replication lost acknowledged writes: {lost:?}");
-        let violations: Vec<String> = run
-            .result
-            .report
-            .violations()
-            .map(|e| format!("{} {}#{}: {}", e.verdict, e.event.as_str(), e.episode, e.witness.summary))
-            .collect();
+        let violations = violations(&run);
         prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
     }
 }

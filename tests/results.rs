@@ -121,21 +121,7 @@ fn compare_keeps_every_strategys_runs_in_one_folder() {
 fn explore_keeps_its_counterexamples_and_search_beside_the_out_folder() {
     let root = Root::new("explore");
     let out_dir = root.0.join("out");
-    let out = hasim(&[
-        "explore",
-        "--strategy",
-        "seed-claim",
-        "--cases",
-        "200",
-        "--seed",
-        "1",
-        "--jobs",
-        "1",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--results",
-        root.arg(),
-    ]);
+    let out = common::explore_seed_claim(&out_dir, &root.0);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "a counterexample: {stdout}{}", text(&out.stderr));
     let folder = announced(&stdout);

@@ -83,21 +83,7 @@ fn the_replays_explore_keeps_match_the_schema() {
     let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("trace-explore-{}", std::process::id()));
     let root = out_dir.join("results");
-    let out = hasim(&[
-        "explore",
-        "--strategy",
-        "seed-claim",
-        "--cases",
-        "200",
-        "--seed",
-        "1",
-        "--jobs",
-        "1",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--results",
-        root.to_str().unwrap(),
-    ]);
+    let out = common::explore_seed_claim(&out_dir, &root);
     assert_eq!(out.status.code(), Some(1), "a counterexample: {}", String::from_utf8_lossy(&out.stdout));
     let trace: Value =
         serde_json::from_slice(&std::fs::read(root.join("latest/trace.json")).unwrap()).unwrap();

@@ -116,6 +116,14 @@ pub fn postmasters_under(dir: &std::path::Path) -> usize {
     out.map(|o| String::from_utf8_lossy(&o.stdout).lines().count()).unwrap_or(0)
 }
 
+/// `hasim explore` of seed-claim (seed 1, 200 cases, one job), which finds a
+/// counterexample: its files go to `out`, its results folder under `results`.
+pub fn explore_seed_claim(out: &std::path::Path, results: &std::path::Path) -> Output {
+    let (out, results) = (out.to_str().unwrap(), results.to_str().unwrap());
+    let search = ["explore", "--strategy", "seed-claim", "--cases", "200", "--seed", "1", "--jobs", "1"];
+    hasim(&[&search[..], &["--out", out, "--results", results]].concat())
+}
+
 /// Runs the `hasim` binary from the project root, without `DATABASE_URL`.
 #[track_caller]
 pub fn hasim(args: &[&str]) -> Output {
