@@ -3,7 +3,8 @@
 //! a crash or a connection reset is an instant, a partition, latency or endpoint window
 //! without `until` lasts to the end of the run, and an endpoint fault on the next N
 //! requests lasts until the N-th of them arrives (counted from the requests that
-//! arrived after it struck, as the receiver counts them).
+//! arrived after it struck, as the receiver counts them). A fault on the database
+//! server (a failover, a restart, a replication lag) hits every replica's lane.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub struct Band {
     pub from: Duration,
     /// When it stopped acting (equal to `from` for an instant).
     pub until: Duration,
-    /// The lanes it hits: its replica's, or the receiver's.
+    /// The lanes it hits: its replica's, the receiver's, or every replica's.
     pub lanes: Vec<String>,
     /// Its `FaultStarted` and `FaultEnded` entries.
     pub entries: Vec<Seq>,
@@ -49,6 +50,11 @@ pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
             ends.entry(fault).or_default().push(e);
         }
     }
+    // Every replica lane of the run, for the faults on the database they all share.
+    let mut replicas: Vec<String> =
+        result.history.iter().filter_map(|e| e.by.as_ref()).map(|r| lane_of(r).to_owned()).collect();
+    replicas.sort();
+    replicas.dedup();
     let mut bands = Vec::new();
     for entry in &result.history {
         let Event::FaultStarted { fault: index, description } = &entry.event else { continue };
@@ -68,13 +74,17 @@ pub fn build(faults: &[Fault], result: &RunResult) -> Vec<Band> {
             },
             None => entry.by.as_ref().map_or(RECEIVER, lane_of).to_owned(),
         };
+        let lanes = match fault {
+            Some(f) if f.on_the_database() && !replicas.is_empty() => replicas.clone(),
+            _ => vec![lane],
+        };
         bands.push(Band {
             fault: *index,
             kind: fault.map_or("fault", |f| kind_name(&f.kind)),
             description: description.clone(),
             from: entry.at,
             until: until.max(entry.at),
-            lanes: vec![lane],
+            lanes,
             entries: std::iter::once(entry.seq).chain(ended.map(|e| e.seq)).collect(),
             violations: Vec::new(),
         });
@@ -176,5 +186,17 @@ mod tests {
         let bands = build(&[fault(0, FaultKind::Endpoint(next_two))], &result(log, requests, 900));
         assert_eq!((bands[0].from, bands[0].until), (ms(100), ms(170)));
         assert_eq!(bands[0].lanes, [RECEIVER]);
+    }
+
+    #[test]
+    fn a_fault_on_the_database_hits_every_replicas_lane() {
+        let mut log = Log::default();
+        log.add(50, Some("r1"), Event::Restarted { replica: ReplicaId("r1".into()) });
+        log.add(60, Some("r2.2"), Event::Restarted { replica: ReplicaId("r2.2".into()) });
+        started(&mut log, 100, None, 0);
+        log.add(300, None, Event::FaultEnded { fault: 0 });
+        let bands = build(&[fault(0, FaultKind::DbFailover)], &result(log, vec![], 900));
+        assert_eq!((bands[0].kind, bands[0].from, bands[0].until), ("db-failover", ms(100), ms(300)));
+        assert_eq!(bands[0].lanes, ["r1", "r2"]);
     }
 }
