@@ -124,10 +124,8 @@ impl Stores {
     /// The primary-standby pair (or the memory model of one) the run's database faults
     /// act on, if it has one.
     pub fn pair(&self) -> Option<&DatabaseControl> {
-        match self {
-            Stores::Postgres { pair, .. } => pair.as_ref(),
-            Stores::Memory { pair, .. } => pair.as_ref(),
-        }
+        let (Stores::Postgres { pair, .. } | Stores::Memory { pair, .. }) = self;
+        pair.as_ref()
     }
 
     /// Makes the run's writes final once its replicas have stopped: on Postgres, the
@@ -436,18 +434,16 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
                 }
                 Err(e) => Err(e),
             };
-            let released = match pair {
-                Some(_) if *keep_schema => {
+            let released = if pair.is_some() {
+                if *keep_schema {
                     tracing::warn!("--keep-schema: the pair the schema lives on is deleted with the run");
-                    stop_pair(pair).await;
-                    Ok(())
                 }
-                Some(_) => {
-                    stop_pair(pair).await;
-                    Ok(())
-                }
-                None if *keep_schema => schema.terminate(None).await,
-                None => schema.drop_schema().await,
+                stop_pair(pair).await;
+                Ok(())
+            } else if *keep_schema {
+                schema.terminate(None).await
+            } else {
+                schema.drop_schema().await
             };
             let result = result?;
             released?;
@@ -461,8 +457,7 @@ pub async fn execute(spec: ClusterSpec, setup: &Setup) -> Result<RunResult> {
 #[derive(Clone)]
 struct RunPair {
     pair: Arc<Mutex<PgPair>>,
-    /// The primary's address when the run began.
-    primary: std::net::SocketAddr,
+    /// Forwards to the primary (until a failover moves it).
     admin: LinkProxy,
 }
 
@@ -475,7 +470,7 @@ async fn start_pair(database: DatabaseSpec) -> Result<RunPair> {
     let primary = std::net::SocketAddr::from(([127, 0, 0, 1], pair.primary_port()));
     let pair = Arc::new(Mutex::new(pair));
     match LinkProxy::start(primary).await {
-        Ok(admin) => Ok(RunPair { pair, primary, admin }),
+        Ok(admin) => Ok(RunPair { pair, admin }),
         Err(e) => {
             let _ = tokio::task::spawn_blocking(move || drop(pair)).await;
             Err(Error::Listen(e))
@@ -485,7 +480,7 @@ async fn start_pair(database: DatabaseSpec) -> Result<RunPair> {
 
 /// Stops and deletes the run's pair, if it has one, off the run's thread.
 async fn stop_pair(pair: Option<RunPair>) {
-    if let Some(RunPair { pair, admin, .. }) = pair {
+    if let Some(RunPair { pair, admin }) = pair {
         admin.stop().await;
         let _ = tokio::task::spawn_blocking(move || drop(pair)).await;
     }
@@ -518,12 +513,12 @@ async fn on_schema(
         (None, Target::Builtin) => unreachable!("a builtin target has a server"),
     };
     let mut proxies = BTreeMap::new();
-    let upstream = pair.as_ref().map(|p| p.primary);
+    let upstream = pair.as_ref().map(|p| p.admin.upstream());
     let started = start_proxies(&spec, schema, &mut proxies, upstream).await;
     let stops: Vec<LinkProxy> = proxies.values().cloned().collect();
     let result = match started {
         Ok(()) => {
-            let pair = pair.map(|RunPair { pair, admin, .. }| {
+            let pair = pair.map(|RunPair { pair, admin }| {
                 DatabaseControl::new(pair, stops.iter().cloned().chain([admin]).collect())
             });
             let stores = Stores::Postgres { schema: Box::new(schema.clone()), connections: 4, proxies, pair };

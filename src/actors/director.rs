@@ -21,7 +21,7 @@ use crate::link::{Link, LinkMode};
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
 use crate::store::{Backend, Cursor, PlanState, Store};
-use crate::topology::DatabaseControl;
+use crate::topology::DatabaseAction;
 use crate::world::{Token, World};
 
 /// Work due at a moment of the timeline, in the order it is done at that moment: a
@@ -295,26 +295,13 @@ impl Director {
             (FaultKind::DbPartition { .. }, Some(link)) => link.set_mode(LinkMode::Partition),
             (FaultKind::DbLatency { latency, .. }, Some(link)) => link.set_mode(LinkMode::Latency(*latency)),
             (FaultKind::DbReset { .. }, Some(link)) => link.reset(),
-            // The failover is over when the standby has taken over: its end says when.
-            (FaultKind::DbFailover, _) => self.on_the_database(
-                fault.index,
-                ctx,
-                |db, links| async move { db.failover(&links).await },
-                true,
-            ),
-            // The restart is over when the primary takes connections again.
-            (FaultKind::DbRestart, _) => self.on_the_database(
-                fault.index,
-                ctx,
-                |db, links| async move { db.restart(&links).await },
-                true,
-            ),
-            (FaultKind::ReplicationLag, _) => self.on_the_database(
-                fault.index,
-                ctx,
-                |db, links| async move { db.cut_replication(&links).await },
-                false,
-            ),
+            // A failover is over when the standby has taken over, a restart when the
+            // primary takes connections again: their ends say when.
+            (FaultKind::DbFailover, _) => self.on_the_database(fault.index, DatabaseAction::Failover, ctx),
+            (FaultKind::DbRestart, _) => self.on_the_database(fault.index, DatabaseAction::Restart, ctx),
+            (FaultKind::ReplicationLag, _) => {
+                self.on_the_database(fault.index, DatabaseAction::CutReplication, ctx)
+            }
             (FaultKind::Endpoint(endpoint), _) => match &self.world.endpoint.receiver {
                 Some(receiver) => receiver.inject(*endpoint),
                 None => {
@@ -325,35 +312,27 @@ impl Director {
         }
     }
 
-    /// Runs `work` on the run's primary-standby pair; the run does not end before it
-    /// is done, and with `ends` its end is fault `fault`'s end in the history.
-    fn on_the_database<F>(
-        &mut self,
-        fault: usize,
-        ctx: &mut Context<Self>,
-        work: impl FnOnce(DatabaseControl, Vec<Link>) -> F,
-        ends: bool,
-    ) where
-        F: Future<Output = crate::Result<()>> + 'static,
-    {
+    /// Does `action` to the run's primary-standby pair (or its model); the run does
+    /// not end before it is done, and when it ends fault `fault`, that end is logged.
+    fn on_the_database(&mut self, fault: usize, action: DatabaseAction, ctx: &mut Context<Self>) {
         let Some(db) = self.stores.pair().cloned() else {
             tracing::warn!(fault, "a database fault needs a primary-standby pair; it does nothing");
             return;
         };
         self.pending += 1;
-        let links = self.world.links.values().cloned().collect();
-        ctx.spawn(work(db, links).into_actor(self).map(move |done, act, _| {
+        let links: Vec<Link> = self.world.links.values().cloned().collect();
+        ctx.spawn(async move { db.act(action, &links).await }.into_actor(self).map(move |done, act, _| {
             act.pending -= 1;
             if let Err(e) = done {
                 tracing::error!(fault, "the database fault failed: {e}");
             }
-            if ends {
+            if action.ends_the_fault() {
                 act.world.history.record(None, Event::FaultEnded { fault });
             }
             // After a failover the database is the standby's: what the feed showed of
             // the old primary may be gone, and its positions do not carry over. Read
             // it all again.
-            if act.spec.faults.iter().any(|f| f.index == fault && matches!(f.kind, FaultKind::DbFailover)) {
+            if action == DatabaseAction::Failover {
                 act.cursor = Cursor::default();
                 act.shown.clear();
             }
@@ -365,10 +344,7 @@ impl Director {
     fn heal(&mut self, index: usize, ctx: &mut Context<Self>) {
         let fault = &self.spec.faults[index];
         if matches!(fault.kind, FaultKind::ReplicationLag) {
-            let fault = fault.index;
-            let restore =
-                |db: DatabaseControl, links: Vec<Link>| async move { db.restore_replication(&links).await };
-            return self.on_the_database(fault, ctx, restore, true);
+            return self.on_the_database(fault.index, DatabaseAction::RestoreReplication, ctx);
         }
         let heals = matches!(fault.kind, FaultKind::DbPartition { .. } | FaultKind::DbLatency { .. });
         if let Some(link) = fault.replica().and_then(|r| self.world.link(r)).filter(|_| heals) {

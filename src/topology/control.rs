@@ -54,18 +54,28 @@ impl DatabaseControl {
         DatabaseControl::Model { store, replication }
     }
 
-    /// The primary fails and the standby takes over ([`PgPair::failover`]); then every
-    /// proxy forwards to the new primary. In the model, the replicas' `links` break.
-    pub async fn failover(&self, links: &[Link]) -> Result<()> {
-        match self {
-            DatabaseControl::Pair { pair, proxies } => {
+    /// Does `action` to the pair. In the model, the replicas' `links` are what breaks
+    /// (a failover or a restart) or holds their operations (a synchronous standby cut
+    /// off).
+    pub async fn act(&self, action: DatabaseAction, links: &[Link]) -> Result<()> {
+        use DatabaseAction::*;
+        match (self, action) {
+            // Once the standby took over, every proxy forwards to it.
+            (DatabaseControl::Pair { pair, proxies }, Failover) => {
                 let port = with_pair(pair, |pair| pair.failover().map(|()| pair.primary_port())).await?;
                 let primary = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                 for proxy in proxies {
                     proxy.repoint(primary);
                 }
             }
-            DatabaseControl::Model { store, replication } => {
+            (DatabaseControl::Pair { pair, .. }, Restart) => with_pair(pair, |p| p.restart_primary()).await?,
+            (DatabaseControl::Pair { pair, .. }, CutReplication) => {
+                with_pair(pair, |p| p.cut_replication()).await?
+            }
+            (DatabaseControl::Pair { pair, .. }, RestoreReplication) => {
+                with_pair(pair, |p| p.restore_replication()).await?
+            }
+            (DatabaseControl::Model { store, replication }, Failover) => {
                 store.fail_over();
                 for link in links {
                     link.reset();
@@ -74,56 +84,42 @@ impl DatabaseControl {
                     }
                 }
             }
+            (DatabaseControl::Model { .. }, Restart) => links.iter().for_each(Link::reset),
+            (DatabaseControl::Model { store, replication: Replication::Async }, CutReplication) => {
+                store.cut_replication()
+            }
+            (DatabaseControl::Model { store, replication: Replication::Async }, RestoreReplication) => {
+                store.restore_replication()
+            }
+            (DatabaseControl::Model { .. }, CutReplication) => {
+                links.iter().for_each(|l| l.set_mode(LinkMode::Partition))
+            }
+            (DatabaseControl::Model { .. }, RestoreReplication) => {
+                links.iter().for_each(|l| l.set_mode(LinkMode::Normal))
+            }
         }
         Ok(())
     }
+}
 
-    /// The primary crashes and restarts ([`PgPair::restart_primary`]): every
-    /// connection breaks, nothing is lost. In the model, the replicas' `links` break.
-    pub async fn restart(&self, links: &[Link]) -> Result<()> {
-        match self {
-            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.restart_primary()).await,
-            DatabaseControl::Model { .. } => {
-                for link in links {
-                    link.reset();
-                }
-                Ok(())
-            }
-        }
-    }
-
+/// What a database fault does to the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseAction {
+    /// The primary fails and the standby takes over ([`PgPair::failover`]).
+    Failover,
+    /// The primary crashes and restarts ([`PgPair::restart_primary`]).
+    Restart,
     /// The standby stops receiving the primary's WAL ([`PgPair::cut_replication`]).
-    pub async fn cut_replication(&self, links: &[Link]) -> Result<()> {
-        match self {
-            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.cut_replication()).await,
-            DatabaseControl::Model { store, replication: Replication::Async } => {
-                store.cut_replication();
-                Ok(())
-            }
-            DatabaseControl::Model { .. } => {
-                for link in links {
-                    link.set_mode(LinkMode::Partition);
-                }
-                Ok(())
-            }
-        }
-    }
+    CutReplication,
+    /// The standby receives it again and catches up.
+    RestoreReplication,
+}
 
-    /// The standby receives the primary's WAL again and catches up.
-    pub async fn restore_replication(&self, links: &[Link]) -> Result<()> {
-        match self {
-            DatabaseControl::Pair { pair, .. } => with_pair(pair, |pair| pair.restore_replication()).await,
-            DatabaseControl::Model { store, replication: Replication::Async } => {
-                store.restore_replication();
-                Ok(())
-            }
-            DatabaseControl::Model { .. } => {
-                for link in links {
-                    link.set_mode(LinkMode::Normal);
-                }
-                Ok(())
-            }
-        }
+impl DatabaseAction {
+    /// Whether the fault that does this is over once it is done (a replication lag
+    /// lasts until its window ends, when its restore is done).
+    pub fn ends_the_fault(self) -> bool {
+        self != DatabaseAction::CutReplication
     }
 }
 

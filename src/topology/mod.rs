@@ -14,7 +14,7 @@ mod pair;
 mod server;
 
 pub use check::{PairReport, check};
-pub use control::DatabaseControl;
+pub use control::{DatabaseAction, DatabaseControl};
 pub use left::{LeftPair, drop_pair, left_pairs};
 pub use pair::PgPair;
 pub use server::Binaries;
@@ -40,16 +40,6 @@ pub enum Topology {
     /// A primary and a streaming standby that hasim makes for the run from the
     /// installed Postgres binaries, and deletes after it.
     PrimaryStandby,
-}
-
-impl Topology {
-    /// The name scenario files use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Topology::Single => "single",
-            Topology::PrimaryStandby => "primary-standby",
-        }
-    }
 }
 
 /// How the primary waits for its standby before it acknowledges a commit.

@@ -26,7 +26,6 @@ const STANDBY_NAME: &str = "standby";
 pub struct PgPair {
     bin: Binaries,
     dir: PathBuf,
-    replication: Replication,
     primary: Server,
     /// The standby, until a failover promotes it.
     standby: Option<Server>,
@@ -45,7 +44,7 @@ impl PgPair {
         bin.make_dir(&dir)?;
         let primary = Server { data: dir.join("primary"), port: free_port()? };
         // From here on, whatever fails, the drop stops what started and deletes it all.
-        let mut pair = PgPair { bin, dir, replication, primary, standby: None, retired: Vec::new() };
+        let mut pair = PgPair { bin, dir, primary, standby: None, retired: Vec::new() };
         pair.make_primary()?;
         pair.make_standby()?;
         pair.wait_until_streaming()?;
@@ -114,11 +113,6 @@ impl PgPair {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
-    }
-
-    /// How the pair replicates.
-    pub fn replication(&self) -> Replication {
-        self.replication
     }
 
     /// The primary's URL (after a failover, the promoted standby's).
