@@ -150,25 +150,14 @@ pub fn parse_replicas(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-/// Parses a humane duration: a number (decimals allowed) and a unit, `ms`, `s`, `m` or
-/// `h`: `500ms`, `5s`, `1.5s`, `1m`. It must be positive.
+/// Parses a command-line duration as scenario files write one ([`crate::scenario::parse_duration`]:
+/// `250us`, `500ms`, `5s`, `1.5s`, `1m`), positive and at most a day.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let bad = || format!("`{s}` is not a duration: write a number and a unit, like 500ms, 5s or 1m");
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1e3,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(bad()),
-    };
-    if seconds.is_nan() || seconds <= 0.0 || seconds > 86_400.0 {
-        return Err(format!("`{s}`: a duration must be positive and at most a day"));
+    let d = crate::scenario::parse_duration(s)?;
+    if d.is_zero() || d > Duration::from_secs(86_400) {
+        return Err(format!("`{}`: a duration must be positive and at most a day", s.trim()));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(d)
 }
 
 impl BenchArgs {
@@ -357,7 +346,10 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        for bad in ["", "5", "s", "5 parsecs", "0s", "-1s", "1.2.3s", "2d"] {
+        // The scenario files' parser: the same units and spelling everywhere.
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "5", "s", "5 parsecs", "0s", "-1s", "1.2.3s", "2d", "86400.000000001s", "25h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
     }

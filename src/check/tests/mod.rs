@@ -2,6 +2,7 @@
 
 mod delivery;
 mod owed;
+mod resolved;
 mod robust;
 mod sends;
 mod stories;

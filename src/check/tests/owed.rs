@@ -95,6 +95,38 @@ fn a_request_before_its_cause_could_commit_is_unexpected() {
     assert!(r.stray[0].witness.summary.contains("before its cause at #5 could have committed"), "{r:#?}");
 }
 
+/// A write can commit at the very moment of the last entry before its invocation
+/// (the history's clock does not split it), so a request at that moment may announce
+/// it; a request a moment earlier cannot.
+#[test]
+fn a_request_at_the_earliest_moment_its_cause_can_commit_matches_it() {
+    for (early, expected) in [(Duration::ZERO, Verdict::Delivered), (Duration::from_nanos(1), Verdict::Lost)]
+    {
+        let mut h = H::new();
+        h.created(1, &[11]).runs(1, &[11]).started(11);
+        h.on("r2").claim(1, F, true).send("wh-1", 1, F, 1); // the send is #4, at 50ms
+        let invoked = h.mark();
+        let at = Duration::from_millis(50) - early;
+        h.receive("wh-1", true).tweak(|r| {
+            r.at = at;
+            r.failed_tasks = vec![TaskId(11)];
+        });
+        h.finish("wh-1", true, "204").on("r1").since(invoked).failed(11);
+        let r = h.check();
+        assert_verdict(&r, 1, F, 1, expected);
+        assert_eq!(r.stray.len(), usize::from(expected == Verdict::Lost), "{r:#?}");
+        if expected == Verdict::Lost {
+            // The send was accepted, but as a request before its cause: the event is
+            // lost, and its witness points at the stray.
+            assert_eq!(
+                event(&r, 1, F, 1).witness.summary,
+                "PIPELINE_FAILED plan 1 ep 1: r2 sent wh-1 at #4 (204 at #5); run 1 FAILED at #6 (r1); \
+                 wh-1 was accepted but is unexpected (see stray)"
+            );
+        }
+    }
+}
+
 #[test]
 fn unexpected_requests_are_grouped_by_webhook_id() {
     let mut h = H::new();
