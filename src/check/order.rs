@@ -205,7 +205,13 @@ mod tests {
         assert_eq!(eps.candidates(span(3, 3)), (1, 1));
         assert_eq!(eps.candidates(span(5, 5)), (1, 2));
         assert_eq!(eps.candidates(span(8, 7)), (2, 2));
-        assert_eq!(eps.after(5), 1);
+        // The episode after an entry counts the starts logged at or before it.
+        let after: Vec<u32> = [0, 1, 5, 6, 9].map(|seq| eps.after(seq)).to_vec();
+        assert_eq!(after, vec![0, 1, 1, 2, 2]);
+        // Only the start whose span crosses the write's is overlapping it.
+        let overlapping = |w| eps.overlapping(w).map(|s| s.span.seq).collect::<Vec<_>>();
+        assert_eq!(overlapping(span(5, 5)), vec![6]);
+        assert_eq!(overlapping(span(3, 3)), Vec::<Seq>::new());
         assert!(eps.mismatches().is_empty());
     }
 
