@@ -222,8 +222,19 @@ mod tests {
         eps.push(span(3, 1), 1);
         assert!(eps.mismatches().is_empty());
         eps.push(span(5, 4), 2);
-        assert_eq!(eps.mismatches().len(), 1);
+        // #5 follows both, so it can only be the third.
+        assert_eq!(
+            eps.mismatches(),
+            vec![(5, "#5 says episode 2 but the history orders it as episode 3".into())]
+        );
         assert_eq!(eps.first_missing(3), 3);
         assert_eq!(eps.first_missing(2), 3);
+
+        // Two overlapping starts: either may be the first, neither can be the fifth.
+        let mut eps = Episodes::default();
+        eps.push(span(2, 0), 5);
+        eps.push(span(3, 1), 1);
+        let told = "#2 says episode 5 but the history orders it as episode 1..2";
+        assert_eq!(eps.mismatches(), vec![(2, told.into())]);
     }
 }
