@@ -108,3 +108,26 @@ fn a_claim_a_failover_lost_is_named_in_the_duplicates_witness() {
     assert!(e.witness.summary.contains(&claim), "{}", e.witness.summary);
     assert!(e.witness.summary.contains("db-failover at 1.5s"), "{}", e.witness.summary);
 }
+
+/// Each failed episode's story ends where the next episode's failure begins: what
+/// happens to the second failure's claim is not told as the first one's.
+#[test]
+fn a_lost_events_story_stops_at_the_next_episodes_cause() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11);
+    h.claim(1, F, true).crash("r1", "after-claim");
+    h.on("r2").runs(1, &[11]).started(11).failed(11).claim(1, F, false);
+    let r = h.check();
+    let first = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    let second = assert_verdict(&r, 1, F, 2, Verdict::Lost);
+    assert_eq!(
+        first.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1 won the claim at #4; \
+         r1 crashed at #5 (after-claim); no send"
+    );
+    assert_eq!(
+        second.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 2: run 2 FAILED at #8 (r2); \
+         r2 lost the claim at #9 to r1's PIPELINE_FAILED claim at #4; no send"
+    );
+}
