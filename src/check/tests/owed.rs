@@ -234,6 +234,25 @@ fn a_failure_committed_but_never_logged_makes_its_plan_ambiguous() {
     assert!(r.pass && r.stray.is_empty(), "{r:#?}");
 }
 
+/// An unlogged failure in episode 2 leaves episode 2's accounting unknown, even for
+/// its logged failure, but not episode 1's, which ended before the unlogged write's
+/// run was created.
+#[test]
+fn an_unlogged_failure_makes_its_episode_ambiguous_and_leaves_earlier_ones_alone() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).done(12).failed(11);
+    h.claim(1, F, true).deliver("wh-1", 1, F, 1).reset(1, Some(F));
+    h.runs(1, &[11, 12]).on("r2").started(11).started(12).failed(12);
+    // r2 crashes inside finish_run of task 11: FAILED commits, the history never hears.
+    h.latest(11).2 = RunStatus::Failed;
+    h.crash("r2", "mid-finish");
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    let e = assert_verdict(&r, 1, F, 2, Verdict::Ambiguous);
+    assert_says(e, &["the store's final state shows writes the history did not log"]);
+    assert!(r.pass, "{r:#?}");
+}
+
 #[test]
 fn an_episode_field_the_order_forbids_is_reported_in_the_witness() {
     let mut h = H::new();
