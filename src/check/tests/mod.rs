@@ -138,6 +138,19 @@ impl H {
         *self.plans.iter().find(|(_, (ts, _))| ts.contains(&TaskId(task))).expect("task of a plan").0
     }
 
+    /// The pending scheduler makes `runs` AVAILABLE.
+    fn promoted(&mut self, runs: &[i64]) -> &mut Self {
+        let runs: Vec<RunId> = runs.iter().map(|r| RunId(*r)).collect();
+        for (_, task_runs) in self.tasks.values_mut() {
+            for run in task_runs.iter_mut().filter(|(id, _, _)| runs.contains(id)) {
+                run.2 = RunStatus::Available;
+            }
+        }
+        let invoked = self.invoked();
+        self.push(Event::RunsPromoted { runs, invoked });
+        self
+    }
+
     /// The task's latest run is taken by the current replica.
     fn started(&mut self, task: i64) -> &mut Self {
         let plan = self.plan_of(task);

@@ -246,11 +246,27 @@ fn an_unlogged_failure_makes_its_episode_ambiguous_and_leaves_earlier_ones_alone
     // r2 crashes inside finish_run of task 11: FAILED commits, the history never hears.
     h.latest(11).2 = RunStatus::Failed;
     h.crash("r2", "mid-finish");
+    // r1 announces episode 2 with the failed tasks the store shows: 11, whose failure
+    // the history never logged, and 12.
+    h.on("r1").claim(1, F, true).deliver("wh-2", 1, F, 2).tweak(|r| r.failed_tasks = vec![TaskId(11)]);
     let r = h.check();
     assert_verdict(&r, 1, F, 1, Verdict::Delivered);
     let e = assert_verdict(&r, 1, F, 2, Verdict::Ambiguous);
     assert_says(e, &["the store's final state shows writes the history did not log"]);
-    assert!(r.pass, "{r:#?}");
+    // Nor is the payload of an ambiguous episode judged: task 11 did fail, unlogged.
+    assert!(r.pass && r.payloads.is_empty() && r.stray.is_empty(), "{r:#?}");
+}
+
+/// A run the scheduler promoted (PENDING -> AVAILABLE) before a replica took it
+/// moves on to RUNNING and FAILED: its failure is owed.
+#[test]
+fn a_promoted_run_that_fails_owes_the_failure() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).promoted(&[1]).started(11).failed(11);
+    h.claim(1, F, true).deliver("wh-1", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(11)]);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert!(r.pass && r.stray.is_empty() && r.payloads.is_empty(), "{r:#?}");
 }
 
 #[test]
