@@ -350,6 +350,31 @@ fn a_completion_is_no_earlier_than_its_last_task_could_finish() {
 }
 
 #[test]
+fn a_completion_counts_from_the_writes_that_finished_its_tasks_before_it_not_after() {
+    // Task 11 is DONE at #4, task 12 at #5: the plan is complete from #5, and a
+    // stale status write of task 11 invoked after the delivery (DONE over DONE, #8)
+    // does not move that: the request before it announces the completion.
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).started(11).started(12).done(11).done(12);
+    h.deliver("wh-c", 1, C, 1).done(11);
+    let r = h.check();
+    assert_verdict(&r, 1, C, 1, Verdict::Delivered);
+    assert!(r.pass && r.stray.is_empty(), "{r:#?}");
+}
+
+/// A task that never got a run is known from the plan's creation: the history and
+/// the store agree about it, so no witness carries a note of disagreement.
+#[test]
+fn a_task_that_never_ran_is_known_from_the_plans_creation() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11]).started(11).failed(11);
+    h.claim(1, F, true).deliver("wh-1", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(11)]);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    assert!(!e.witness.summary.contains("note:"), "{}", e.witness.summary);
+}
+
+#[test]
 fn a_delivery_at_the_earliest_moment_a_certain_failure_can_have_committed_is_not_before_it() {
     // As above, but the delivery arrives at the very moment after which task 12's
     // certain failure may have committed (the entry logged just before that write was
