@@ -269,6 +269,25 @@ fn a_promoted_run_that_fails_owes_the_failure() {
     assert!(r.pass && r.stray.is_empty() && r.payloads.is_empty(), "{r:#?}");
 }
 
+/// A DONE that committed unlogged (the replica crashed inside its status write)
+/// leaves the failures alone, as no unlogged write failed anything, but makes the
+/// plan's completion unknown: announced, it is ambiguous, not unexpected.
+#[test]
+fn an_unlogged_done_makes_the_completion_unknown_and_leaves_failures_alone() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).failed(12);
+    h.claim(1, F, true).deliver("wh-f", 1, F, 1).tweak(|r| r.failed_tasks = vec![TaskId(12)]);
+    h.reset(1, Some(F)).runs(1, &[12]).started(12).done(12);
+    h.latest(11).2 = RunStatus::Done;
+    h.crash("r1", "mid-finish");
+    h.on("r2").claim(1, C, true).deliver("wh-c", 1, C, 2);
+    let r = h.check();
+    assert_verdict(&r, 1, F, 1, Verdict::Delivered);
+    let e = assert_verdict(&r, 1, C, 2, Verdict::Ambiguous);
+    assert_says(e, &["the store's final task states disagree with the history"]);
+    assert!(r.pass && r.stray.is_empty(), "{r:#?}");
+}
+
 #[test]
 fn an_episode_field_the_order_forbids_is_reported_in_the_witness() {
     let mut h = H::new();
