@@ -166,3 +166,48 @@ impl ReplicaCtx {
         self.replica.do_send(crate::actors::CheckCompletion { plan });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunId, TaskId};
+    use crate::store::{LatestRun, TaskStatus};
+
+    /// Task `id` whose latest run (attempt 2) is `status`, failing with `error`, and
+    /// that has a still-FAILED run in each of `failed_in`.
+    fn task(id: i64, status: RunStatus, error: Option<&str>, failed_in: &[u32]) -> TaskStatus {
+        let latest = LatestRun { run: RunId(id * 10), attempt: 2, status, error: error.map(str::to_owned) };
+        TaskStatus {
+            task: TaskId(id),
+            name: format!("t{id}"),
+            skipped: false,
+            latest: Some(latest),
+            failed_in: failed_in.to_vec(),
+        }
+    }
+
+    /// (task, error) of each task a payload names.
+    fn named(p: &Payload) -> Vec<(i64, &str)> {
+        p.failed_tasks.iter().map(|t| (t.task.0, t.error.as_str())).collect()
+    }
+
+    #[test]
+    fn a_failed_payload_names_the_tasks_its_naming_picks_with_their_failed_runs_error() {
+        // Task 1 failed in episode 1 and its retry is DONE; task 2 failed in episode 2.
+        let state = PlanState {
+            project: "p".into(),
+            title: "t".into(),
+            episode: 2,
+            tasks: vec![task(1, RunStatus::Done, None, &[1]), task(2, RunStatus::Failed, Some("boom"), &[2])],
+        };
+        let f = EventType::PipelineFailed;
+        // The design plan's query: the tasks whose latest run failed, whatever the episode.
+        assert_eq!(named(&payload(PlanId(7), f, 1, &state, Naming::LatestFailed)), vec![(2, "boom")]);
+        // The contract's words: the tasks that failed in the episode announced. Task 1's
+        // error went with its failed run, which is no longer its latest.
+        assert_eq!(named(&payload(PlanId(7), f, 1, &state, Naming::FailedInEpisode)), vec![(1, "")]);
+        assert_eq!(named(&payload(PlanId(7), f, 2, &state, Naming::FailedInEpisode)), vec![(2, "boom")]);
+        let completed = payload(PlanId(7), EventType::PipelineCompleted, 2, &state, Naming::LatestFailed);
+        assert!(completed.failed_tasks.is_empty());
+    }
+}
