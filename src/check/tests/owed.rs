@@ -255,6 +255,8 @@ fn an_unlogged_failure_makes_its_episode_ambiguous_and_leaves_earlier_ones_alone
     assert_says(e, &["the store's final state shows writes the history did not log"]);
     // Nor is the payload of an ambiguous episode judged: task 11 did fail, unlogged.
     assert!(r.pass && r.payloads.is_empty() && r.stray.is_empty(), "{r:#?}");
+    // The store shows no complete plan, so no completion is even possibly owed.
+    assert_eq!(r.events.len(), 2, "{r:#?}");
 }
 
 /// A run the scheduler promoted (PENDING -> AVAILABLE) before a replica took it
