@@ -147,6 +147,32 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_belongs_to_the_try_of_the_replica_that_got_it() {
+        // r1 and r2 both send id `x` as their first try, announcing different
+        // episodes (an id that does not name the episode); r1's answer comes after
+        // r2's try, and names what r1 sent.
+        let send = |seq, by, episode| {
+            let (plan, event, webhook_id) = (PlanId(1), EventType::PipelineFailed, "x".to_owned());
+            entry(
+                seq,
+                by,
+                Event::SendStarted { plan, event, episode, webhook_id, attempt: 1, id_omitted: false },
+            )
+        };
+        let accepted = |seq, by| {
+            let outcome = "200".to_owned();
+            entry(
+                seq,
+                by,
+                Event::SendFinished { webhook_id: "x".into(), attempt: 1, accepted: true, outcome },
+            )
+        };
+        let history = [send(0, "r1", 1), send(1, "r2", 2), accepted(2, "r1"), accepted(3, "r2")];
+        let ms = Duration::from_millis;
+        assert_eq!(announced(&senders_view(&history)), [(ms(20), PlanId(1), 1), (ms(30), PlanId(1), 2)]);
+    }
+
+    #[test]
     fn an_accepted_answer_to_no_logged_try_is_left_out() {
         let history = [started(0, "r1", 1, 1, 1), finished(1, "r1", 1, 1, 2, true)];
         assert_eq!(senders_view(&history), []);
