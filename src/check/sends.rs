@@ -137,3 +137,43 @@ pub(super) fn webhook_id(entry: &Entry) -> Option<&str> {
 pub(super) fn was_accepted(entry: &Entry) -> bool {
     matches!(entry.event, Event::SendFinished { accepted: true, .. })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::ReplicaId;
+
+    fn entry(seq: Seq, by: &str, event: Event) -> Entry {
+        Entry { seq, at: Duration::from_millis(10 * seq), by: Some(ReplicaId(by.into())), event }
+    }
+
+    fn started(seq: Seq, by: &str, attempt: u32) -> Entry {
+        let (plan, event, webhook_id) = (PlanId(1), EventType::PipelineFailed, "x".to_owned());
+        entry(seq, by, Event::SendStarted { plan, event, episode: 1, webhook_id, attempt, id_omitted: false })
+    }
+
+    fn finished(seq: Seq, by: &str, attempt: u32) -> Entry {
+        let (webhook_id, outcome) = ("x".to_owned(), "204".to_owned());
+        entry(seq, by, Event::SendFinished { webhook_id, attempt, accepted: true, outcome })
+    }
+
+    #[test]
+    fn a_try_is_answered_only_by_a_later_answer_of_its_attempt() {
+        // r1's first try is answered at #1; r2 starts afresh (attempt 1 again) at #2
+        // and crashes unanswered; r1's second try is answered at #4.
+        let history = [
+            started(0, "r1", 1),
+            finished(1, "r1", 1),
+            started(2, "r2", 1),
+            started(3, "r1", 2),
+            finished(4, "r1", 2),
+        ];
+        let sends = Sends::index(&history);
+        let answer = |i: usize| sends.answer(&history[i]).map(|f| f.seq);
+        assert_eq!(answer(0), Some(1));
+        assert_eq!(answer(2), None, "the earlier answer of attempt 1 was r1's, before this try");
+        assert_eq!(answer(3), Some(4));
+    }
+}

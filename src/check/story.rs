@@ -365,3 +365,19 @@ impl<'a> Story<'a> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_concerns_the_replicas_it_names_or_everyone_when_it_names_none() {
+        let involved = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        assert!(concerns("r2 crashes (after-claim)", &involved(&["r1", "r2"])));
+        assert!(!concerns("r2 crashes (after-claim)", &involved(&["r1"])));
+        assert!(concerns("partition r1,r3 from the database", &involved(&["r3"])));
+        // An endpoint fault names no replica; a lone `r` or a word like `r2x` is no name.
+        assert!(concerns("the endpoint answers 503 to r", &involved(&["r1"])));
+        assert!(concerns("endpoint hangs for r2x", &involved(&["r1"])));
+    }
+}
