@@ -131,3 +131,18 @@ fn a_lost_events_story_stops_at_the_next_episodes_cause() {
          r2 lost the claim at #9 to r1's PIPELINE_FAILED claim at #4; no send"
     );
 }
+
+/// Two tasks failing in one episode are two causes of one event: the story names the
+/// first and counts the other.
+#[test]
+fn an_event_with_two_causes_names_the_first_and_counts_the_rest() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).failed(11).failed(12);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1) (+1 more); \
+         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
+    );
+}
