@@ -67,3 +67,24 @@ fn a_write_cut_off_in_flight_that_did_not_commit_causes_nothing() {
     assert_eq!(r.stray[0].verdict, Verdict::Unexpected);
     assert!(!r.pass);
 }
+
+/// The story of an event caused by a write resolved after the run starts where that
+/// write was invoked: a claim just before it is not part of it.
+#[test]
+fn the_story_of_a_resolved_cause_starts_at_its_invocation() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12);
+    h.on("r2").claim(1, F, false); // #4, before r1's write
+    let invoked = h.mark(); // #5
+    h.on("r1").dropped("finish_run", 3, invoked).crash("r1", "mid-write");
+    h.resolved("finish_run", 3, invoked, true).since(invoked).failed(11); // #7, #8
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: r1's finish_run was cut off in flight at #5; \
+         r1 crashed at #6 (mid-write); run 1 FAILED at #8 (r1) (invoked at #5; it committed though its \
+         answer never came, resolved at #7); \
+         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
+    );
+}

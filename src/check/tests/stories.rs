@@ -146,3 +146,26 @@ fn an_event_with_two_causes_names_the_first_and_counts_the_rest() {
          no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
     );
 }
+
+/// A lost event's claims: the winner, the first two that lost and to whom, the rest
+/// counted, resets of the plan's row; the plan's claims for the other event are not
+/// this event's.
+#[test]
+fn a_lost_events_story_names_two_lost_claims_counts_the_rest_and_skips_other_events() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).failed(11);
+    h.claim(1, F, true).crash("r1", "after-claim");
+    for r in ["r2", "r3", "r4", "r5"] {
+        h.on(r).claim(1, F, false);
+    }
+    h.on("r2").claim(1, C, false).reset(1, Some(F));
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1); r1 won the claim at #5; \
+         r1 crashed at #6 (after-claim); r2 lost the claim at #7 to r1's PIPELINE_FAILED claim at #5; \
+         r3 lost the claim at #8 to r1's PIPELINE_FAILED claim at #5; \
+         r2 reset the claim at #12 (held PIPELINE_FAILED); 2 more lost claims; no send"
+    );
+}
