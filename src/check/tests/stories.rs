@@ -169,3 +169,79 @@ fn a_lost_events_story_names_two_lost_claims_counts_the_rest_and_skips_other_eve
          r2 reset the claim at #12 (held PIPELINE_FAILED); 2 more lost claims; no send"
     );
 }
+
+/// A story names the first three tries and the last, and counts them all when there
+/// are more than four; four are all named.
+#[test]
+fn a_story_names_at_most_four_tries() {
+    for (tries, told) in [
+        (
+            4,
+            "r1 sent wh-a at #5 (503 at #6); r1 re-sent wh-a at #7 (503 at #8); \
+             r1 re-sent wh-a at #9 (503 at #10); r1 re-sent wh-a at #11 (503 at #12); \
+             r1 gave up on wh-a at #13 after 4 tries (out of tries); \
+             every attempt refused; the endpoint accepted nothing after the last",
+        ),
+        (
+            6,
+            "r1 sent wh-a at #5 (503 at #6); r1 re-sent wh-a at #7 (503 at #8); \
+             r1 re-sent wh-a at #9 (503 at #10); r1 re-sent wh-a at #15 (503 at #16); \
+             r1 gave up on wh-a at #17 after 6 tries (out of tries); 6 attempts in all; \
+             every attempt refused; the endpoint accepted nothing after the last",
+        ),
+    ] {
+        let mut h = H::new();
+        h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11).claim(1, F, true);
+        h.send("wh-a", 1, F, 1).receive("wh-a", false).finish("wh-a", false, "503");
+        for _ in 1..tries {
+            h.refused("wh-a");
+        }
+        h.abandon("wh-a");
+        let r = h.check();
+        let e = assert_verdict(&r, 1, F, 1, Verdict::Undeliverable);
+        let summary = format!("PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); {told}");
+        assert_eq!(e.witness.summary, summary, "{tries} tries");
+    }
+}
+
+/// A claim that lost after the row was reset lost to a claim the history does not
+/// show, not to the one the reset deleted; a claim nobody attempted is told with what
+/// the plan's last completion check saw.
+#[test]
+fn a_claim_lost_after_a_reset_lost_to_an_unseen_claim() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).failed(11);
+    h.claim(1, F, true).deliver("wh-1", 1, F, 1).reset(1, Some(F));
+    h.runs(1, &[11]).started(11).failed(11).on("r2").claim(1, F, false);
+    h.runs(1, &[11]).started(11).failed(11).checked(1, false, true);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 2, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 2: run 3 FAILED at #11 (r1); \
+         r2 lost the claim at #12 to a claim the history does not show; no send"
+    );
+    let e = assert_verdict(&r, 1, F, 3, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 3: run 4 FAILED at #15 (r2); \
+         last completion check at #16 (r2) saw complete=false failed=true; \
+         no PIPELINE_FAILED claim was attempted; no send"
+    );
+}
+
+/// Exactly two lost claims are both named, and nothing is counted.
+#[test]
+fn two_lost_claims_are_named_and_none_counted() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11).claim(1, F, true);
+    h.crash("r1", "after-claim").on("r2").claim(1, F, false).on("r3").claim(1, F, false);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1 won the claim at #4; \
+         r1 crashed at #5 (after-claim); r2 lost the claim at #6 to r1's PIPELINE_FAILED claim at #4; \
+         r3 lost the claim at #7 to r1's PIPELINE_FAILED claim at #4; no send"
+    );
+}
