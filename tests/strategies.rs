@@ -98,6 +98,23 @@ fn in_memory_duplicates_with_two_replicas() {
     assert_witnessed(&run, EventType::PipelineFailed, Verdict::Duplicate, &["r1 sent", "r2 sent"]);
 }
 
+/// Without faults every design keeps the contract: each event the plans owe (a
+/// failure, then the completion after the retry) is delivered once, by whichever path
+/// the design announces it.
+#[test]
+fn every_design_delivers_every_event_of_a_run_without_faults() {
+    for strategy in StrategyKind::ALL {
+        for name in ["happy-path.toml", "fail-retry-complete.toml"] {
+            let run = run(name, strategy, Database::Memory);
+            let report = &run.result.report;
+            assert!(report.pass && !report.events.is_empty(), "{}", hasim::report::text::scenario(&run));
+            for e in &report.events {
+                assert_eq!(e.verdict, Verdict::Delivered, "{name} under {strategy}: {}", e.witness.summary);
+            }
+        }
+    }
+}
+
 #[track_caller]
 fn assert_outbox_keeps_the_contract(database: Database) {
     for name in common::shipped_scenarios() {

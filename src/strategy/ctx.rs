@@ -59,6 +59,14 @@ fn payload(plan: PlanId, event: EventType, episode: u32, state: &PlanState, nami
     }
 }
 
+/// What a completion check sees in `state`: whether the plan is complete (it has
+/// tasks, each done or skipped) and whether a task's latest run failed.
+fn completion(state: &PlanState) -> (bool, bool) {
+    let complete = !state.tasks.is_empty() && state.tasks.iter().all(|t| t.state().is_complete());
+    let failed = state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status == RunStatus::Failed));
+    (complete, failed)
+}
+
 /// A strategy's handle on its replica: one per incarnation, shared, so cloning it
 /// into a hook's future is a reference count. Its parts are reached through `Deref`.
 #[derive(Clone)]
@@ -139,9 +147,7 @@ impl ReplicaCtx {
     /// logging the check.
     pub async fn check_complete(&self, plan: PlanId) -> Result<(bool, PlanState)> {
         let state = self.plan_state(plan).await?;
-        let complete = !state.tasks.is_empty() && state.tasks.iter().all(|t| t.state().is_complete());
-        let failed =
-            state.tasks.iter().any(|t| t.latest.as_ref().is_some_and(|r| r.status == RunStatus::Failed));
+        let (complete, failed) = completion(&state);
         self.world.history.record(Some(&self.id), Event::CompletionChecked { plan, complete, failed });
         Ok((complete, state))
     }
@@ -191,15 +197,34 @@ mod tests {
         p.failed_tasks.iter().map(|t| (t.task.0, t.error.as_str())).collect()
     }
 
+    fn plan(tasks: Vec<TaskStatus>) -> PlanState {
+        PlanState { project: "p".into(), title: "t".into(), episode: 2, tasks }
+    }
+
+    #[test]
+    fn a_completion_check_sees_complete_when_every_task_is_done_or_skipped_and_failed_when_a_latest_run_failed()
+     {
+        use RunStatus::{Done, Failed, Running};
+        let skipped = TaskStatus { skipped: true, ..task(3, Failed, Some("boom"), &[1]) };
+        assert_eq!(completion(&plan(vec![])), (false, false), "a plan without tasks is not complete");
+        assert_eq!(completion(&plan(vec![task(1, Done, None, &[])])), (true, false));
+        assert_eq!(
+            completion(&plan(vec![task(1, Done, None, &[]), task(2, Running, None, &[])])),
+            (false, false)
+        );
+        assert_eq!(
+            completion(&plan(vec![task(1, Done, None, &[]), task(2, Failed, None, &[1])])),
+            (false, true)
+        );
+        // A skipped task's failed run still shows as failed; the plan is complete.
+        assert_eq!(completion(&plan(vec![task(1, Done, None, &[]), skipped])), (true, true));
+    }
+
     #[test]
     fn a_failed_payload_names_the_tasks_its_naming_picks_with_their_failed_runs_error() {
         // Task 1 failed in episode 1 and its retry is DONE; task 2 failed in episode 2.
-        let state = PlanState {
-            project: "p".into(),
-            title: "t".into(),
-            episode: 2,
-            tasks: vec![task(1, RunStatus::Done, None, &[1]), task(2, RunStatus::Failed, Some("boom"), &[2])],
-        };
+        let state =
+            plan(vec![task(1, RunStatus::Done, None, &[1]), task(2, RunStatus::Failed, Some("boom"), &[2])]);
         let f = EventType::PipelineFailed;
         // The design plan's query: the tasks whose latest run failed, whatever the episode.
         assert_eq!(named(&payload(PlanId(7), f, 1, &state, Naming::LatestFailed)), vec![(2, "boom")]);
