@@ -245,3 +245,21 @@ fn two_lost_claims_are_named_and_none_counted() {
          r3 lost the claim at #7 to r1's PIPELINE_FAILED claim at #4; no send"
     );
 }
+
+/// A story tells the faults that were on when its cause came, and those that began
+/// after, not those that had ended before.
+#[test]
+fn a_story_tells_faults_still_on_at_its_cause_not_those_already_over() {
+    let mut h = H::new();
+    h.fault(0, "webhook endpoint answers 503");
+    h.push(Event::FaultEnded { fault: 0 });
+    h.fault(1, "r1's database link is 50ms slower");
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11);
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: fault 1 from #2: r1's database link is 50ms slower; run 1 FAILED at #6 (r1); \
+         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
+    );
+}
