@@ -263,3 +263,20 @@ fn a_story_tells_faults_still_on_at_its_cause_not_those_already_over() {
          no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
     );
 }
+
+/// A store operation of an involved replica that failed after the cause is told.
+#[test]
+fn a_story_tells_the_store_failures_of_the_replicas_involved() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11);
+    let invoked = h.mark();
+    let error = "connection reset by peer".to_owned();
+    h.push(Event::StoreFailed { op: "claim".into(), error, invoked, op_id: None });
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1's claim failed at #4 (connection reset by peer); \
+         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
+    );
+}
