@@ -60,12 +60,18 @@ fn lease_for(policy: &WebhookPolicy, tick: Duration) -> Duration {
     sending_for(policy) + tick * 4
 }
 
+/// Whether a lease held until `expires` ends before tries started at `now` could:
+/// a lease that lasts exactly as long as they may is still used.
+fn too_late(now: Instant, expires: Instant, policy: &WebhookPolicy) -> bool {
+    now + sending_for(policy) > expires
+}
+
 /// Sends one leased row, held until `expires`, and marks it delivered once the
 /// endpoint accepted it. A lease that would expire before the tries could end is
 /// left unused.
 async fn relay_one(r: ReplicaCtx, leased: LeasedEvent, expires: Instant) -> crate::Result<()> {
     let state = r.plan_state(leased.event.plan).await?;
-    if Instant::now() + sending_for(&r.world.policy) > expires {
+    if too_late(Instant::now(), expires, &r.world.policy) {
         tracing::debug!(replica = %r.id, event = ?leased.event, "the lease came too late to use");
         return Ok(());
     }
@@ -145,5 +151,17 @@ mod tests {
         };
         // 3 tries of 100 ms, backoffs of 50 and 100 ms, and 4 ticks of 50 ms.
         assert_eq!(lease_for(&policy, Duration::from_millis(50)), Duration::from_millis(650));
+    }
+
+    #[test]
+    fn a_lease_is_used_while_it_lasts_as_long_as_the_tries_may() {
+        let policy =
+            WebhookPolicy { timeout: Duration::from_millis(100), attempts: 2, ..WebhookPolicy::default() };
+        let (now, ms) = (Instant::now(), Duration::from_millis);
+        // Two tries of 100 ms and one backoff: the policy's default.
+        let sending = ms(200) + policy.backoff;
+        assert!(!too_late(now, now + sending + ms(1), &policy));
+        assert!(!too_late(now, now + sending, &policy), "exactly long enough");
+        assert!(too_late(now, now + sending - ms(1), &policy));
     }
 }
