@@ -210,7 +210,7 @@ impl<'a> Story<'a> {
         let mut lost = 0;
         for e in window {
             match &e.event {
-                Event::ClaimAttempted { plan, event, claim, .. } if *plan == o.plan && *event == o.event => {
+                Event::ClaimAttempted { event, claim, .. } if *event == o.event => {
                     involved.insert(who(e));
                     match claim {
                         Claim::Won => {
@@ -225,7 +225,7 @@ impl<'a> Story<'a> {
                         Claim::Lost => lost += 1,
                     }
                 }
-                Event::ClaimReset { plan, deleted, .. } if *plan == o.plan => {
+                Event::ClaimReset { deleted, .. } => {
                     let held = deleted.map_or("nothing".to_owned(), |d| d.to_string());
                     lines.add(e.seq, format!("{} reset the claim at #{} (held {held})", who(e), e.seq));
                 }
@@ -243,14 +243,13 @@ impl<'a> Story<'a> {
         let window = || {
             self.lookup.of_plan(o.plan).iter().copied().filter(|e| (from + 1..to).contains(&self.place(e)))
         };
-        let tried = window()
-            .any(|e| matches!(&e.event, Event::ClaimAttempted { plan, event, .. } if *plan == o.plan && *event == o.event));
+        let tried =
+            window().any(|e| matches!(&e.event, Event::ClaimAttempted { event, .. } if *event == o.event));
         if tried {
             return;
         }
         lines.trailers.push(format!("no {} claim was attempted", o.event));
-        let check =
-            window().rfind(|e| matches!(&e.event, Event::CompletionChecked { plan, .. } if *plan == o.plan));
+        let check = window().rfind(|e| matches!(&e.event, Event::CompletionChecked { .. }));
         match check {
             Some(e @ Entry { event: Event::CompletionChecked { complete, failed, .. }, .. }) => lines.add(
                 e.seq,
@@ -269,10 +268,10 @@ impl<'a> Story<'a> {
         let before = self.lookup.of_plan(plan).iter().filter(|e| self.place(e) < seq).rev();
         for e in before {
             match &e.event {
-                Event::ClaimAttempted { plan: p, event, claim: Claim::Won, .. } if *p == plan => {
+                Event::ClaimAttempted { event, claim: Claim::Won, .. } => {
                     return format!("{}'s {event} claim at #{}", who(e), e.seq);
                 }
-                Event::ClaimReset { plan: p, .. } if *p == plan => break,
+                Event::ClaimReset { .. } => break,
                 _ => {}
             }
         }
@@ -316,7 +315,8 @@ impl<'a> Story<'a> {
         let ended: BTreeSet<usize> =
             self.lookup.fault_ends.iter().filter(|(seq, _)| *seq <= from).map(|(_, fault)| *fault).collect();
         // The first few troubles of each involved replica after `from`, and every fault
-        // start: the story tells the first of them in log order.
+        // start: the story tells the first of them in log order. (So a crash or store
+        // failure here is always an involved replica's, after `from`.)
         let mut candidates: BTreeMap<Seq, &Entry> = BTreeMap::new();
         for replica in involved {
             candidates
@@ -329,14 +329,14 @@ impl<'a> Story<'a> {
                 break;
             }
             let text = match &e.event {
-                Event::Crashed { replica, point } if e.seq > from && involved.contains(replica.as_str()) => {
+                Event::Crashed { replica, point } => {
                     let point = point.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
                     format!("{replica} crashed at #{}{point}", e.seq)
                 }
-                Event::StoreFailed { op, error, .. } if e.seq > from && involved.contains(&who(e)) => {
+                Event::StoreFailed { op, error, .. } => {
                     format!("{}'s {op} failed at #{} ({error})", who(e), e.seq)
                 }
-                Event::StoreDropped { op, .. } if e.seq > from && involved.contains(&who(e)) => {
+                Event::StoreDropped { op, .. } => {
                     format!("{}'s {op} was cut off in flight at #{}", who(e), e.seq)
                 }
                 Event::FaultStarted { fault, description }
@@ -360,9 +360,12 @@ impl<'a> Story<'a> {
     /// The last claim the sender of `send` won on its plan before it.
     pub(super) fn claim_before(&self, send: &Entry) -> Option<&'a Entry> {
         let Event::SendStarted { plan, .. } = &send.event else { return None };
-        self.lookup.of_plan(*plan).iter().copied().filter(|e| e.seq < send.seq && e.by == send.by).rfind(
-            |e| matches!(&e.event, Event::ClaimAttempted { plan: p, claim: Claim::Won, .. } if p == plan),
-        )
+        self.lookup
+            .of_plan(*plan)
+            .iter()
+            .copied()
+            .filter(|e| e.seq < send.seq && e.by == send.by)
+            .rfind(|e| matches!(&e.event, Event::ClaimAttempted { claim: Claim::Won, .. }))
     }
 }
 
