@@ -247,19 +247,20 @@ fn two_lost_claims_are_named_and_none_counted() {
 }
 
 /// A story tells the faults that were on when its cause came, and those that began
-/// after, not those that had ended before.
+/// after, not those that had ended before, nor those of replicas it does not involve.
 #[test]
 fn a_story_tells_faults_still_on_at_its_cause_not_those_already_over() {
     let mut h = H::new();
     h.fault(0, "webhook endpoint answers 503");
     h.push(Event::FaultEnded { fault: 0 });
     h.fault(1, "r1's database link is 50ms slower");
+    h.fault(2, "r3's database link is cut"); // on, but r3 has no part in the story
     h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11);
     let r = h.check();
     let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
     assert_eq!(
         e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: fault 1 from #2: r1's database link is 50ms slower; run 1 FAILED at #6 (r1); \
+        "PIPELINE_FAILED plan 1 ep 1: fault 1 from #2: r1's database link is 50ms slower; run 1 FAILED at #7 (r1); \
          no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
     );
 }
