@@ -281,3 +281,85 @@ fn a_story_tells_the_store_failures_of_the_replicas_involved() {
          no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
     );
 }
+
+/// An unexpected request's story: why it is unexpected, the claim its sender won
+/// before sending (not one won later, nor another replica's), the send, how many
+/// tries, and bad signatures.
+#[test]
+fn a_stray_names_the_senders_claim_its_tries_and_bad_signatures() {
+    let mut h = H::new();
+    h.created(1, &[11, 12]).created(2, &[21]).runs(1, &[11, 12]).runs(2, &[21]);
+    h.on("r2").claim(1, C, true).on("r1").started(11).done(11).claim(1, C, true); // #4, #7
+    h.send("wh-c", 1, C, 1).receive("wh-c", false).tweak(|r| r.signature_ok = false);
+    h.finish("wh-c", false, "503").refused("wh-c").tweak(|r| r.signature_ok = false); // #8 to #11
+    h.send("wh-2", 2, C, 1).receive("wh-2", true).finish("wh-2", true, "204"); // #12, #13
+    h.on("r2").claim(1, C, true);
+    let r = h.check();
+    let told: Vec<&str> = r.stray.iter().map(|s| s.witness.summary.as_str()).collect();
+    assert_eq!(
+        told,
+        [
+            "unexpected PIPELINE_COMPLETED plan 1 ep 1 (wh-c): plan 1 was never complete (task 12 open); \
+             r1 won the PIPELINE_COMPLETED claim at #7; r1 sent it at #8; 2 attempts; \
+             note: 2 request(s) with a bad signature",
+            "unexpected PIPELINE_COMPLETED plan 2 ep 1 (wh-2): plan 2 was never complete (task 21 open); \
+             r1 sent it at #12",
+        ]
+    );
+}
+
+/// A retried event's story tells the faults when a refused or timed-out try excuses
+/// the retry, and not otherwise.
+#[test]
+fn a_retried_events_story_tells_the_faults_that_excuse_it() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11).claim(1, F, true); // #0 to #4
+    h.fault(0, "webhook endpoint answers 503").send("wh-a", 1, F, 1).receive("wh-a", false);
+    h.finish("wh-a", false, "503").resend("wh-a").receive("wh-a", true).finish("wh-a", true, "204");
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Retried);
+    assert!(
+        e.witness.summary.starts_with(
+            "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); fault 0 from #5: webhook endpoint answers 503; \
+             r1 sent wh-a at #6 (503 at #7); r1 re-sent wh-a at #8 (204 at #9); accepted at"
+        ),
+        "{}",
+        e.witness.summary
+    );
+
+    // r1's try got no answer (it crashed mid-send); r2 tried again, numbering on: a
+    // retry nothing refused, told without the crash.
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11).claim(1, F, true); // #0 to #4
+    h.send("wh-a", 1, F, 1).crash("r1", "mid-send").on("r2").resend("wh-a").receive("wh-a", true);
+    h.finish("wh-a", true, "204");
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Retried);
+    assert!(
+        e.witness.summary.starts_with(
+            "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1 sent wh-a at #5 (no answer logged); \
+             r2 re-sent wh-a at #7 (204 at #8); accepted at"
+        ),
+        "{}",
+        e.witness.summary
+    );
+}
+
+/// A story tells at most four faults, the first in log order.
+#[test]
+fn a_story_tells_at_most_four_faults() {
+    let mut h = H::new();
+    h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11); // #0 to #3
+    for fault in 0..5 {
+        h.fault(fault, "webhook endpoint hangs").push(Event::FaultEnded { fault });
+    }
+    let r = h.check();
+    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
+    assert_eq!(
+        e.witness.summary,
+        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); fault 0 from #4: webhook endpoint hangs; \
+         fault 1 from #6: webhook endpoint hangs; fault 2 from #8: webhook endpoint hangs; \
+         fault 3 from #10: webhook endpoint hangs; \
+         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
+    );
+}
