@@ -115,6 +115,20 @@ fn every_design_delivers_every_event_of_a_run_without_faults() {
     }
 }
 
+/// The claim design as shipped resets the plan's claims when a retry starts runs, so
+/// each failed episode of the design plan's manual test (fail, retry, fail again,
+/// retry, complete) is announced, and the completion too.
+#[test]
+fn shipped_claim_announces_every_failed_episode_of_the_manual_test() {
+    let run = run("design-plan-manual-test.toml", StrategyKind::ShippedClaim, Database::Memory);
+    let report = &run.result.report;
+    let failed = report.events.iter().filter(|e| e.event == EventType::PipelineFailed).count();
+    assert!(failed >= 2, "{}", hasim::report::text::scenario(&run));
+    for e in &report.events {
+        assert_eq!(e.verdict, Verdict::Delivered, "{} ep {}: {}", e.event, e.episode, e.witness.summary);
+    }
+}
+
 #[track_caller]
 fn assert_outbox_keeps_the_contract(database: Database) {
     for name in common::shipped_scenarios() {
