@@ -339,8 +339,10 @@ impl<'a> Story<'a> {
                 Event::StoreDropped { op, .. } => {
                     format!("{}'s {op} was cut off in flight at #{}", who(e), e.seq)
                 }
+                // A fault that had ended by `from` started before it: one that starts
+                // later is told whether or not it has ended since.
                 Event::FaultStarted { fault, description }
-                    if (e.seq > from || !ended.contains(fault)) && concerns(description, involved) =>
+                    if !ended.contains(fault) && concerns(description, involved) =>
                 {
                     format!("fault {fault} from #{}: {description}", e.seq)
                 }
