@@ -29,12 +29,10 @@ impl Story<'_> {
         let o = &m.owed;
         let mut lines = Lines::default();
         let mut involved = BTreeSet::new();
-        // A cause resolved after the run committed somewhere after its invocation:
-        // the story starts there.
-        let from = o.causes.first().and_then(|s| self.entry(*s)).map_or(0, |e| match self.place(e) {
-            place if place == e.seq => place,
-            invoked => invoked.saturating_sub(1),
-        });
+        // The story is what came after `from`: from the cause's place on (for a cause
+        // resolved after the run, its invocation: it committed somewhere after).
+        let from =
+            o.causes.first().and_then(|s| self.entry(*s)).map_or(0, |e| self.place(e).saturating_sub(1));
         let to = owed.next_cause(o).unwrap_or(Seq::MAX);
         self.cause(o, &mut lines, &mut involved);
         for e in &j.started {
