@@ -293,7 +293,7 @@ fn a_stray_names_the_senders_claim_its_tries_and_bad_signatures() {
     h.send("wh-c", 1, C, 1).receive("wh-c", false).tweak(|r| r.signature_ok = false);
     h.finish("wh-c", false, "503").refused("wh-c").tweak(|r| r.signature_ok = false); // #8 to #11
     h.send("wh-2", 2, C, 1).receive("wh-2", true).finish("wh-2", true, "204"); // #12, #13
-    h.on("r2").claim(1, C, true);
+    h.claim(1, C, true); // r1 again, after its send: not the claim it sent under
     let r = h.check();
     let told: Vec<&str> = r.stray.iter().map(|s| s.witness.summary.as_str()).collect();
     assert_eq!(
