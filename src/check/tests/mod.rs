@@ -319,6 +319,13 @@ fn assert_verdict(report: &Report, plan: i64, ev: EventType, episode: u32, verdi
     e
 }
 
+/// Asserts the verdict of (plan, event, episode) and its whole witness summary.
+#[track_caller]
+fn assert_told(report: &Report, plan: i64, ev: EventType, episode: u32, verdict: Verdict, summary: &str) {
+    let e = assert_verdict(report, plan, ev, episode, verdict);
+    assert_eq!(e.witness.summary, summary);
+}
+
 /// Asserts the witness summary contains each of `parts`.
 #[track_caller]
 fn assert_says(e: &EventReport, parts: &[&str]) {

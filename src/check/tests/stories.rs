@@ -139,12 +139,9 @@ fn an_event_with_two_causes_names_the_first_and_counts_the_rest() {
     let mut h = H::new();
     h.created(1, &[11, 12]).runs(1, &[11, 12]).on("r1").started(11).started(12).failed(11).failed(12);
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1) (+1 more); \
-         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1) (+1 more); \
+                no PIPELINE_FAILED claim was attempted; no completion check ran; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
 
 /// A lost event's claims: the winner, the first two that lost and to whom, the rest
@@ -160,14 +157,11 @@ fn a_lost_events_story_names_two_lost_claims_counts_the_rest_and_skips_other_eve
     }
     h.on("r2").claim(1, C, false).reset(1, Some(F));
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1); r1 won the claim at #5; \
-         r1 crashed at #6 (after-claim); r2 lost the claim at #7 to r1's PIPELINE_FAILED claim at #5; \
-         r3 lost the claim at #8 to r1's PIPELINE_FAILED claim at #5; \
-         r2 reset the claim at #12 (held PIPELINE_FAILED); 2 more lost claims; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #4 (r1); r1 won the claim at #5; \
+                r1 crashed at #6 (after-claim); r2 lost the claim at #7 to r1's PIPELINE_FAILED claim at #5; \
+                r3 lost the claim at #8 to r1's PIPELINE_FAILED claim at #5; \
+                r2 reset the claim at #12 (held PIPELINE_FAILED); 2 more lost claims; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
 
 /// A story names the first three tries and the last, and counts them all when there
@@ -215,19 +209,13 @@ fn a_claim_lost_after_a_reset_lost_to_an_unseen_claim() {
     h.runs(1, &[11]).started(11).failed(11).on("r2").claim(1, F, false);
     h.runs(1, &[11]).started(11).failed(11).checked(1, false, true);
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 2, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 2: run 3 FAILED at #11 (r1); \
-         r2 lost the claim at #12 to a claim the history does not show; no send"
-    );
-    let e = assert_verdict(&r, 1, F, 3, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 3: run 4 FAILED at #15 (r2); \
-         last completion check at #16 (r2) saw complete=false failed=true; \
-         no PIPELINE_FAILED claim was attempted; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 2: run 3 FAILED at #11 (r1); \
+                r2 lost the claim at #12 to a claim the history does not show; no send";
+    assert_told(&r, 1, F, 2, Verdict::Lost, told);
+    let told = "PIPELINE_FAILED plan 1 ep 3: run 4 FAILED at #15 (r2); \
+                last completion check at #16 (r2) saw complete=false failed=true; \
+                no PIPELINE_FAILED claim was attempted; no send";
+    assert_told(&r, 1, F, 3, Verdict::Lost, told);
 }
 
 /// Exactly two lost claims are both named, and nothing is counted.
@@ -237,13 +225,10 @@ fn two_lost_claims_are_named_and_none_counted() {
     h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11).claim(1, F, true);
     h.crash("r1", "after-claim").on("r2").claim(1, F, false).on("r3").claim(1, F, false);
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1 won the claim at #4; \
-         r1 crashed at #5 (after-claim); r2 lost the claim at #6 to r1's PIPELINE_FAILED claim at #4; \
-         r3 lost the claim at #7 to r1's PIPELINE_FAILED claim at #4; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1 won the claim at #4; \
+                r1 crashed at #5 (after-claim); r2 lost the claim at #6 to r1's PIPELINE_FAILED claim at #4; \
+                r3 lost the claim at #7 to r1's PIPELINE_FAILED claim at #4; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
 
 /// A story tells the faults that were on when its cause came, and those that began
@@ -257,12 +242,9 @@ fn a_story_tells_faults_still_on_at_its_cause_not_those_already_over() {
     h.fault(2, "r3's database link is cut"); // on, but r3 has no part in the story
     h.created(1, &[11]).runs(1, &[11]).on("r1").started(11).failed(11);
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: fault 1 from #2: r1's database link is 50ms slower; run 1 FAILED at #7 (r1); \
-         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: fault 1 from #2: r1's database link is 50ms slower; run 1 FAILED at #7 (r1); \
+                no PIPELINE_FAILED claim was attempted; no completion check ran; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
 
 /// A store operation of an involved replica that failed after the cause is told.
@@ -274,12 +256,9 @@ fn a_story_tells_the_store_failures_of_the_replicas_involved() {
     let error = "connection reset by peer".to_owned();
     h.push(Event::StoreFailed { op: "claim".into(), error, invoked, op_id: None });
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1's claim failed at #4 (connection reset by peer); \
-         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); r1's claim failed at #4 (connection reset by peer); \
+                no PIPELINE_FAILED claim was attempted; no completion check ran; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
 
 /// An unexpected request's story: why it is unexpected, the claim its sender won
@@ -354,12 +333,9 @@ fn a_story_tells_at_most_four_faults() {
         h.fault(fault, "webhook endpoint hangs").push(Event::FaultEnded { fault });
     }
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); fault 0 from #4: webhook endpoint hangs; \
-         fault 1 from #6: webhook endpoint hangs; fault 2 from #8: webhook endpoint hangs; \
-         fault 3 from #10: webhook endpoint hangs; \
-         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: run 1 FAILED at #3 (r1); fault 0 from #4: webhook endpoint hangs; \
+                fault 1 from #6: webhook endpoint hangs; fault 2 from #8: webhook endpoint hangs; \
+                fault 3 from #10: webhook endpoint hangs; \
+                no PIPELINE_FAILED claim was attempted; no completion check ran; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }
