@@ -79,12 +79,9 @@ fn the_story_of_a_resolved_cause_starts_at_its_invocation() {
     h.on("r1").dropped("finish_run", 3, invoked).crash("r1", "mid-write");
     h.resolved("finish_run", 3, invoked, true).since(invoked).failed(11); // #7, #8
     let r = h.check();
-    let e = assert_verdict(&r, 1, F, 1, Verdict::Lost);
-    assert_eq!(
-        e.witness.summary,
-        "PIPELINE_FAILED plan 1 ep 1: r1's finish_run was cut off in flight at #5; \
-         r1 crashed at #6 (mid-write); run 1 FAILED at #8 (r1) (invoked at #5; it committed though its \
-         answer never came, resolved at #7); \
-         no PIPELINE_FAILED claim was attempted; no completion check ran; no send"
-    );
+    let told = "PIPELINE_FAILED plan 1 ep 1: r1's finish_run was cut off in flight at #5; \
+                r1 crashed at #6 (mid-write); run 1 FAILED at #8 (r1) (invoked at #5; it committed though its \
+                answer never came, resolved at #7); \
+                no PIPELINE_FAILED claim was attempted; no completion check ran; no send";
+    assert_told(&r, 1, F, 1, Verdict::Lost, told);
 }

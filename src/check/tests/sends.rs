@@ -1,7 +1,8 @@
-//! The builder's sends and the receiver's requests.
+//! The builder's sends and the receiver's requests, and how the checker pairs tries with answers.
 
 use super::{F, H, STEP};
 use crate::check::Request;
+use crate::check::sends::Sends;
 use crate::history::Event;
 use crate::model::{EventType, PlanId};
 
@@ -102,4 +103,20 @@ impl H {
         f(self.requests.last_mut().expect("a request"));
         self
     }
+}
+
+/// A try is answered only by a later answer of its own attempt number.
+#[test]
+fn a_try_is_answered_only_by_a_later_answer_of_its_attempt() {
+    let mut h = H::new();
+    // r1's first try is answered at #1; r2 starts afresh (attempt 1 again) at #2 and
+    // gets no answer; r1's second try is answered at #4.
+    h.on("r1").send("x", 1, F, 1).finish("x", true, "204");
+    h.on("r2").send_numbered("x", 1);
+    h.on("r1").send_numbered("x", 2).finish("x", true, "204");
+    let sends = Sends::index(&h.entries);
+    let answer = |i: usize| sends.answer(&h.entries[i]).map(|f| f.seq);
+    assert_eq!(answer(0), Some(1));
+    assert_eq!(answer(2), None, "the earlier answer of attempt 1 was r1's, before this try");
+    assert_eq!(answer(3), Some(4));
 }
