@@ -43,11 +43,11 @@ fn steps(c: &mut Criterion) {
     group.bench_function("render+validate", |b| {
         b.iter(|| {
             i = (i + 1) % CASES;
-            cases[i].scenario(StrategyKind::Outbox).expect("a valid scenario")
+            cases[i].scenario(StrategyKind::OUTBOX).expect("a valid scenario")
         })
     });
 
-    for strategy in [StrategyKind::Outbox, StrategyKind::SeedClaim] {
+    for strategy in [StrategyKind::OUTBOX, StrategyKind::SEED_CLAIM] {
         let scenarios: Vec<_> =
             cases.iter().map(|c| c.scenario(strategy).expect("a valid scenario")).collect();
         let options = RunOptions { database: hasim::cluster::Database::Memory, strategy: None, seed: None };
@@ -60,7 +60,7 @@ fn steps(c: &mut Criterion) {
         });
     }
 
-    let search = Search::new(StrategyKind::Outbox, 1);
+    let search = Search::new(StrategyKind::OUTBOX, 1);
     let mut i = 0;
     group.bench_function("case/outbox", |b| {
         b.iter(|| {
@@ -80,7 +80,7 @@ fn search(c: &mut Criterion) {
         let search = Search {
             jobs,
             bounds: Bounds::exactly(3, 2, 4, 3),
-            ..Search::new(StrategyKind::Outbox, CASES as u32)
+            ..Search::new(StrategyKind::OUTBOX, CASES as u32)
         };
         group.bench_function(format!("outbox/jobs{jobs}"), |b| {
             b.iter(|| {

@@ -20,7 +20,9 @@ use crate::lag::{self, DbLag, HostLag, LagProbe};
 use crate::model::{PlanId, ReplicaId};
 use crate::proxy::LinkProxy;
 use crate::script::PlanScript;
-use crate::store::{Backend, ClaimRow, MemoryStore, PgStore, PlanState, Plans, RunSchema, Store};
+use crate::store::{
+    Backend, ClaimRow, MemoryStore, PgStore, PlanState, Plans, RunSchema, StatusWrite, Store,
+};
 use crate::strategy::StrategyKind;
 use crate::topology::{DatabaseControl, DatabaseSpec, PgPair, Topology};
 use crate::webhook::{
@@ -80,7 +82,13 @@ impl ClusterSpec {
     /// The webhook policy of a run of this spec: the one its `strategy` gets, so that
     /// a run under another strategy than the file's sends as that strategy's table says.
     pub fn webhook_policy(&self) -> WebhookPolicy {
-        self.webhook.resolve(self.strategy)
+        self.webhook.resolve(self.strategy.as_str(), self.strategy.webhook_id())
+    }
+
+    /// How the replicas of a run of this spec guard their status writes: as
+    /// `[cluster] status_write` says, else as the design of its `strategy` does.
+    pub fn status_write(&self) -> StatusWrite {
+        self.config.status_write.unwrap_or_else(|| self.strategy.status_write())
     }
 }
 
@@ -281,9 +289,15 @@ pub async fn run(spec: ClusterSpec, stores: Stores, endpoint: Endpoint, clock: C
     let crash_points = CrashPoints::new(spec.faults.iter().filter_map(PointTrigger::of).collect());
     let observer = stores.connect(&ReplicaId(OBSERVER.into()), OBSERVER).await?;
     let policy = spec.webhook_policy();
-    let world =
-        World::new(spec.seed, spec.config.clone(), spec.strategy, policy, history, crash_points, endpoint)
-            .observing(observer.clone());
+    let world = World::new(
+        spec.seed,
+        spec.config.clone(),
+        (spec.status_write(), policy),
+        history,
+        crash_points,
+        endpoint,
+    )
+    .observing(observer.clone());
     if let Stores::Postgres { proxies, .. } = &stores {
         for (name, proxy) in proxies {
             if let Some(link) = world.link(name) {

@@ -62,6 +62,9 @@ pub enum Error {
     /// A primary-standby pair could not be made, started, failed over or stopped.
     #[error("primary-standby pair: {0}")]
     Pair(String),
+    /// A strategy could not be registered (a bad name, or a name another design holds).
+    #[error("{0}")]
+    Strategy(String),
     /// The work was asked to stop (SIGINT or SIGTERM) before it finished.
     #[error("stopped by {0}")]
     Interrupted(crate::interrupt::Signal),

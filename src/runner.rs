@@ -76,7 +76,7 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
     spec.strategy = options.strategy.unwrap_or(spec.strategy);
     spec.seed = options.seed.unwrap_or(spec.seed);
     let (strategy, seed) = (spec.strategy, spec.seed);
-    let status_write = spec.config.status_write_for(strategy);
+    let status_write = spec.status_write();
     let setup = Setup {
         database: options.database.clone(),
         target: scenario.target.clone(),

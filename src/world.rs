@@ -18,7 +18,6 @@ use crate::link::Link;
 use crate::model::{PlanId, ReplicaId, TaskId};
 use crate::script::{Attempt, TaskScript};
 use crate::store::{Backend, StatusWrite};
-use crate::strategy::StrategyKind;
 use crate::webhook::{Receiver, Secret, Transport, WebhookPolicy};
 
 /// The cluster's timing: real Bytebase uses a 5 s scheduler tick, a 10 s heartbeat and
@@ -36,17 +35,9 @@ pub struct ClusterConfig {
     /// Runs a replica takes per tick.
     pub runs_per_tick: u32,
     /// How a replica's status write of its own run is guarded; `None` leaves it to
-    /// the strategy run ([`crate::strategy::StrategyKind::status_write`]).
+    /// the design of the strategy run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_write: Option<StatusWrite>,
-}
-
-impl ClusterConfig {
-    /// The status write a run under `strategy` makes: the configured one, else the
-    /// strategy's own.
-    pub fn status_write_for(&self, strategy: StrategyKind) -> StatusWrite {
-        self.status_write.unwrap_or_else(|| strategy.status_write())
-    }
 }
 
 impl Default for ClusterConfig {
@@ -141,19 +132,19 @@ pub struct World {
 }
 
 impl World {
-    /// A world for one run under `strategy`.
+    /// A world for one run whose replicas guard their status writes as `status_write`
+    /// says and send webhooks as `policy` says.
     pub fn new(
         seed: u64,
         config: ClusterConfig,
-        strategy: StrategyKind,
-        policy: WebhookPolicy,
+        (status_write, policy): (StatusWrite, WebhookPolicy),
         history: History,
         crash_points: CrashPoints,
         endpoint: Endpoint,
     ) -> Self {
         World {
             seed,
-            status_write: config.status_write_for(strategy),
+            status_write,
             links: Arc::new((1..=config.replicas).map(|n| (ReplicaId::nth(n), Link::default())).collect()),
             config: Arc::new(config),
             policy: Arc::new(policy),

@@ -90,7 +90,7 @@ kind = "crash"
 when = { replica = "any", point = "after-commit", op = "claim" }
 restart_after = "200ms"
 "#;
-    let run = run(&failing_plan(faults), StrategyKind::SeedClaim, database);
+    let run = run(&failing_plan(faults), StrategyKind::SEED_CLAIM, database);
     let history = &run.result.history;
     assert!(
         history.iter().any(|e| matches!(&e.event, Event::StoreDropped { op, .. } if op == "ClaimEvent")),
@@ -131,7 +131,7 @@ fn claim_reply_lost_to_a_reset(database: Database) {
 kind = "db-reset"
 when = { replica = "any", point = "after-commit", op = "claim" }
 "#;
-    let run = run(&failing_plan(faults), StrategyKind::SeedClaim, database);
+    let run = run(&failing_plan(faults), StrategyKind::SEED_CLAIM, database);
     let history = &run.result.history;
     assert!(
         history.iter().any(|e| matches!(
@@ -170,7 +170,7 @@ kind = "crash"
 when = {{ replica = "any", point = "after-commit", op = "{op}" }}
 "#
     );
-    let run = run(&failing_plan(&faults), StrategyKind::Outbox, database);
+    let run = run(&failing_plan(&faults), StrategyKind::OUTBOX, database);
     let resolved = resolutions(&run, "FinishRunRaising");
     assert_eq!(resolved.len(), 1, "the status write to resolve");
     let (committed, changes) = &resolved[0];
@@ -230,7 +230,7 @@ kind = "crash"
 replica = "r2"
 at = "600ms"
 "#;
-    let run = run(&failing_plan(faults), StrategyKind::SeedClaim, database);
+    let run = run(&failing_plan(faults), StrategyKind::SEED_CLAIM, database);
     let history = &run.result.history;
     assert!(
         history.iter().any(|e| matches!(&e.event, Event::StoreDropped { op, .. } if op == "ClaimEvent")),
@@ -264,7 +264,7 @@ kind = "db-partition"
 when = { replica = "any", point = "after-commit", op = "claim" }
 heal_after = "200ms"
 "#;
-    let run = run(&failing_plan(faults), StrategyKind::SeedClaim, database);
+    let run = run(&failing_plan(faults), StrategyKind::SEED_CLAIM, database);
     let history = &run.result.history;
     let healed =
         history.iter().find(|e| matches!(e.event, Event::FaultEnded { .. })).expect("the link healed");

@@ -102,7 +102,7 @@ fn served<'a>(history: &'a [Entry], action: &Entry, plan: PlanId) -> &'a Event {
 #[track_caller]
 fn assert_empty_batches_change_nothing(database: Database) {
     let scenario = scenario();
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         let options = RunOptions { database: database.clone(), strategy: Some(strategy), seed: None };
         let run = run_scenario(&scenario, &options).unwrap_or_else(|e| panic!("{strategy}: {e}"));
         let report = hasim::report::text::scenario(&run);
@@ -166,7 +166,7 @@ fn assert_empty_batches_change_nothing(database: Database) {
         assert!(run.result.quiesced, "{strategy}: {report}");
         // Nothing new is owed. Only the in-memory design reacts to the empty skip as
         // to any skip, with a completion check on a replica that never announced.
-        if strategy != StrategyKind::InMemory {
+        if strategy != StrategyKind::IN_MEMORY {
             let verdicts: Vec<(PlanId, EventType, u32, Verdict)> =
                 run.result.report.events.iter().map(|e| (e.plan, e.event, e.episode, e.verdict)).collect();
             assert_eq!(verdicts, [(deploy, EventType::PipelineCompleted, 1, Verdict::Delivered)], "{report}");

@@ -238,7 +238,7 @@ fn an_expectation_naming_the_strategy_replaces_the_general_ones_about_the_same_p
     assert!(run.ok);
     // Judged as another strategy (the same verdicts), the named one does not apply:
     // the general ones do, and the run is expected to keep the contract.
-    let checks = judge(&scenario, hasim::strategy::StrategyKind::Outbox, &run.result);
+    let checks = judge(&scenario, hasim::strategy::StrategyKind::OUTBOX, &run.result);
     assert_eq!(
         held(&checks),
         owned(&[
@@ -256,7 +256,7 @@ fn a_whole_run_expectation_naming_the_strategy_replaces_the_general_whole_run_on
     );
     let run = common::run_on_memory(&scenario, None);
     assert_eq!(held(&run.checks), owned(&[("the run breaks the contract", true)]));
-    let checks = judge(&scenario, hasim::strategy::StrategyKind::ShippedClaim, &run.result);
+    let checks = judge(&scenario, hasim::strategy::StrategyKind::SHIPPED_CLAIM, &run.result);
     assert_eq!(held(&checks), owned(&[("the run keeps the contract", false)]));
 }
 

@@ -19,7 +19,7 @@ fn every_shipped_scenario_replays_exactly_on_the_memory_store_under_every_strate
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for name in common::shipped_scenarios() {
         let scenario = hasim::scenario::load(&dir.join(&name)).expect("a shipped scenario reads");
-        for strategy in StrategyKind::ALL {
+        for strategy in StrategyKind::all() {
             let options = RunOptions { database: Database::Memory, strategy: Some(strategy), seed: None };
             let difference = check_determinism(&scenario, &options).expect("the scenario runs");
             assert_eq!(difference, None, "{name} under {strategy} is not deterministic");
@@ -46,7 +46,7 @@ proptest! {
 
     #[test]
     fn prop_outbox_keeps_the_contract_in_every_generated_scenario(c in case(&Bounds::default())) {
-        let run = run_case(&Search::new(StrategyKind::Outbox, 1), &c).expect("the case runs");
+        let run = run_case(&Search::new(StrategyKind::OUTBOX, 1), &c).expect("the case runs");
         let violations = violations(&run);
         prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
         prop_assert!(run.result.quiesced, "the cluster never went quiet");
@@ -68,7 +68,7 @@ proptest! {
     fn prop_outbox_keeps_the_contract_when_the_database_fails_over_synchronously(
         c in case(&Bounds { pair: Some(Replication::Sync), ..Bounds::default() })
     ) {
-        let run = run_case(&Search::new(StrategyKind::Outbox, 1), &c).expect("the case runs");
+        let run = run_case(&Search::new(StrategyKind::OUTBOX, 1), &c).expect("the case runs");
         let lost: Vec<String> = run.result.history.iter()
             .filter(|e| matches!(e.event, hasim::history::Event::CommitLost { .. }))
             .map(|e| format!("{e:?}"))
@@ -106,7 +106,7 @@ fn explore_with_async_failover_finds_the_outbox_sending_twice_in_a_file_that_rep
 fn the_search_finds_a_lost_event_for_seed_claim_within_200_cases_whatever_the_seed() {
     for seed in 1..=5 {
         let search =
-            Search { seed, cases: 200, max_counterexamples: 5, ..Search::new(StrategyKind::SeedClaim, 200) };
+            Search { seed, cases: 200, max_counterexamples: 5, ..Search::new(StrategyKind::SEED_CLAIM, 200) };
         let found = explore(&search, |_| {}).expect("the search runs");
         let c = found.counterexamples.iter().find(|c| c.violation.verdict == Verdict::Lost).unwrap_or_else(
             || panic!("seed {seed}: no lost event in 200 cases: {:?}", found.counterexamples),
@@ -118,7 +118,7 @@ fn the_search_finds_a_lost_event_for_seed_claim_within_200_cases_whatever_the_se
 
 #[test]
 fn the_same_seed_searches_the_same_cases_and_finds_the_same_counterexample() {
-    let search = Search { seed: 11, max_counterexamples: 2, ..Search::new(StrategyKind::ShippedClaim, 100) };
+    let search = Search { seed: 11, max_counterexamples: 2, ..Search::new(StrategyKind::SHIPPED_CLAIM, 100) };
     let (a, b) = (explore(&search, |_| {}).unwrap(), explore(&search, |_| {}).unwrap());
     assert!(!a.counterexamples.is_empty(), "shipped-claim survived 100 cases");
     let files =
@@ -132,7 +132,7 @@ fn a_counterexample_found_in_memory_replays_on_postgres() {
     // A seed-claim counterexample of seed 1 that loses an event to a crash at a
     // point: it strikes at the same step whatever the timing, and what it
     // interrupts is never done again, on any store.
-    let search = Search { seed: 1, max_counterexamples: 5, ..Search::new(StrategyKind::SeedClaim, 50) };
+    let search = Search { seed: 1, max_counterexamples: 5, ..Search::new(StrategyKind::SEED_CLAIM, 50) };
     let found = explore(&search, |_| {}).unwrap();
     let c = found
         .counterexamples
@@ -154,7 +154,7 @@ fn a_search_runs_on_postgres_too() {
     let search = Search {
         database: Database::Postgres { url: common::database_url(), keep_schema: false },
         bounds: Bounds::exactly(2, 1, 2, 1),
-        ..Search::new(StrategyKind::Outbox, 2)
+        ..Search::new(StrategyKind::OUTBOX, 2)
     };
     let outcome = explore(&search, |_| {}).expect("these tests need Postgres");
     assert_eq!(outcome.cases, 2);

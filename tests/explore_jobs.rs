@@ -39,7 +39,7 @@ fn search(search: &Search) -> (Outcome, Vec<u32>) {
 
 #[test]
 fn several_jobs_find_the_same_counterexamples_in_the_same_order_as_one() {
-    let one = Search { seed: 1, max_counterexamples: 5, ..Search::new(StrategyKind::SeedClaim, 200) };
+    let one = Search { seed: 1, max_counterexamples: 5, ..Search::new(StrategyKind::SEED_CLAIM, 200) };
     let (a, progress) = search(&one);
     assert_eq!(a.counterexamples.len(), 5, "seed-claim survived: {:?}", report(&a));
     assert!(a.cases < 200, "the search stops at its 5th counterexample: {:?}", report(&a));
@@ -60,7 +60,7 @@ fn shards_are_disjoint_and_together_run_the_whole_search() {
         max_counterexamples: usize::MAX,
         max_shrink_runs: 5,
         jobs: 2,
-        ..Search::new(StrategyKind::InMemory, 30)
+        ..Search::new(StrategyKind::IN_MEMORY, 30)
     };
     let (all, _) = search(&whole);
     assert!(all.failing.len() >= 3, "too few failing cases to tell: {:?}", all.failing);

@@ -70,14 +70,14 @@ fn pairs_left() -> Vec<String> {
 
 #[test]
 fn an_async_failover_after_a_claim_loses_it_and_the_designs_that_remember_in_the_database_send_twice() {
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         let run = judged("failover-after-claim-async.toml", strategy);
         assert!(run.ok, "{}", hasim::report::text::scenario(&run));
         // The history names the acknowledged writes the failover lost: the run's
         // failure, and the claim (or outbox row) written with it.
         let lost = lost(&run);
         assert!(lost.iter().any(|op| op.starts_with("FinishRun")), "{strategy}: {lost:?}");
-        if matches!(strategy, StrategyKind::SeedClaim | StrategyKind::ShippedClaim) {
+        if matches!(strategy, StrategyKind::SEED_CLAIM | StrategyKind::SHIPPED_CLAIM) {
             assert!(lost.contains(&"ClaimEvent"), "{strategy}: {lost:?}");
             let duplicate = run.result.report.violations().next().expect("the duplicate");
             assert!(
@@ -97,7 +97,7 @@ fn an_async_failover_after_a_claim_loses_it_and_the_designs_that_remember_in_the
 
 #[test]
 fn a_sync_failover_loses_no_acknowledged_write_and_every_design_announces_once() {
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         let run = judged("failover-after-claim-sync.toml", strategy);
         assert!(run.ok, "{}", hasim::report::text::scenario(&run));
         assert_eq!(lost(&run), Vec::<&str>::new(), "{strategy}: nothing acknowledged is lost");
@@ -116,7 +116,7 @@ fn a_sync_failover_loses_no_acknowledged_write_and_every_design_announces_once()
 
 #[test]
 fn a_restart_of_the_primary_breaks_connections_and_loses_nothing_on_both_stores() {
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         let run = judged("db-restart-while-tasks-run.toml", strategy);
         assert!(run.ok && run.result.report.pass, "{}", hasim::report::text::scenario(&run));
         assert_eq!(lost(&run), Vec::<&str>::new(), "{strategy}: a restart loses no commit");
@@ -132,7 +132,7 @@ fn a_restart_of_the_primary_breaks_connections_and_loses_nothing_on_both_stores(
 
 #[test]
 fn a_failover_trace_matches_the_published_schema() {
-    let run = judged("failover-after-claim-async.toml", StrategyKind::SeedClaim);
+    let run = judged("failover-after-claim-async.toml", StrategyKind::SEED_CLAIM);
     assert!(!lost(&run).is_empty());
     let trace = serde_json::to_value(hasim::results::TraceFile::new("run", [&run])).unwrap();
     let schema: serde_json::Value =

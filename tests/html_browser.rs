@@ -348,7 +348,7 @@ fn a_screenshot_of_the_crash_after_claim_report_is_kept_as_an_artifact() {
     }
     let scenario = common::shipped("crash-after-claim.toml");
     let runs: Vec<ScenarioRun> =
-        StrategyKind::ALL.iter().map(|s| common::run_on_memory(&scenario, Some(*s))).collect();
+        StrategyKind::all().iter().map(|s| common::run_on_memory(&scenario, Some(*s))).collect();
     let page = html::render(
         "hasim compare scenarios/crash-after-claim.toml",
         &[Section { scenario: &scenario, runs: &runs }],

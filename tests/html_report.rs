@@ -270,7 +270,7 @@ fn every_shipped_scenario_draws_its_lanes_bands_and_violations_where_the_checker
 fn compare_draws_a_timeline_per_strategy_on_one_scale_marked_where_each_leaves_the_one_above() {
     let scenario = common::shipped("crash-after-claim.toml");
     let runs: Vec<ScenarioRun> =
-        StrategyKind::ALL.iter().map(|s| common::run_on_memory(&scenario, Some(*s))).collect();
+        StrategyKind::all().iter().map(|s| common::run_on_memory(&scenario, Some(*s))).collect();
     let els = elements(&page(&scenario, &runs));
     for (t, run) in runs.iter().enumerate() {
         check_timeline(&els, t, &scenario, run);
@@ -302,7 +302,7 @@ fn compare_draws_a_timeline_per_strategy_on_one_scale_marked_where_each_leaves_t
 #[test]
 fn runs_in_real_time_are_not_compared_moment_by_moment() {
     let scenario = common::shipped("crash-after-claim.toml");
-    let mut runs: Vec<ScenarioRun> = [StrategyKind::SeedClaim, StrategyKind::Outbox]
+    let mut runs: Vec<ScenarioRun> = [StrategyKind::SEED_CLAIM, StrategyKind::OUTBOX]
         .iter()
         .map(|s| common::run_on_memory(&scenario, Some(*s)))
         .collect();

@@ -35,7 +35,7 @@ fn spec(plans: Vec<PlanScript>, timeline: Vec<TimedAction>) -> ClusterSpec {
     ClusterSpec {
         seed: 7,
         config: ClusterConfig::default(),
-        strategy: StrategyKind::SeedClaim,
+        strategy: StrategyKind::SEED_CLAIM,
         webhook: webhook(),
         plans,
         timeline,

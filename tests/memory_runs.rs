@@ -46,7 +46,7 @@ fn retry_story(seed: u64) -> ClusterSpec {
     ClusterSpec {
         seed,
         config: ClusterConfig::default(),
-        strategy: StrategyKind::SeedClaim,
+        strategy: StrategyKind::SEED_CLAIM,
         webhook: WebhookPolicies::default(),
         plans: vec![PlanScript { name: "deploy".into(), project: "demo".into(), tasks }],
         timeline,

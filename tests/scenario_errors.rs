@@ -197,7 +197,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
             runs_per_tick: 8,
             status_write: Some(StatusWrite::StatusGuarded),
         },
-        strategy: StrategyKind::SeedClaim,
+        strategy: StrategyKind::SEED_CLAIM,
         webhook: WebhookPolicies {
             every: PolicyKeys {
                 timeout: Some(100 * MS),
@@ -206,7 +206,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
                 id: Some(IdPolicy::Stable),
             },
             by_strategy: vec![(
-                StrategyKind::ShippedClaim,
+                StrategyKind::SHIPPED_CLAIM.to_string(),
                 PolicyKeys {
                     timeout: Some(80 * MS),
                     attempts: Some(2),
@@ -345,7 +345,7 @@ fn the_complete_example_reads_into_the_expected_scenario() {
     assert_eq!(s.secret.map(|k| k.to_string()).as_deref(), Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
     assert_eq!(s.default_status, 204);
 
-    let seed_claim = vec![StrategyKind::SeedClaim];
+    let seed_claim = vec![StrategyKind::SEED_CLAIM];
     let failed = EventType::PipelineFailed;
     let completed = EventType::PipelineCompleted;
     assert_eq!(
@@ -395,7 +395,7 @@ fn defaults_are_those_of_the_format_document() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.spec.seed, 1);
-    assert_eq!(s.spec.strategy, StrategyKind::SeedClaim);
+    assert_eq!(s.spec.strategy, StrategyKind::SEED_CLAIM);
     assert_eq!(s.spec.deadline, Duration::from_secs(2));
     assert_eq!(s.spec.max_duration, Duration::from_secs(30));
     assert_eq!(s.spec.config, ClusterConfig::default());

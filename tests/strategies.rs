@@ -35,7 +35,7 @@ fn assert_witnessed(run: &ScenarioRun, event: EventType, verdict: Verdict, phras
 
 #[test]
 fn seed_claim_loses_completed_when_the_failed_task_is_skipped() {
-    let run = run("skip-failed-task.toml", StrategyKind::SeedClaim, Database::Memory);
+    let run = run("skip-failed-task.toml", StrategyKind::SEED_CLAIM, Database::Memory);
     assert_witnessed(
         &run,
         EventType::PipelineCompleted,
@@ -46,7 +46,7 @@ fn seed_claim_loses_completed_when_the_failed_task_is_skipped() {
 
 #[test]
 fn seed_claim_loses_completed_when_the_last_open_tasks_are_skipped() {
-    let run = run("skip-last-open-tasks.toml", StrategyKind::SeedClaim, Database::Memory);
+    let run = run("skip-last-open-tasks.toml", StrategyKind::SEED_CLAIM, Database::Memory);
     assert_witnessed(
         &run,
         EventType::PipelineCompleted,
@@ -57,7 +57,7 @@ fn seed_claim_loses_completed_when_the_last_open_tasks_are_skipped() {
 
 #[test]
 fn both_claim_designs_lose_the_event_on_a_crash_after_the_claim() {
-    for strategy in [StrategyKind::SeedClaim, StrategyKind::ShippedClaim] {
+    for strategy in [StrategyKind::SEED_CLAIM, StrategyKind::SHIPPED_CLAIM] {
         let run = run("crash-after-claim.toml", strategy, Database::Memory);
         assert_witnessed(
             &run,
@@ -70,7 +70,7 @@ fn both_claim_designs_lose_the_event_on_a_crash_after_the_claim() {
 
 #[test]
 fn both_claim_designs_lose_completed_on_a_crash_after_done_before_the_check() {
-    for strategy in [StrategyKind::SeedClaim, StrategyKind::ShippedClaim] {
+    for strategy in [StrategyKind::SEED_CLAIM, StrategyKind::SHIPPED_CLAIM] {
         let run = run("crash-before-completion-check.toml", strategy, Database::Memory);
         assert_witnessed(
             &run,
@@ -83,7 +83,7 @@ fn both_claim_designs_lose_completed_on_a_crash_after_done_before_the_check() {
 
 #[test]
 fn shipped_claim_announces_completed_twice_when_run_and_skip_hit_a_complete_plan() {
-    let run = run("skip-on-completed-plan.toml", StrategyKind::ShippedClaim, Database::Memory);
+    let run = run("skip-on-completed-plan.toml", StrategyKind::SHIPPED_CLAIM, Database::Memory);
     assert_witnessed(
         &run,
         EventType::PipelineCompleted,
@@ -94,7 +94,7 @@ fn shipped_claim_announces_completed_twice_when_run_and_skip_hit_a_complete_plan
 
 #[test]
 fn in_memory_duplicates_with_two_replicas() {
-    let run = run("concurrent-failures.toml", StrategyKind::InMemory, Database::Memory);
+    let run = run("concurrent-failures.toml", StrategyKind::IN_MEMORY, Database::Memory);
     assert_witnessed(&run, EventType::PipelineFailed, Verdict::Duplicate, &["r1 sent", "r2 sent"]);
 }
 
@@ -103,7 +103,7 @@ fn in_memory_duplicates_with_two_replicas() {
 /// the design announces it.
 #[test]
 fn every_design_delivers_every_event_of_a_run_without_faults() {
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         for name in ["happy-path.toml", "fail-retry-complete.toml"] {
             let run = run(name, strategy, Database::Memory);
             let report = &run.result.report;
@@ -120,7 +120,7 @@ fn every_design_delivers_every_event_of_a_run_without_faults() {
 /// retry, complete) is announced, and the completion too.
 #[test]
 fn shipped_claim_announces_every_failed_episode_of_the_manual_test() {
-    let run = run("design-plan-manual-test.toml", StrategyKind::ShippedClaim, Database::Memory);
+    let run = run("design-plan-manual-test.toml", StrategyKind::SHIPPED_CLAIM, Database::Memory);
     let report = &run.result.report;
     let failed = report.events.iter().filter(|e| e.event == EventType::PipelineFailed).count();
     assert!(failed >= 2, "{}", hasim::report::text::scenario(&run));
@@ -132,7 +132,7 @@ fn shipped_claim_announces_every_failed_episode_of_the_manual_test() {
 #[track_caller]
 fn assert_outbox_keeps_the_contract(database: Database) {
     for name in common::shipped_scenarios() {
-        let run = run(&name, StrategyKind::Outbox, database.clone());
+        let run = run(&name, StrategyKind::OUTBOX, database.clone());
         assert!(run.result.report.pass && run.ok, "{}", hasim::report::text::scenario(&run));
     }
 }
@@ -173,10 +173,10 @@ fn an_unfenced_done_over_the_cleaners_failed_owes_both_events_and_the_outbox_del
     let both =
         [(EventType::PipelineFailed, Verdict::Delivered), (EventType::PipelineCompleted, Verdict::Delivered)];
     let runs = [
-        late_done("unfenced", StrategyKind::Outbox, Database::Memory),
+        late_done("unfenced", StrategyKind::OUTBOX, Database::Memory),
         late_done(
             "unfenced",
-            StrategyKind::Outbox,
+            StrategyKind::OUTBOX,
             Database::Postgres { url: common::database_url(), keep_schema: false },
         ),
     ];
@@ -192,7 +192,7 @@ fn an_unfenced_done_over_the_cleaners_failed_owes_both_events_and_the_outbox_del
         assert!(overwrite, "the history shows the run going FAILED -> DONE:\n{table}");
     }
     // The claim designs, unfenced by default, lose the failure and announce the completion.
-    let run = late_done("unfenced", StrategyKind::ShippedClaim, Database::Memory);
+    let run = late_done("unfenced", StrategyKind::SHIPPED_CLAIM, Database::Memory);
     let lost =
         [(EventType::PipelineFailed, Verdict::Lost), (EventType::PipelineCompleted, Verdict::Delivered)];
     assert_eq!(verdicts(&run), lost, "{}", hasim::report::text::scenario(&run));
@@ -202,11 +202,11 @@ fn an_unfenced_done_over_the_cleaners_failed_owes_both_events_and_the_outbox_del
 #[test]
 fn a_fenced_or_status_guarded_write_leaves_the_cleaners_failure_standing_under_every_strategy() {
     for mode in ["fenced", "status-guarded"] {
-        for strategy in StrategyKind::ALL {
+        for strategy in StrategyKind::all() {
             let run = late_done(mode, strategy, Database::Memory);
             let table = hasim::report::text::scenario(&run);
             let want = match strategy {
-                StrategyKind::Outbox => Verdict::Delivered,
+                StrategyKind::OUTBOX => Verdict::Delivered,
                 _ => Verdict::Lost,
             };
             assert_eq!(

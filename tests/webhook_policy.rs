@@ -169,9 +169,9 @@ fn a_late_accept_without_id_is_a_duplicate_on_postgres() {
 #[test]
 fn shipped_claim_sends_no_id_unless_the_file_says_so_and_the_others_a_stable_one() {
     let silent = late_accept("");
-    for strategy in StrategyKind::ALL {
+    for strategy in StrategyKind::all() {
         let run = run(&silent, Some(strategy), Database::Memory);
-        assert_late_accept(&run, strategy != StrategyKind::ShippedClaim);
+        assert_late_accept(&run, strategy != StrategyKind::SHIPPED_CLAIM);
         let omitted: Vec<bool> = run
             .result
             .history
@@ -181,7 +181,7 @@ fn shipped_claim_sends_no_id_unless_the_file_says_so_and_the_others_a_stable_one
                 _ => None,
             })
             .collect();
-        assert_eq!(omitted, [strategy == StrategyKind::ShippedClaim; 2], "{strategy}");
+        assert_eq!(omitted, [strategy == StrategyKind::SHIPPED_CLAIM; 2], "{strategy}");
     }
 }
 
@@ -189,7 +189,7 @@ fn shipped_claim_sends_no_id_unless_the_file_says_so_and_the_others_a_stable_one
 fn an_id_in_webhook_applies_to_every_strategy() {
     for (id, stable) in [("stable", true), ("none", false)] {
         let scenario = late_accept(&format!("id = \"{id}\""));
-        for strategy in StrategyKind::ALL {
+        for strategy in StrategyKind::all() {
             assert_late_accept(&run(&scenario, Some(strategy), Database::Memory), stable);
         }
     }
@@ -206,15 +206,15 @@ fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_the_memory_store() {
     };
     // The file's strategy (shipped-claim) sends without id; --strategy picks the table.
     assert_eq!(tries(None), (3, false));
-    assert_eq!(tries(Some(StrategyKind::SeedClaim)), (1, true));
-    assert_eq!(tries(Some(StrategyKind::InMemory)), (3, false));
-    assert_eq!(tries(Some(StrategyKind::ShippedClaim)), (3, false));
+    assert_eq!(tries(Some(StrategyKind::SEED_CLAIM)), (1, true));
+    assert_eq!(tries(Some(StrategyKind::IN_MEMORY)), (3, false));
+    assert_eq!(tries(Some(StrategyKind::SHIPPED_CLAIM)), (3, false));
 }
 
 #[test]
 fn a_strategy_table_sets_the_policy_of_the_strategy_run_on_postgres() {
     let scenario = refused("[webhook.seed-claim]\nattempts = 1\nid = \"none\"\n");
-    let run = run(&scenario, Some(StrategyKind::SeedClaim), postgres());
+    let run = run(&scenario, Some(StrategyKind::SEED_CLAIM), postgres());
     assert_eq!(completed(&run).verdict, Verdict::Undeliverable);
     let requests = &run.result.requests;
     assert_eq!(requests.len(), 1, "{requests:#?}");

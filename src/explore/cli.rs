@@ -22,8 +22,8 @@ pub struct ExploreArgs {
     #[command(subcommand)]
     pub command: Option<ExploreCommand>,
 
-    /// The delivery design to search: in-memory, seed-claim, shipped-claim, outbox.
-    #[arg(long, required = true, value_enum)]
+    /// The delivery design to search.
+    #[arg(long, required = true, value_parser = crate::cli::strategy_parser())]
     pub strategy: Option<StrategyKind>,
 
     /// Generated cases to run (shrinking runs come on top); with --shard, the cases

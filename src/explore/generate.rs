@@ -13,7 +13,7 @@
 //!
 //! let mut runner = TestRunner::deterministic();
 //! let case = case(&Bounds::default()).new_tree(&mut runner).unwrap().current();
-//! let scenario = case.scenario(StrategyKind::Outbox).unwrap();
+//! let scenario = case.scenario(StrategyKind::OUTBOX).unwrap();
 //! assert_eq!(scenario.spec.plans.len(), case.plans.len());
 //! ```
 
@@ -219,8 +219,8 @@ mod tests {
 
         #[test]
         fn prop_every_generated_case_is_a_valid_scenario(case in case(&Bounds::default())) {
-            let scenario = case.scenario(StrategyKind::SeedClaim);
-            prop_assert!(scenario.is_ok(), "{}\n{}", scenario.unwrap_err(), case.to_toml(StrategyKind::SeedClaim, &Default::default()));
+            let scenario = case.scenario(StrategyKind::SEED_CLAIM);
+            prop_assert!(scenario.is_ok(), "{}\n{}", scenario.unwrap_err(), case.to_toml(StrategyKind::SEED_CLAIM, &Default::default()));
             let scenario = scenario.unwrap();
             prop_assert_eq!(scenario.spec.plans.len(), case.plans.len());
             prop_assert_eq!(scenario.spec.faults.len(), case.faults.len());
@@ -238,7 +238,7 @@ mod tests {
             while tree.simplify() && steps < 2_000 {
                 steps += 1;
                 let current = tree.current();
-                assert!(current.scenario(StrategyKind::Outbox).is_ok(), "step {steps}: {current:?}");
+                assert!(current.scenario(StrategyKind::OUTBOX).is_ok(), "step {steps}: {current:?}");
             }
             let smallest = tree.current();
             assert_eq!(smallest.plans.len(), 1, "{smallest:?}");

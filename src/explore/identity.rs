@@ -124,21 +124,21 @@ mod tests {
 
     #[test]
     fn the_shape_leaves_out_comments_names_and_the_seed_only() {
-        let (_, a) = sample(1, 3, StrategyKind::SeedClaim, Verdict::Lost, 1);
-        let (_, b) = sample(2, 8, StrategyKind::SeedClaim, Verdict::Lost, 1);
+        let (_, a) = sample(1, 3, StrategyKind::SEED_CLAIM, Verdict::Lost, 1);
+        let (_, b) = sample(2, 8, StrategyKind::SEED_CLAIM, Verdict::Lost, 1);
         assert_ne!(a, b);
         assert_eq!(shape(&a), shape(&b));
         assert!(shape(&a).contains("name = \"p1\""), "plan names stay: {}", shape(&a));
         assert!(!shape(&a).contains("seed ="), "{}", shape(&a));
-        let (_, c) = sample(1, 3, StrategyKind::SeedClaim, Verdict::Lost, 2);
+        let (_, c) = sample(1, 3, StrategyKind::SEED_CLAIM, Verdict::Lost, 2);
         assert_ne!(shape(&a), shape(&c));
     }
 
     #[test]
     fn a_file_reads_as_its_strategy_verdict_and_shape() {
-        let (name, text) = sample(4, 2, StrategyKind::ShippedClaim, Verdict::Duplicate, 1);
+        let (name, text) = sample(4, 2, StrategyKind::SHIPPED_CLAIM, Verdict::Duplicate, 1);
         let identity = Identity::read(Path::new(&name), &text).unwrap();
-        assert_eq!((identity.strategy, identity.verdict), (StrategyKind::ShippedClaim, Verdict::Duplicate));
+        assert_eq!((identity.strategy, identity.verdict), (StrategyKind::SHIPPED_CLAIM, Verdict::Duplicate));
         assert_eq!(identity.shape, shape(&text));
         // An [[expect]] that names no plan (nor verdict): the witness comment says it.
         let whole_run = text.replace("plan = \"p1\"\npass = false", "pass = false");

@@ -177,16 +177,16 @@ mod tests {
         let one = folder(
             "one",
             &[
-                file(1, 1, StrategyKind::SeedClaim, Verdict::Lost, 1),
-                file(1, 4, StrategyKind::SeedClaim, Verdict::Duplicate, 1),
+                file(1, 1, StrategyKind::SEED_CLAIM, Verdict::Lost, 1),
+                file(1, 4, StrategyKind::SEED_CLAIM, Verdict::Duplicate, 1),
             ],
         );
         let two = folder(
             "two",
             &[
-                file(2, 2, StrategyKind::SeedClaim, Verdict::Lost, 1), // one's case 1, another seed
-                file(2, 5, StrategyKind::SeedClaim, Verdict::Lost, 2), // another shape
-                file(2, 6, StrategyKind::ShippedClaim, Verdict::Lost, 1), // another strategy
+                file(2, 2, StrategyKind::SEED_CLAIM, Verdict::Lost, 1), // one's case 1, another seed
+                file(2, 5, StrategyKind::SEED_CLAIM, Verdict::Lost, 2), // another shape
+                file(2, 6, StrategyKind::SHIPPED_CLAIM, Verdict::Lost, 1), // another strategy
             ],
         );
         let out = std::env::temp_dir().join(format!("hasim-merge-{}-out", std::process::id()));
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(on_disk, written);
         assert_eq!(
             std::fs::read_to_string(out.join("explore-seed-claim-seed1-case1.toml")).unwrap(),
-            file(1, 1, StrategyKind::SeedClaim, Verdict::Lost, 1).1
+            file(1, 1, StrategyKind::SEED_CLAIM, Verdict::Lost, 1).1
         );
         // Merging again adds nothing: the output folder counts first.
         let again = merge(&[one.clone(), two.clone()], &out).unwrap();
@@ -243,7 +243,7 @@ mod tests {
         let error = merge(std::slice::from_ref(&missing), &out).unwrap_err();
         assert_eq!(error.to_string(), "/no/such/counterexamples: no such directory");
 
-        let good = file(1, 1, StrategyKind::Outbox, Verdict::Lost, 0);
+        let good = file(1, 1, StrategyKind::OUTBOX, Verdict::Lost, 0);
         let stranger = ("plain.toml".to_owned(), "name = \"x\"\n".to_owned());
         let dir = folder("stranger", &[good.clone(), stranger]);
         let error = merge(std::slice::from_ref(&dir), &out).unwrap_err().to_string();
@@ -263,9 +263,9 @@ mod tests {
 
     #[test]
     fn two_files_of_one_name_and_different_violations_are_refused() {
-        let (name, text) = file(1, 1, StrategyKind::Outbox, Verdict::Lost, 0);
+        let (name, text) = file(1, 1, StrategyKind::OUTBOX, Verdict::Lost, 0);
         let one = folder("clash-one", &[(name.clone(), text)]);
-        let two = folder("clash-two", &[(name, file(1, 1, StrategyKind::Outbox, Verdict::Lost, 3).1)]);
+        let two = folder("clash-two", &[(name, file(1, 1, StrategyKind::OUTBOX, Verdict::Lost, 3).1)]);
         let out = std::env::temp_dir().join(format!("hasim-merge-{}-clash", std::process::id()));
         let error = merge(&[one.clone(), two.clone()], &out).unwrap_err();
         assert!(matches!(error, MergeError::NameClash(..)), "{error}");

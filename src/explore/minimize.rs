@@ -109,7 +109,7 @@ mod tests {
         assert!(all.iter().all(|c| c != &base));
         for c in &all {
             assert!(c.size() <= base.size());
-            assert!(c.scenario(crate::strategy::StrategyKind::Outbox).is_ok(), "{c:?}");
+            assert!(c.scenario(crate::strategy::StrategyKind::OUTBOX).is_ok(), "{c:?}");
         }
         // The fault, the action, each task, each attempt, a replica; then times, routing.
         assert!(all.iter().any(|c| c.faults.is_empty()));

@@ -21,7 +21,7 @@
 //! proptest! {
 //!     #[test]
 //!     fn outbox_never_duplicates(c in case(&Bounds::default())) {
-//!         let run = run_case(&Search::new(StrategyKind::Outbox, 1), &c).unwrap();
+//!         let run = run_case(&Search::new(StrategyKind::OUTBOX, 1), &c).unwrap();
 //!         prop_assert!(run.result.report.violations().all(|e| e.verdict != hasim::check::Verdict::Duplicate));
 //!     }
 //! }

@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_case_depends_only_on_the_seed_and_its_number() {
-        let search = Search { seed: 7, ..Search::new(StrategyKind::Outbox, 10) };
+        let search = Search { seed: 7, ..Search::new(StrategyKind::OUTBOX, 10) };
         let case = |s: &Search, k| case_tree(s, k).unwrap().current();
         assert_eq!(case(&search, 3), case(&search, 3));
         assert_ne!(case(&search, 3), case(&search, 4));
@@ -181,7 +181,7 @@ mod tests {
         // The smallest shape: one replica, one plan of one task, no faults.
         let search = Search {
             bounds: super::super::Bounds::exactly(1, 1, 1, 0),
-            ..Search::new(StrategyKind::Outbox, 1)
+            ..Search::new(StrategyKind::OUTBOX, 1)
         };
         let shrink_runs = std::cell::Cell::new(0);
         let trial = trial(&search, 1, |n| shrink_runs.set(n), || false).unwrap();

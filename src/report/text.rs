@@ -268,7 +268,7 @@ mod tests {
         "the host lagged up to 2.3 s (bound 250 ms); verdicts may reflect the host, not the design";
 
     fn lagged(name: &str, max: Duration) -> ScenarioRun {
-        let mut run = scenario_run(name, StrategyKind::SeedClaim, result(Log::default(), vec![], 100));
+        let mut run = scenario_run(name, StrategyKind::SEED_CLAIM, result(Log::default(), vec![], 100));
         run.result.host_lag = Some(HostLag {
             period: crate::lag::PERIOD,
             bound: Duration::from_millis(250),

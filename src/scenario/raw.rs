@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::duration::{RawDuration, RawDurationRange};
+use crate::strategy::StrategyKind;
 
 /// A spanned string.
 pub type Str = Spanned<String>;
@@ -59,9 +60,8 @@ pub struct RawDatabase {
 }
 
 /// `[webhook]`, with a `[webhook.<strategy>]` table per strategy, named as the CLI
-/// names them.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// names them: any registered strategy's name is a key of its own.
+#[derive(Debug, Default)]
 pub struct RawWebhook {
     pub receiver: Option<Str>,
     pub url: Option<Str>,
@@ -71,13 +71,56 @@ pub struct RawWebhook {
     pub secret: Option<Str>,
     pub status: Option<Int>,
     pub id: Option<Str>,
-    #[serde(rename = "in-memory")]
-    pub in_memory: Option<Spanned<RawPolicy>>,
-    #[serde(rename = "seed-claim")]
-    pub seed_claim: Option<Spanned<RawPolicy>>,
-    #[serde(rename = "shipped-claim")]
-    pub shipped_claim: Option<Spanned<RawPolicy>>,
-    pub outbox: Option<Spanned<RawPolicy>>,
+    /// The `[webhook.<strategy>]` tables, in the file's order.
+    pub strategies: Vec<(StrategyKind, Spanned<RawPolicy>)>,
+}
+
+/// The keys of `[webhook]` besides the strategies' tables.
+const WEBHOOK_KEYS: &[&str] =
+    &["receiver", "url", "timeout", "attempts", "backoff", "secret", "status", "id"];
+
+impl<'de> Deserialize<'de> for RawWebhook {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = RawWebhook;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [webhook] table")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawWebhook, A::Error> {
+                let mut raw = RawWebhook::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "receiver" => raw.receiver = Some(map.next_value()?),
+                        "url" => raw.url = Some(map.next_value()?),
+                        "timeout" => raw.timeout = Some(map.next_value()?),
+                        "attempts" => raw.attempts = Some(map.next_value()?),
+                        "backoff" => raw.backoff = Some(map.next_value()?),
+                        "secret" => raw.secret = Some(map.next_value()?),
+                        "status" => raw.status = Some(map.next_value()?),
+                        "id" => raw.id = Some(map.next_value()?),
+                        name => match name.parse::<StrategyKind>() {
+                            Ok(strategy) => raw.strategies.push((strategy, map.next_value()?)),
+                            Err(_) => {
+                                let strategies: Vec<&str> =
+                                    StrategyKind::all().iter().map(|s| s.as_str()).collect();
+                                return Err(serde::de::Error::custom(format!(
+                                    "unknown field `{name}`, expected one of `{}`, or a table named \
+                                     after a strategy ({})",
+                                    WEBHOOK_KEYS.join("`, `"),
+                                    strategies.join(", ")
+                                )));
+                            }
+                        },
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(Keys)
+    }
 }
 
 /// `[webhook.<strategy>]`: the policy keys a strategy's runs override.

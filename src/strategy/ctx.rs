@@ -5,16 +5,21 @@
 use std::future::pending;
 use std::ops::Deref;
 use std::rc::Rc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
 use crate::actors::{
-    Announce, ClaimEvent, ReadPlanState, ReplicaActor, ResetClaim, StoreActor, WebhookActor,
+    Announce, CheckCompletion, ClaimEvent, CreatePendingRuns, FailAbandonedRuns, FailAbandonedRunsRaising,
+    FinishRun, FinishRunRaising, LeaseEvents, MarkDelivered, ReadPlanState, ReplicaActor, ResetClaim,
+    SkipTasks, SkipTasksRaising, StoreActor, WebhookActor,
 };
 use crate::faults::CrashPoint;
 use crate::history::Event;
-use crate::model::{EventType, PlanId, ReplicaId, RunStatus};
-use crate::store::{Claim, PlanState, RaisedEvent};
+use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::store::{
+    Batch, Claim, EndedRun, LeasedEvent, NewRun, PlanState, RaisedEvent, Raising, RunOutcome,
+};
 use crate::webhook::{FailedTask, Payload};
 use crate::world::World;
 use crate::{Error, Result};
@@ -100,8 +105,8 @@ impl Deref for ReplicaCtx {
 }
 
 impl ReplicaCtx {
-    /// Sends `msg` to the replica's store actor.
-    pub async fn store<M, T>(&self, msg: M) -> Result<T>
+    /// Sends `msg` to the replica's store actor: every verb below is one message.
+    pub(crate) async fn store<M, T>(&self, msg: M) -> Result<T>
     where
         M: Message<Result = Result<T>> + Send + 'static,
         T: Send + 'static,
@@ -169,9 +174,84 @@ impl ReplicaCtx {
     /// Queues a completion check of `plan` on this replica's in-memory channel: lost
     /// if the replica crashes before it runs.
     pub fn request_completion_check(&self, plan: PlanId) {
-        self.replica.do_send(crate::actors::CheckCompletion { plan });
+        self.replica.do_send(CheckCompletion { plan });
     }
 }
+
+/// The store's verbs: each is one operation of the replica's store actor, logged in
+/// the history as it returns (a write that fails or is cut off is resolved from the
+/// commit log after the run).
+impl ReplicaCtx {
+    /// BatchRunTasks' write: a PENDING run for each of `tasks` that has no run in
+    /// progress.
+    pub async fn create_runs(&self, plan: PlanId, tasks: Vec<TaskId>) -> Result<Batch<NewRun>> {
+        self.store(CreatePendingRuns { plan, tasks }).await
+    }
+
+    /// BatchSkipTasks' write: marks `tasks` skipped by the user.
+    pub async fn skip_tasks(&self, plan: PlanId, tasks: Vec<TaskId>) -> Result<Batch<TaskId>> {
+        self.store(SkipTasks { plan, tasks, reason: SKIPPED.into() }).await
+    }
+
+    /// [`ReplicaCtx::skip_tasks`], writing in the same transaction the outbox row of
+    /// the event the skip owes (the plan completing), if any.
+    pub async fn skip_tasks_raising(
+        &self,
+        plan: PlanId,
+        tasks: Vec<TaskId>,
+    ) -> Result<Raising<Batch<TaskId>>> {
+        self.store(SkipTasksRaising { plan, tasks, reason: SKIPPED.into() }).await
+    }
+
+    /// Writes the end of run `run`, executed by this replica, guarded as the run's
+    /// status write mode says; `None` when the guard refused it. Tried once.
+    pub async fn end_run(&self, run: RunId, outcome: RunOutcome) -> Result<Option<EndedRun>> {
+        let (replica, write) = (self.id.clone(), self.world.status_write);
+        self.store(FinishRun { run, replica, outcome, write }).await
+    }
+
+    /// [`ReplicaCtx::end_run`], writing in the same transaction the outbox row of
+    /// the event the run's end owes (the plan failing or completing), if any.
+    pub async fn end_run_raising(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+    ) -> Result<Raising<Option<EndedRun>>> {
+        let (replica, write) = (self.id.clone(), self.world.status_write);
+        self.store(FinishRunRaising { run, replica, outcome, write }).await
+    }
+
+    /// The abandoned-run cleaner's write: fails the RUNNING runs of replicas whose
+    /// heartbeat is older than `stale_after`.
+    pub async fn fail_abandoned_runs(&self, stale_after: Duration) -> Result<Vec<EndedRun>> {
+        self.store(FailAbandonedRuns { stale_after }).await
+    }
+
+    /// [`ReplicaCtx::fail_abandoned_runs`], writing the outbox rows of the events the
+    /// failures owe in the same transaction.
+    pub async fn fail_abandoned_runs_raising(&self, stale_after: Duration) -> Result<Raising<Vec<EndedRun>>> {
+        self.store(FailAbandonedRunsRaising { stale_after }).await
+    }
+
+    /// Leases up to `limit` pending outbox rows for `lease`, skipping rows leased
+    /// `max_leases` times already.
+    pub async fn lease_events(
+        &self,
+        limit: u32,
+        lease: Duration,
+        max_leases: u32,
+    ) -> Result<Vec<LeasedEvent>> {
+        self.store(LeaseEvents { replica: self.id.clone(), limit, lease, max_leases }).await
+    }
+
+    /// Marks an outbox row delivered; false when it was not pending.
+    pub async fn mark_delivered(&self, event: RaisedEvent) -> Result<bool> {
+        self.store(MarkDelivered { event }).await
+    }
+}
+
+/// Why a user's skip skipped a task.
+const SKIPPED: &str = "skipped by the user";
 
 #[cfg(test)]
 mod tests {

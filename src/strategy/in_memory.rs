@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use crate::actors::{CreatePendingRuns, SkipTasks};
 use crate::model::{EventType, PlanId, RunStatus, TaskId};
 use crate::store::{Batch, EndedRun, NewRun};
 
@@ -57,12 +56,12 @@ impl Strategy for InMemory {
     }
 
     fn batch_run(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<NewRun>> {
-        Box::pin(async move { r.store(CreatePendingRuns { plan, tasks }).await })
+        Box::pin(async move { r.create_runs(plan, tasks).await })
     }
 
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>> {
         Box::pin(async move {
-            let batch = r.store(SkipTasks { plan, tasks, reason: "skipped by the user".into() }).await?;
+            let batch = r.skip_tasks(plan, tasks).await?;
             // The skip goes on the same channel as DONE runs.
             r.request_completion_check(plan);
             Ok(batch)

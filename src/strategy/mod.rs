@@ -7,28 +7,24 @@
 mod ctx;
 mod in_memory;
 pub mod outbox;
+mod registry;
 mod seed_claim;
 mod shipped_claim;
 
-use std::fmt;
-use std::rc::Rc;
-use std::str::FromStr;
+use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
 
 pub use ctx::{ReplicaCtx, ReplicaParts};
 pub use in_memory::InMemory;
 pub use outbox::Outbox;
+pub use registry::{Design, StrategyKind, register, shipped};
 pub use seed_claim::SeedClaim;
 pub use shipped_claim::ShippedClaim;
 
-use std::time::Duration;
-
 use crate::Result;
-use crate::actors::{FailAbandonedRuns, FinishRun};
 use crate::model::{PlanId, RunId, TaskId};
-use crate::store::{Batch, EndedRun, NewRun, RunOutcome, StatusWrite};
+use crate::store::{Batch, EndedRun, NewRun, RunOutcome};
 
 /// The future a hook returns; it runs on the replica's thread.
 pub type Hook<T = ()> = LocalBoxFuture<'static, Result<T>>;
@@ -55,19 +51,13 @@ pub trait Strategy {
     /// write mode says (`World::status_write`); `None` when the guard refused it. By
     /// default a plain status write, tried again on failure.
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
-        Box::pin(async move {
-            let write = || {
-                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), r.world.status_write);
-                r.store(FinishRun { run, replica, outcome, write })
-            };
-            retrying(&r, write).await
-        })
+        Box::pin(async move { retrying(&r, || r.end_run(run, outcome.clone())).await })
     }
 
     /// The abandoned-run cleaner's round: by default it fails the runs of replicas
     /// whose heartbeat is stale, and announces nothing.
     fn clean(&self, r: ReplicaCtx, stale_after: Duration) -> Hook {
-        Box::pin(async move { r.store(FailAbandonedRuns { stale_after }).await.map(drop) })
+        Box::pin(async move { r.fail_abandoned_runs(stale_after).await.map(drop) })
     }
 
     /// Every scheduler tick (a relay, say). Nothing by default.
@@ -106,79 +96,6 @@ where
             }
             result => return result,
         }
-    }
-}
-
-/// The strategies hasim knows, by the names the CLI and scenario files use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum StrategyKind {
-    /// Before HA: each replica announces what it sees and remembers what it sent.
-    InMemory,
-    /// The design plan as written: claim with INSERT ... ON CONFLICT DO NOTHING, then
-    /// send; reset on BatchRunTasks; completion checks on an in-memory channel.
-    SeedClaim,
-    /// The claim design as shipped after the skip fix: reset on run and skip, skip
-    /// checks completion, empty batches do nothing.
-    ShippedClaim,
-    /// hasim's design: events written with the change that owes them, delivered by
-    /// leased relays on every replica.
-    Outbox,
-}
-
-impl StrategyKind {
-    /// Every strategy.
-    pub const ALL: [StrategyKind; 4] =
-        [StrategyKind::InMemory, StrategyKind::SeedClaim, StrategyKind::ShippedClaim, StrategyKind::Outbox];
-
-    /// The name the CLI and scenario files use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StrategyKind::InMemory => "in-memory",
-            StrategyKind::SeedClaim => "seed-claim",
-            StrategyKind::ShippedClaim => "shipped-claim",
-            StrategyKind::Outbox => "outbox",
-        }
-    }
-
-    /// The status write this design makes when `[cluster] status_write` does not
-    /// say (`docs/strategies.md`): the claim designs and the design before HA run on
-    /// the real system's store, whose status write is `WHERE id = $1` (unfenced);
-    /// the outbox fences it on the run's status and replica.
-    pub fn status_write(self) -> StatusWrite {
-        match self {
-            StrategyKind::InMemory | StrategyKind::SeedClaim | StrategyKind::ShippedClaim => {
-                StatusWrite::Unfenced
-            }
-            StrategyKind::Outbox => StatusWrite::Fenced,
-        }
-    }
-
-    /// A fresh instance, for a replica that just started.
-    pub fn build(self) -> Rc<dyn Strategy> {
-        match self {
-            StrategyKind::InMemory => Rc::new(InMemory::default()),
-            StrategyKind::SeedClaim => Rc::new(SeedClaim),
-            StrategyKind::ShippedClaim => Rc::new(ShippedClaim),
-            StrategyKind::Outbox => Rc::new(Outbox),
-        }
-    }
-}
-
-impl fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for StrategyKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        StrategyKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            let known: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown strategy {s:?} (known: {})", known.join(", "))
-        })
     }
 }
 

@@ -26,10 +26,6 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use crate::actors::{
-    CreatePendingRuns, FailAbandonedRunsRaising, FinishRunRaising, LeaseEvents, MarkDelivered,
-    SkipTasksRaising,
-};
 use crate::faults::CrashPoint;
 use crate::model::{PlanId, RunId, TaskId};
 use crate::store::{Batch, EndedRun, LeasedEvent, NewRun, RunOutcome};
@@ -77,20 +73,14 @@ async fn relay_one(r: ReplicaCtx, leased: LeasedEvent, expires: Instant) -> crat
     }
     let first_attempt = (leased.leases - 1) * r.world.policy.attempts.max(1) + 1;
     if r.deliver(leased.event, &state, first_attempt).await? {
-        retrying(&r, || r.store(MarkDelivered { event: leased.event })).await?;
+        retrying(&r, || r.mark_delivered(leased.event)).await?;
     }
     Ok(())
 }
 
 impl Strategy for Outbox {
     fn finish_run(&self, r: ReplicaCtx, run: RunId, outcome: RunOutcome) -> Hook<Option<EndedRun>> {
-        Box::pin(async move {
-            let write = || {
-                let (replica, outcome, write) = (r.id.clone(), outcome.clone(), r.world.status_write);
-                r.store(FinishRunRaising { run, replica, outcome, write })
-            };
-            Ok(retrying(&r, write).await?.value)
-        })
+        Box::pin(async move { Ok(retrying(&r, || r.end_run_raising(run, outcome.clone())).await?.value) })
     }
 
     fn run_ended(&self, _r: ReplicaCtx, _run: EndedRun) -> Hook {
@@ -103,27 +93,23 @@ impl Strategy for Outbox {
     }
 
     fn batch_run(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<NewRun>> {
-        Box::pin(async move { r.store(CreatePendingRuns { plan, tasks }).await })
+        Box::pin(async move { r.create_runs(plan, tasks).await })
     }
 
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>> {
-        Box::pin(async move {
-            let skip = SkipTasksRaising { plan, tasks, reason: "skipped by the user".into() };
-            Ok(r.store(skip).await?.value)
-        })
+        Box::pin(async move { Ok(r.skip_tasks_raising(plan, tasks).await?.value) })
     }
 
     fn clean(&self, r: ReplicaCtx, stale_after: Duration) -> Hook {
-        Box::pin(async move { r.store(FailAbandonedRunsRaising { stale_after }).await.map(drop) })
+        Box::pin(async move { r.fail_abandoned_runs_raising(stale_after).await.map(drop) })
     }
 
     fn tick(&self, r: ReplicaCtx) -> Hook {
         Box::pin(async move {
             let lease = lease_for(&r.world.policy, r.world.config.tick);
-            let take = LeaseEvents { replica: r.id.clone(), limit: BATCH, lease, max_leases: MAX_LEASES };
             // The server counts the lease from when it ran the statement, after this.
             let expires = Instant::now() + lease;
-            let leased = r.store(take).await?;
+            let leased = r.lease_events(BATCH, lease, MAX_LEASES).await?;
             if leased.is_empty() {
                 return Ok(());
             }

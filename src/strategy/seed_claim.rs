@@ -9,7 +9,6 @@
 //! - BatchSkipTasks triggers nothing: the plan removed the channel that carried skips.
 //! - The abandoned-run cleaner sends nothing.
 
-use crate::actors::{CreatePendingRuns, SkipTasks};
 use crate::model::{EventType, PlanId, RunStatus, TaskId};
 use crate::store::{Batch, Claim, EndedRun, NewRun};
 
@@ -50,13 +49,11 @@ impl Strategy for SeedClaim {
             if let Err(e) = r.reset(plan).await {
                 tracing::warn!(replica = %r.id, %plan, "failed to reset plan webhook delivery: {e}");
             }
-            r.store(CreatePendingRuns { plan, tasks }).await
+            r.create_runs(plan, tasks).await
         })
     }
 
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>> {
-        Box::pin(
-            async move { r.store(SkipTasks { plan, tasks, reason: "skipped by the user".into() }).await },
-        )
+        Box::pin(async move { r.skip_tasks(plan, tasks).await })
     }
 }

@@ -8,7 +8,6 @@
 //! the event, and a run or skip on an already-complete plan wipes the row, so
 //! PIPELINE_COMPLETED can be announced twice.
 
-use crate::actors::{CreatePendingRuns, SkipTasks};
 use crate::model::{PlanId, TaskId};
 use crate::store::{Batch, EndedRun, NewRun};
 
@@ -30,7 +29,7 @@ impl Strategy for ShippedClaim {
     fn batch_run(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<NewRun>> {
         Box::pin(async move {
             let empty = tasks.is_empty();
-            let batch = r.store(CreatePendingRuns { plan, tasks }).await?;
+            let batch = r.create_runs(plan, tasks).await?;
             if !empty {
                 r.reset(plan).await?;
             }
@@ -41,7 +40,7 @@ impl Strategy for ShippedClaim {
     fn batch_skip(&self, r: ReplicaCtx, plan: PlanId, tasks: Vec<TaskId>) -> Hook<Batch<TaskId>> {
         Box::pin(async move {
             let empty = tasks.is_empty();
-            let batch = r.store(SkipTasks { plan, tasks, reason: "skipped by the user".into() }).await?;
+            let batch = r.skip_tasks(plan, tasks).await?;
             if !empty {
                 r.reset(plan).await?;
                 r.request_completion_check(plan);

@@ -4,13 +4,12 @@
 //! `[webhook]` sets keys for every strategy; `[webhook.<strategy>]` overrides them for
 //! runs of that strategy. A key neither table gives keeps its default, except `id`,
 //! whose default follows the design: `shipped-claim` models the real system, which
-//! sends no `webhook-id` to Slack-like endpoints ([`IdPolicy::of_design`]).
+//! sends no `webhook-id` to Slack-like endpoints (the design's own default,
+//! `StrategyKind::webhook_id`).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use crate::strategy::StrategyKind;
 
 /// Whether a delivery's requests carry a `webhook-id` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,16 +39,6 @@ impl IdPolicy {
     /// The policy named `name` in a scenario file.
     pub fn parse(name: &str) -> Option<IdPolicy> {
         IdPolicy::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-
-    /// What a design does when the scenario does not say: the shipped system posts to
-    /// Slack-like endpoints without any `webhook-id`, so `shipped-claim` sends none;
-    /// the other designs send a stable id.
-    pub fn of_design(strategy: StrategyKind) -> IdPolicy {
-        match strategy {
-            StrategyKind::ShippedClaim => IdPolicy::Omitted,
-            StrategyKind::InMemory | StrategyKind::SeedClaim | StrategyKind::Outbox => IdPolicy::Stable,
-        }
     }
 }
 
@@ -113,23 +102,23 @@ impl PolicyKeys {
 pub struct WebhookPolicies {
     /// The keys of `[webhook]`.
     pub every: PolicyKeys,
-    /// The keys of each `[webhook.<strategy>]` table, in the order of
-    /// [`StrategyKind::ALL`]; strategies without a table are absent.
-    pub by_strategy: Vec<(StrategyKind, PolicyKeys)>,
+    /// The keys of each `[webhook.<strategy>]` table by the strategy's name, in the
+    /// order strategies were registered; strategies without a table are absent.
+    pub by_strategy: Vec<(String, PolicyKeys)>,
 }
 
 impl WebhookPolicies {
-    /// The policy of a run under `strategy`: its table's keys, else `[webhook]`'s,
-    /// else the defaults (for `id`, the design's own).
-    pub fn resolve(&self, strategy: StrategyKind) -> WebhookPolicy {
-        let own = self.by_strategy.iter().find(|(s, _)| *s == strategy).map(|(_, keys)| keys);
+    /// The policy of a run under the strategy named `strategy`: its table's keys, else
+    /// `[webhook]`'s, else the defaults; for `id`, the design's own `design_id`.
+    pub fn resolve(&self, strategy: &str, design_id: IdPolicy) -> WebhookPolicy {
+        let own = self.by_strategy.iter().find(|(s, _)| s == strategy).map(|(_, keys)| keys);
         let keys = own.map_or_else(|| self.every.clone(), |own| self.every.overridden_by(own));
         let default = WebhookPolicy::default();
         WebhookPolicy {
             timeout: keys.timeout.unwrap_or(default.timeout),
             attempts: keys.attempts.unwrap_or(default.attempts),
             backoff: keys.backoff.unwrap_or(default.backoff),
-            id: keys.id.unwrap_or_else(|| IdPolicy::of_design(strategy)),
+            id: keys.id.unwrap_or(design_id),
         }
     }
 }
@@ -143,13 +132,10 @@ mod tests {
     }
 
     #[test]
-    fn without_keys_shipped_claim_sends_no_id_and_the_others_a_stable_one() {
+    fn without_keys_a_run_gets_the_defaults_and_its_designs_own_id() {
         let policies = WebhookPolicies::default();
-        for strategy in StrategyKind::ALL {
-            let policy = policies.resolve(strategy);
-            let id =
-                if strategy == StrategyKind::ShippedClaim { IdPolicy::Omitted } else { IdPolicy::Stable };
-            assert_eq!(policy, WebhookPolicy { id, ..WebhookPolicy::default() }, "{strategy}");
+        for id in IdPolicy::ALL {
+            assert_eq!(policies.resolve("any", id), WebhookPolicy { id, ..WebhookPolicy::default() });
         }
     }
 
@@ -160,7 +146,9 @@ mod tests {
                 every: PolicyKeys { id: Some(id), ..PolicyKeys::default() },
                 by_strategy: Vec::new(),
             };
-            assert!(StrategyKind::ALL.into_iter().all(|s| policies.resolve(s).id == id), "{id:?}");
+            for design_id in IdPolicy::ALL {
+                assert_eq!(policies.resolve("outbox", design_id).id, id, "{id:?} over {design_id:?}");
+            }
         }
     }
 
@@ -169,7 +157,7 @@ mod tests {
         let policies = WebhookPolicies {
             every: PolicyKeys { timeout: Some(ms(80)), attempts: Some(5), ..PolicyKeys::default() },
             by_strategy: vec![(
-                StrategyKind::Outbox,
+                "outbox".to_owned(),
                 PolicyKeys {
                     attempts: Some(2),
                     backoff: Some(ms(10)),
@@ -178,12 +166,12 @@ mod tests {
                 },
             )],
         };
-        let outbox = policies.resolve(StrategyKind::Outbox);
+        let outbox = policies.resolve("outbox", IdPolicy::Stable);
         assert_eq!(
             outbox,
             WebhookPolicy { timeout: ms(80), attempts: 2, backoff: ms(10), id: IdPolicy::Omitted }
         );
-        let seed = policies.resolve(StrategyKind::SeedClaim);
+        let seed = policies.resolve("seed-claim", IdPolicy::Stable);
         assert_eq!(
             seed,
             WebhookPolicy { timeout: ms(80), attempts: 5, backoff: ms(50), id: IdPolicy::Stable }

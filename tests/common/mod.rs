@@ -109,11 +109,29 @@ pub fn trace_runs(bytes: &[u8]) -> serde_json::Value {
     trace["runs"].take()
 }
 
-/// The Postgres servers (postmasters) running on a data directory under `dir`.
+/// The Postgres servers (postmasters) running on a data directory under `dir`: the
+/// processes started as `postgres -D <dir>/...`, less their children (a backend the
+/// postmaster has just forked has its command line until it names itself).
 pub fn postmasters_under(dir: &std::path::Path) -> usize {
-    let pattern = format!("postgres -D {}", dir.display());
-    let out = Command::new("pgrep").args(["-f", &pattern]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().count()).unwrap_or(0)
+    let prefix = format!("-D\0{}", dir.display());
+    let started_on_dir = |pid: u32| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        cmdline.split('\0').next().is_some_and(|program| program.ends_with("postgres"))
+            && cmdline.contains(&prefix)
+    };
+    let parent = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The parent's pid is the second field after the parenthesised name.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_name.split_whitespace().nth(1).and_then(|ppid| ppid.parse::<u32>().ok())
+    };
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&pid| started_on_dir(pid))
+        .collect();
+    pids.iter().filter(|&&pid| parent(pid).is_none_or(|ppid| !pids.contains(&ppid))).count()
 }
 
 /// `hasim explore` of seed-claim (seed 1, 200 cases, one job), which finds a

@@ -155,7 +155,7 @@ action = "run"
             report(Verdict::Delivered, Some(90), vec![failed]),
             report(Verdict::Lost, None, vec![late_claim]),
         ];
-        let run = scenario_run(&scenario.name, StrategyKind::InMemory, result);
+        let run = scenario_run(&scenario.name, StrategyKind::IN_MEMORY, result);
         let timeline = build(&scenario, &run);
 
         let placed: Vec<(Verdict, Duration, Option<usize>)> =
@@ -188,7 +188,7 @@ action = "run"
         requests.push(other);
         let mut result = result(log, requests, 300);
         result.report.events = vec![report(Verdict::Duplicate, Some(90), vec![failed, first])];
-        let run = scenario_run(&scenario.name, StrategyKind::ShippedClaim, result);
+        let run = scenario_run(&scenario.name, StrategyKind::SHIPPED_CLAIM, result);
         let timeline = build(&scenario, &run);
         let receiver = timeline.lanes.iter().find(|l| l.id == "receiver").unwrap();
         let marked: Vec<Vec<usize>> = receiver.items.iter().map(|i| i.violations.clone()).collect();

@@ -77,7 +77,7 @@ impl Validator<'_> {
                 .map_err(|_| self.err(seed, "seed", "must be 0 or more (it seeds every random choice)"))?,
         };
         let strategy = match &raw.strategy {
-            None => StrategyKind::SeedClaim,
+            None => StrategyKind::SEED_CLAIM,
             Some(s) => self.strategy(s, "strategy")?,
         };
         let deadline = self.positive(raw.deadline.as_ref(), "deadline")?.unwrap_or(DEFAULT_DEADLINE);

@@ -40,16 +40,11 @@ impl Validator<'_> {
             id: raw.id.as_ref(),
         };
         let every = self.policy_keys("webhook", &every)?;
-        let tables = [
-            (StrategyKind::InMemory, &raw.in_memory),
-            (StrategyKind::SeedClaim, &raw.seed_claim),
-            (StrategyKind::ShippedClaim, &raw.shipped_claim),
-            (StrategyKind::Outbox, &raw.outbox),
-        ];
         let mut by_strategy = Vec::new();
-        for (strategy, table) in tables {
-            let Some(table) = table else { continue };
-            by_strategy.push((strategy, self.strategy_policy(strategy, table)?));
+        for strategy in StrategyKind::all() {
+            for (_, table) in raw.strategies.iter().filter(|(s, _)| *s == strategy) {
+                by_strategy.push((strategy.to_string(), self.strategy_policy(strategy, table)?));
+            }
         }
         Ok(WebhookPolicies { every, by_strategy })
     }

@@ -11,9 +11,18 @@ use std::time::SystemTime;
 use crate::Result;
 use crate::cluster::Database;
 use crate::results::{DEFAULT_ROOT, ResultsDir};
+use crate::strategy::StrategyKind;
 
 /// The server when the store is Postgres and no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Reads a strategy's name (`--strategy`, `--strategies`) against the strategies
+/// registered when the command line is parsed, so `--help` lists each with its line.
+pub fn strategy_parser() -> impl clap::builder::TypedValueParser<Value = StrategyKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let names = StrategyKind::all().into_iter().map(|s| PossibleValue::new(s.as_str()).help(s.about()));
+    PossibleValuesParser::new(names).map(|name| name.parse::<StrategyKind>().expect("a registered name"))
+}
 
 /// Where the replicas' database is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
