@@ -40,8 +40,7 @@ pub use schema::{Plans, RunSchema, connect_options, is_run_schema, redact_url};
 pub use status_write::StatusWrite;
 
 use crate::Result;
-use crate::history::OpId;
-use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
+use crate::model::{EventType, OpId, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
 
 /// A plan to create, with its tasks in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
