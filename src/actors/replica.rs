@@ -152,7 +152,8 @@ impl ReplicaActor {
             .world
             .attempt(run.task, run.attempt)
             .unwrap_or_else(|| Attempt { outcome: RunOutcome::Done, duration: self.world.config.tick });
-        let actor = TaskRunActor::new(run.run, attempt, ctx.address(), self.world.census.token()).start();
+        let actor =
+            TaskRunActor::new(run.run, attempt, ctx.address().recipient(), self.world.census.token()).start();
         self.running.insert(run.run, actor);
     }
 
@@ -212,8 +213,12 @@ impl Actor for ReplicaActor {
             store = store.striking(at_commit);
         }
         self.store = Some(store.counted(self.world.census.token()).start());
-        let webhook =
-            WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());
+        let webhook = WebhookActor::new(
+            self.id.clone(),
+            self.name.clone(),
+            self.world.clone(),
+            ctx.address().recipient(),
+        );
         self.webhook = Some(webhook.start());
         self.handle = Some(ReplicaCtx::new(ReplicaParts {
             id: self.id.clone(),
