@@ -20,11 +20,8 @@ use crate::clock::Clock;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::store::{Claim, NewRun, RaisedEvent, RunRef};
 
-pub use journal::{Journal, OpGuard, OpId, Resolver, StoreAlive};
-
-/// A position in the history. Entries are numbered 0, 1, 2, ... in the order they
-/// were appended.
-pub type Seq = u64;
+pub use crate::model::{OpId, Seq};
+pub use journal::{Journal, OpGuard, Resolver, StoreAlive};
 
 /// One entry of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,14 @@ pub struct TaskId(pub i64);
 #[serde(transparent)]
 pub struct RunId(pub i64);
 
+/// A position in a run's history. Entries are numbered 0, 1, 2, ... in the order
+/// they were appended (`crate::history::History`).
+pub type Seq = u64;
+
+/// A store write's number in its run, in invocation order (0, 1, 2, ...): the key
+/// the store's commit log keeps a write's result under.
+pub type OpId = u64;
+
 /// The name scenario files give whichever replica reaches a point first.
 const ANY: &str = "any";
 

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::CrashNow;
 use crate::faults::{CrashPoint, PointAction, Strike};
 use crate::history::{Event, OpId};
 use crate::link::LinkMode;
@@ -34,8 +33,10 @@ use crate::{Error, Result};
 /// How long the Postgres after-commit point waits to see a write's commit.
 const COMMIT_WAIT: Duration = Duration::from_secs(5);
 
-/// A crash the replica that passed a point must carry out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A crash the replica that passed a point must carry out. It is also the message
+/// the store actor's after-commit point sends the replica to crash it.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
 pub struct Crash {
     /// The fault that fired.
     pub fault: usize,
@@ -43,13 +44,6 @@ pub struct Crash {
     pub point: CrashPoint,
     /// When to restart, if ever.
     pub restart_after: Option<Duration>,
-}
-
-impl Crash {
-    /// The message that crashes the replica.
-    pub fn message(self) -> CrashNow {
-        CrashNow { fault: Some(self.fault), point: Some(self.point), restart_after: self.restart_after }
-    }
 }
 
 impl World {
@@ -105,13 +99,13 @@ pub struct AtCommit {
     world: World,
     name: ReplicaId,
     id: ReplicaId,
-    replica: Recipient<CrashNow>,
+    replica: Recipient<Crash>,
 }
 
 impl AtCommit {
     /// The after-commit point of incarnation `id` of replica `name`, which `replica`
     /// crashes.
-    pub fn new(world: World, name: ReplicaId, id: ReplicaId, replica: Recipient<CrashNow>) -> Self {
+    pub fn new(world: World, name: ReplicaId, id: ReplicaId, replica: Recipient<Crash>) -> Self {
         AtCommit { world, name, id, replica }
     }
 
@@ -128,7 +122,7 @@ impl AtCommit {
         match strike.action {
             PointAction::Crash { restart_after } => {
                 let crash = Crash { fault: strike.fault, point: strike.point, restart_after };
-                self.replica.do_send(crash.message());
+                self.replica.do_send(crash);
                 pending().await
             }
             PointAction::DbReset => {
@@ -160,7 +154,7 @@ impl AtCommit {
                 match strike.action {
                     PointAction::Crash { restart_after } => {
                         let crash = Crash { fault: strike.fault, point: strike.point, restart_after };
-                        at.replica.do_send(crash.message());
+                        at.replica.do_send(crash);
                         // A dead process's sockets close: the held reply never arrives.
                         link.reset();
                         link.set_mode(LinkMode::Normal);

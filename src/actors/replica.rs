@@ -24,7 +24,7 @@ use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
 use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
 use crate::strategy::{Hook, ReplicaCtx, ReplicaParts, Strategy};
-use crate::strike::AtCommit;
+use crate::strike::{AtCommit, Crash};
 use crate::world::{Token, World};
 
 /// One incarnation of a replica.
@@ -152,7 +152,8 @@ impl ReplicaActor {
             .world
             .attempt(run.task, run.attempt)
             .unwrap_or_else(|| Attempt { outcome: RunOutcome::Done, duration: self.world.config.tick });
-        let actor = TaskRunActor::new(run.run, attempt, ctx.address(), self.world.census.token()).start();
+        let actor =
+            TaskRunActor::new(run.run, attempt, ctx.address().recipient(), self.world.census.token()).start();
         self.running.insert(run.run, actor);
     }
 
@@ -212,8 +213,12 @@ impl Actor for ReplicaActor {
             store = store.striking(at_commit);
         }
         self.store = Some(store.counted(self.world.census.token()).start());
-        let webhook =
-            WebhookActor::new(self.id.clone(), self.name.clone(), self.world.clone(), ctx.address());
+        let webhook = WebhookActor::new(
+            self.id.clone(),
+            self.name.clone(),
+            self.world.clone(),
+            ctx.address().recipient(),
+        );
         self.webhook = Some(webhook.start());
         self.handle = Some(ReplicaCtx::new(ReplicaParts {
             id: self.id.clone(),
@@ -326,6 +331,22 @@ impl Handler<CrashNow> for ReplicaActor {
         self.world.history.record(Some(&self.id), Event::Crashed { replica: self.id.clone(), point });
         self.director.do_send(ReplicaDown { name: self.name.clone(), restart_after: msg.restart_after });
         ctx.stop();
+    }
+}
+
+impl Crash {
+    /// The message that crashes the replica.
+    pub fn message(self) -> CrashNow {
+        CrashNow { fault: Some(self.fault), point: Some(self.point), restart_after: self.restart_after }
+    }
+}
+
+/// A crash at the after-commit point, as the store actor's [`AtCommit`] hands it over.
+impl Handler<Crash> for ReplicaActor {
+    type Result = ();
+
+    fn handle(&mut self, crash: Crash, ctx: &mut Context<Self>) {
+        <Self as Handler<CrashNow>>::handle(self, crash.message(), ctx);
     }
 }
 

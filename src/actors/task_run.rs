@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 
-use super::replica::{ReplicaActor, RunFinished};
+use super::replica::RunFinished;
 use crate::model::RunId;
 use crate::script::Attempt;
 use crate::world::Token;
@@ -13,13 +13,13 @@ use crate::world::Token;
 pub struct TaskRunActor {
     run: RunId,
     attempt: Attempt,
-    replica: Addr<ReplicaActor>,
+    replica: Recipient<RunFinished>,
     _census: Token,
 }
 
 impl TaskRunActor {
-    /// Executes `run` as `attempt` says, reporting to `replica`.
-    pub fn new(run: RunId, attempt: Attempt, replica: Addr<ReplicaActor>, census: Token) -> Self {
+    /// Executes `run` as `attempt` says, reporting its end to `replica`.
+    pub fn new(run: RunId, attempt: Attempt, replica: Recipient<RunFinished>, census: Token) -> Self {
         TaskRunActor { run, attempt, replica, _census: census }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
-use super::replica::ReplicaActor;
+use super::replica::CrashNow;
 use crate::faults::CrashPoint;
 use crate::history::Event;
 use crate::model::ReplicaId;
@@ -24,14 +24,15 @@ pub struct WebhookActor {
     id: ReplicaId,
     name: ReplicaId,
     world: World,
-    replica: Addr<ReplicaActor>,
+    replica: Recipient<CrashNow>,
     in_flight: usize,
     _census: Token,
 }
 
 impl WebhookActor {
-    /// The sender of replica incarnation `id` (scenario name `name`).
-    pub fn new(id: ReplicaId, name: ReplicaId, world: World, replica: Addr<ReplicaActor>) -> Self {
+    /// The sender of replica incarnation `id` (scenario name `name`), which crashes
+    /// `replica` when a fault strikes during a send.
+    pub fn new(id: ReplicaId, name: ReplicaId, world: World, replica: Recipient<CrashNow>) -> Self {
         let census = world.census.token();
         WebhookActor { id, name, world, replica, in_flight: 0, _census: census }
     }
@@ -97,7 +98,7 @@ struct Sender {
     id: ReplicaId,
     name: ReplicaId,
     world: World,
-    replica: Addr<ReplicaActor>,
+    replica: Recipient<CrashNow>,
 }
 
 impl Sender {

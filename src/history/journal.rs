@@ -13,13 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Event, History, Seq};
+use super::{Event, History};
 use crate::Result;
-use crate::model::ReplicaId;
+use crate::model::{OpId, ReplicaId, Seq};
 use crate::store::Store;
-
-/// A store write's number in its run, in invocation order (0, 1, 2, ...).
-pub type OpId = u64;
 
 /// Turns a write's result, as the commit log kept it, into the history entries of
 /// what it changed.

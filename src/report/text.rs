@@ -2,7 +2,6 @@
 //! the expectations that did not hold; then a one-line summary, and a line more when
 //! the host fell behind in a run on the real clock.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use crate::history::Event;
 use crate::lag::HostLag;
 use crate::model::PlanId;
 use crate::runner::ScenarioRun;
+use crate::store::plan_titles;
 
 /// The table of one scenario run.
 pub fn scenario(run: &ScenarioRun) -> String {
@@ -51,11 +51,7 @@ pub fn scenario(run: &ScenarioRun) -> String {
     } else if rows.is_empty() {
         let _ = writeln!(out, "  (no event owed, nothing delivered)");
     } else {
-        // The first state of each plan, as a search of the list finds it.
-        let mut titles: HashMap<PlanId, &str> = HashMap::new();
-        for (plan, state) in &run.result.final_state {
-            titles.entry(*plan).or_insert(&state.title);
-        }
+        let titles = plan_titles(&run.result.final_state);
         let names = |id: PlanId| titles.get(&id).map_or_else(|| format!("plan {id}"), |t| (*t).to_owned());
         let plan_width = rows.iter().map(|e| names(e.plan).len()).max().unwrap_or(4).max(4);
         let _ = writeln!(

@@ -20,8 +20,7 @@ use serde::de::DeserializeOwned;
 use sqlx::PgExecutor;
 
 use super::{Batch, Cancellation, Claim, ClaimedRun, CreatedPlan, EndedRun, LeasedEvent, NewRun, Raising};
-use crate::history::{OpId, Seq};
-use crate::model::{EventType, ReplicaId, RunId, TaskId};
+use crate::model::{EventType, OpId, ReplicaId, RunId, Seq, TaskId};
 use crate::{Error, Result};
 
 /// A write that commits something, as the after-commit fault point names it.

@@ -18,8 +18,7 @@ use super::{
     Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
     NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, StatusWrite, Store,
 };
-use crate::history::OpId;
-use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::model::{EventType, OpId, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
 
 /// The shared in-process database. Clones share the same tables.

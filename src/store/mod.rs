@@ -25,6 +25,7 @@ mod postgres_watch;
 mod schema;
 mod status_write;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -40,8 +41,7 @@ pub use schema::{Plans, RunSchema, connect_options, is_run_schema, redact_url};
 pub use status_write::StatusWrite;
 
 use crate::Result;
-use crate::history::OpId;
-use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
+use crate::model::{EventType, OpId, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
 
 /// A plan to create, with its tasks in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +105,17 @@ pub struct PlanState {
     pub episode: u32,
     /// Every task with its latest run, in task order.
     pub tasks: Vec<TaskStatus>,
+}
+
+/// The title of each plan of a run, from its final plan states (as
+/// `RunResult::final_state` lists them): the first state listed for a plan names it.
+/// A plan the run read no state for has no title.
+pub fn plan_titles(final_state: &[(PlanId, PlanState)]) -> HashMap<PlanId, &str> {
+    let mut titles = HashMap::with_capacity(final_state.len());
+    for (plan, state) in final_state {
+        titles.entry(*plan).or_insert(state.title.as_str());
+    }
+    titles
 }
 
 /// A run a replica took (AVAILABLE -> RUNNING).

@@ -15,8 +15,7 @@ use super::{
     Batch, Cancellation, Changes, Claim, ClaimRow, ClaimedRun, CreatedPlan, Cursor, EndedRun, LeasedEvent,
     NewPlan, NewRun, OutboxRow, PlanState, RaisedEvent, Raising, RunOutcome, RunRef, StatusWrite, Store,
 };
-use crate::history::OpId;
-use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
+use crate::model::{EventType, OpId, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::{Error, Result};
 
 /// The SQLSTATE Postgres raises for a foreign key violation.
