@@ -61,9 +61,9 @@ pub enum Fate {
 impl GcArgs {
     /// The server: `--database-url` / `DATABASE_URL` (not empty), else the local one.
     pub fn url(&self) -> String {
-        crate::cli::choose(Some(crate::cli::StoreKind::Postgres), self.database_url.as_deref())
+        crate::args::choose(Some(crate::args::StoreKind::Postgres), self.database_url.as_deref())
             .url
-            .unwrap_or_else(|| crate::cli::DEFAULT_DATABASE_URL.to_owned())
+            .unwrap_or_else(|| crate::args::DEFAULT_DATABASE_URL.to_owned())
     }
 }
 

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod actors;
+pub mod args;
 pub mod bench;
 pub mod builtin;
 pub mod check;

@@ -292,7 +292,7 @@ impl<'a> PlanNames<'a> {
         let names = scenario.spec.plans.iter().map(|p| p.name.as_str()).collect();
         let ids: HashMap<&str, PlanId> =
             result.final_state.iter().map(|(id, state)| (state.title.as_str(), *id)).collect();
-        let titles = ids.iter().map(|(title, id)| (*id, *title)).collect();
+        let titles = crate::store::plan_titles(&result.final_state);
         PlanNames { names, ids, titles }
     }
 

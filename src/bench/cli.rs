@@ -19,8 +19,8 @@ use super::{
     PoolSettings, Stop, Target, Workload, report, sweep_reporting,
 };
 
-pub use crate::cli::DEFAULT_DATABASE_URL;
-use crate::cli::StoreKind;
+pub use crate::args::DEFAULT_DATABASE_URL;
+use crate::args::StoreKind;
 
 /// Measure what the webhook claim costs when replicas race for it.
 #[derive(Debug, Clone, clap::Args)]
@@ -162,13 +162,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 impl BenchArgs {
     /// Where the sweep runs: `--store` (or `--memory`), else as every command
-    /// chooses ([`crate::cli::choose`]).
+    /// chooses ([`crate::args::choose`]).
     pub fn target(&self) -> Target {
         let store = if self.memory { Some(StoreKind::Memory) } else { self.store };
         // A pair is Postgres, whatever the URL says (its own URL replaces it).
         let pair = self.topology == crate::topology::Topology::PrimaryStandby;
         let store = if pair && store.is_none() { Some(StoreKind::Postgres) } else { store };
-        match crate::cli::choose(store, self.database_url.as_deref()).url {
+        match crate::args::choose(store, self.database_url.as_deref()).url {
             Some(url) => Target::Postgres { url },
             None => Target::Memory,
         }

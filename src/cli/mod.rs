@@ -29,7 +29,6 @@
 //! [`ResultsArgs`]; a strategy's name: [`strategy_parser`]) is here too.
 
 mod app;
-mod args;
 mod doctor;
 mod explore;
 mod files;
@@ -40,7 +39,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::*;
+pub use crate::args::*;
 
 use crate::interrupt;
 use crate::strategy::{Design, register};

@@ -9,7 +9,7 @@
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use crate::cli::StoreKind;
+use crate::args::StoreKind;
 use crate::strategy::StrategyKind;
 
 use super::{Bounds, Counterexample, Merged, Outcome, Progress, Search, Shard};
@@ -23,7 +23,7 @@ pub struct ExploreArgs {
     pub command: Option<ExploreCommand>,
 
     /// The delivery design to search.
-    #[arg(long, required = true, value_parser = crate::cli::strategy_parser())]
+    #[arg(long, required = true, value_parser = crate::args::strategy_parser())]
     pub strategy: Option<StrategyKind>,
 
     /// Generated cases to run (shrinking runs come on top); with --shard, the cases
@@ -69,7 +69,7 @@ pub struct ExploreArgs {
     pub json: Option<PathBuf>,
 
     #[command(flatten)]
-    pub results: crate::cli::ResultsArgs,
+    pub results: crate::args::ResultsArgs,
 
     /// Stop after this many distinct counterexamples.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -132,9 +132,9 @@ impl ExploreArgs {
     /// The search these arguments ask for, with `seed` when none was given and
     /// `jobs` when --jobs was not; `None` without --strategy (only a subcommand may
     /// leave it out). The store is chosen as every command chooses it
-    /// ([`crate::cli::choose`]).
+    /// ([`crate::args::choose`]).
     pub fn search(&self, seed: u64, jobs: usize) -> Option<Search> {
-        let database = crate::cli::choose(self.store, self.database_url.as_deref()).database(false);
+        let database = crate::args::choose(self.store, self.database_url.as_deref()).database(false);
         let as_u8 = |r: &RangeInclusive<usize>| (*r.start() as u8)..=(*r.end() as u8);
         Some(Search {
             strategy: self.strategy?,

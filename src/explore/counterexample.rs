@@ -58,12 +58,9 @@ pub(super) fn counterexample_file(
     violation: &EventReport,
 ) -> String {
     // Plans are titled by their file names, `p1`, `p2`, ...
-    let plan = run
-        .result
-        .final_state
-        .iter()
-        .find(|(id, _)| *id == violation.plan)
-        .and_then(|(_, state)| state.title.strip_prefix('p')?.parse::<usize>().ok())
+    let plan = crate::store::plan_titles(&run.result.final_state)
+        .get(&violation.plan)
+        .and_then(|title| title.strip_prefix('p')?.parse::<usize>().ok())
         .map(|n| n - 1);
     let comments = vec![
         format!(
