@@ -9,7 +9,8 @@
 //! the simulation ([`sim::execute`]) runs it with actors and gives back a
 //! [`trace::Trace`]; the checker judges the trace alone ([`check()`], i.e.
 //! [`check::check_trace`]); [`judge`] sets the verdicts against what the file expects.
-//! [`runner::run_scenario`] drives the chain.
+//! [`runner::run_scenario`] drives the chain; [`recheck`] runs its last two links
+//! again on a saved trace.
 //!
 //! The [`store`] holds the shared tables behind one [`Store`] trait with two
 //! backends: [`store::PgStore`] on a real Postgres schema and [`store::MemoryStore`],
@@ -52,6 +53,7 @@ pub mod link;
 pub mod model;
 pub mod proxy;
 pub mod reactions;
+pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;
