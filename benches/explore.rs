@@ -50,7 +50,7 @@ fn steps(c: &mut Criterion) {
     for strategy in [StrategyKind::OUTBOX, StrategyKind::SEED_CLAIM] {
         let scenarios: Vec<_> =
             cases.iter().map(|c| c.scenario(strategy).expect("a valid scenario")).collect();
-        let options = RunOptions { database: hasim::cluster::Database::Memory, strategy: None, seed: None };
+        let options = RunOptions { database: hasim::sim::Database::Memory, strategy: None, seed: None };
         let mut i = 0;
         group.bench_function(format!("run/{strategy}"), |b| {
             b.iter(|| {

@@ -16,9 +16,9 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use hasim::cluster::Database;
 use hasim::runner::{RunOptions, run_scenario};
 use hasim::scenario::{self, Scenario};
+use hasim::sim::Database;
 
 /// The shipped workload the sizes are drawn from.
 const DAY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/load/day-in-the-life.toml");

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::Result;
-use crate::cluster::Database;
 use crate::results::{DEFAULT_ROOT, ResultsDir};
+use crate::sim::Database;
 use crate::strategy::StrategyKind;
 
 /// The server when the store is Postgres and no URL is given.

@@ -65,6 +65,14 @@ pub enum Error {
     /// A strategy could not be registered (a bad name, or a name another design holds).
     #[error("{0}")]
     Strategy(String),
+    /// A saved trace file cannot be judged again (`crate::recheck`).
+    #[error("cannot check the trace {}: {problem}", path.display())]
+    Trace {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it (part of the message, so not a separate source).
+        problem: crate::recheck::TraceProblem,
+    },
     /// The work was asked to stop (SIGINT or SIGTERM) before it finished.
     #[error("stopped by {0}")]
     Interrupted(crate::interrupt::Signal),

@@ -6,7 +6,7 @@
 //! checker can tell writes that were ordered (`a.seq < b.invoked`) from writes that
 //! overlapped in time, whose commit order is unknown. A write whose answer never came
 //! is indeterminate until the run is over, when the store's commit log says whether
-//! it committed ([`journal`]).
+//! it committed (`history/journal.rs`).
 
 mod journal;
 

@@ -5,6 +5,13 @@
 //! models that system (plans, tasks, task runs, replicas, the webhook claim table)
 //! and lets an engineer check whether a delivery design keeps its promise.
 //!
+//! A run flows one way: a [`scenario::Scenario`] file gives a [`spec::ClusterSpec`];
+//! the simulation ([`sim::execute`]) runs it with actors and gives back a
+//! [`trace::Trace`]; the checker judges the trace alone ([`check()`], i.e.
+//! [`check::check_trace`]); [`judge`] sets the verdicts against what the file expects.
+//! [`runner::run_scenario`] drives the chain; [`recheck`] runs its last two links
+//! again on a saved trace.
+//!
 //! The [`store`] holds the shared tables behind one [`Store`] trait with two
 //! backends: [`store::PgStore`] on a real Postgres schema and [`store::MemoryStore`],
 //! a faithful in-process model. Every replica talks to it through its own
@@ -33,7 +40,6 @@ pub mod builtin;
 pub mod check;
 pub mod cli;
 pub mod clock;
-pub mod cluster;
 pub mod doctor;
 mod error;
 pub mod explore;
@@ -41,22 +47,32 @@ pub mod faults;
 pub mod history;
 pub mod housekeeping;
 pub mod interrupt;
+pub mod judge;
 pub mod lag;
 pub mod link;
 pub mod model;
 pub mod proxy;
 pub mod reactions;
+pub mod recheck;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod script;
+pub mod sim;
+pub mod spec;
 pub mod store;
+pub mod stores;
 pub mod strategy;
 pub mod strike;
 pub mod topology;
+pub mod trace;
 pub mod webhook;
 pub mod world;
 
+pub use check::check_trace;
+/// Judges a run's [`trace::Trace`]: `hasim::check(&trace)`, the same as
+/// [`check::check_trace`].
+pub use check::check_trace as check;
 pub use error::{Error, Result};
 pub use store::Store;

@@ -5,10 +5,10 @@
 mod common;
 
 use hasim::check::Verdict;
-use hasim::cluster::Database;
 use hasim::history::{Entry, Event};
 use hasim::model::EventType;
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 use hasim::strategy::StrategyKind;
 
 /// Postgres runs take real time: one at a time, so they do not starve each other.

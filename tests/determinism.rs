@@ -61,7 +61,7 @@ fn two_processes_write_the_same_json_and_page_for_a_scenario_with_random_draws()
 fn the_determinism_check_runs_on_the_memory_store_whatever_database_the_options_name() {
     // A server nobody listens on: a run that went to it would fail to connect.
     let options = hasim::runner::RunOptions {
-        database: hasim::cluster::Database::Postgres {
+        database: hasim::sim::Database::Postgres {
             url: "postgres://nobody@127.0.0.1:1/nothing".into(),
             keep_schema: false,
         },

@@ -4,13 +4,13 @@
 
 mod common;
 
-use hasim::actors::ActionKind;
 use hasim::check::Verdict;
-use hasim::cluster::Database;
 use hasim::history::{Entry, Event};
 use hasim::model::{EventType, PlanId, RunStatus};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::scenario::Scenario;
+use hasim::sim::Database;
+use hasim::spec::ActionKind;
 use hasim::strategy::StrategyKind;
 
 /// `deploy` runs and completes (episode 1), then gets an empty retry, skip, cancel and

@@ -265,7 +265,7 @@ fn a_run_that_never_went_quiet_fails_its_first_check() {
     let scenario = two_plans("[[expect]]\npass = false\n");
     let mut run = common::run_on_memory(&scenario, None);
     assert!(run.checks[0].ok && run.checks[0].what == "the cluster went quiet");
-    run.result.quiesced = false;
+    run.result.trace.quiesced = false;
     let checks = judge(&scenario, run.strategy, &run.result);
     assert_eq!((checks[0].ok, checks[0].detail.as_str()), (false, "stopped at max_duration"));
 }
@@ -281,12 +281,12 @@ fn a_claim_check_holds_only_for_the_exact_rows_read_at_its_moment() {
     assert!(check_named(&run.checks, what).ok, "{:#?}", run.checks);
     let twice = plan_id(&run, "twice");
     let at = std::time::Duration::from_secs(1);
-    let read = run.result.claim_snapshots.iter_mut().find(|s| s.at == at).expect("read at 1s");
+    let read = run.result.trace.claim_snapshots.iter_mut().find(|s| s.at == at).expect("read at 1s");
     read.rows.push(ClaimRow { plan: twice, event: EventType::PipelineFailed });
     let checks = judge(&scenario, run.strategy, &run.result);
     let check = check_named(&checks, what);
     assert_eq!((check.ok, check.detail.as_str()), (false, "found [twice PIPELINE_FAILED]"));
-    run.result.claim_snapshots.retain(|s| s.at != at);
+    run.result.trace.claim_snapshots.retain(|s| s.at != at);
     let checks = judge(&scenario, run.strategy, &run.result);
     let check = check_named(&checks, what);
     assert_eq!((check.ok, check.detail.as_str()), (false, "the table was not read at that moment"));

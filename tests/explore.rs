@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use common::hasim;
 use hasim::check::Verdict;
-use hasim::cluster::Database;
 use hasim::explore::{Bounds, Search, case, explore, run_case};
 use hasim::runner::{RunOptions, check_determinism, run_scenario};
+use hasim::sim::Database;
 use hasim::strategy::StrategyKind;
 use hasim::topology::Replication;
 use proptest::prelude::*;

@@ -8,9 +8,9 @@ mod common;
 
 use std::path::Path;
 
-use hasim::cluster::Database;
 use hasim::history::Event;
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 use hasim::strategy::StrategyKind;
 
 fn postgres() -> Database {

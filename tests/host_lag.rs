@@ -6,9 +6,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use hasim::cluster::{Database, RunResult};
+use hasim::judge::RunResult;
 use hasim::lag::{DB_PERIOD, HostLag, PERIOD};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 
 /// The shipped happy path run on `database`, and its heartbeat interval.
 #[track_caller]

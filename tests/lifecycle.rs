@@ -6,17 +6,19 @@ mod common;
 use std::time::Duration;
 
 use common::{database_url, run};
-use hasim::actors::ActionKind;
 use hasim::check::Verdict;
-use hasim::cluster::{ClusterSpec, RunResult, Setup, TimedAction, execute};
 use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::history::Event;
+use hasim::judge::RunResult;
 use hasim::model::{EventType, ReplicaId, RunStatus};
 use hasim::script::{PlanScript, TaskScript};
+use hasim::sim::{Setup, execute};
+use hasim::spec::ActionKind;
+use hasim::spec::ClusterConfig;
+use hasim::spec::{ClusterSpec, TimedAction};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
 use hasim::webhook::{PolicyKeys, WebhookPolicies};
-use hasim::world::ClusterConfig;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -58,9 +60,9 @@ fn plan(name: &str, tasks: Vec<TaskScript>) -> PlanScript {
 
 #[track_caller]
 fn on_postgres(spec: ClusterSpec) -> RunResult {
-    let result = run(async { execute(spec, &Setup::postgres(database_url())).await.expect("the run") });
-    assert_eq!(result.leaked_actors, 0, "every actor of the run stopped");
-    result
+    let trace = run(async { execute(spec, &Setup::postgres(database_url())).await.expect("the run") });
+    assert_eq!(trace.leaked_actors, 0, "every actor of the run stopped");
+    RunResult::checked(trace)
 }
 
 /// The distinct accepted deliveries (one per webhook-id: a retry of an accepted

@@ -3,16 +3,18 @@
 
 use std::time::Duration;
 
-use hasim::actors::ActionKind;
 use hasim::check::Verdict;
-use hasim::cluster::{ClusterSpec, RunResult, Setup, TimedAction, execute};
 use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
+use hasim::judge::RunResult;
 use hasim::model::{EventType, ReplicaId};
 use hasim::script::{PlanScript, TaskScript};
+use hasim::sim::{Setup, execute};
+use hasim::spec::ActionKind;
+use hasim::spec::ClusterConfig;
+use hasim::spec::{ClusterSpec, TimedAction};
 use hasim::store::RunOutcome;
 use hasim::strategy::StrategyKind;
 use hasim::webhook::WebhookPolicies;
-use hasim::world::ClusterConfig;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -20,9 +22,9 @@ fn paused(spec: ClusterSpec) -> RunResult {
     let system = actix::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap()
     });
-    let result = system.block_on(execute(spec, &Setup::memory())).expect("the run");
-    assert_eq!(result.leaked_actors, 0);
-    result
+    let trace = system.block_on(execute(spec, &Setup::memory())).expect("the run");
+    assert_eq!(trace.leaked_actors, 0);
+    RunResult::checked(trace)
 }
 
 fn retry_story(seed: u64) -> ClusterSpec {

@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use common::OutsideEndpoint;
 use hasim::check::{DeliveryView, Verdict};
-use hasim::cluster::Database;
 use hasim::model::EventType;
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hasim::check::Verdict;
-use hasim::cluster::Database;
 use hasim::history::{Entry, Event};
 use hasim::model::{EventType, RunStatus, TaskState};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -6,18 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hasim::actors::ActionKind;
 use hasim::check::Verdict;
-use hasim::cluster::{ClusterSpec, TimedAction};
 use hasim::faults::{CrashPoint, Fault, FaultKind, Trigger};
 use hasim::model::{EventType, ReplicaId};
 use hasim::reactions::{Reaction, When, Which};
 use hasim::scenario::{self, ClaimCheck, EventRef, Expectation, ScenarioError, Target};
 use hasim::script::{Attempt, PlanScript, TaskScript};
+use hasim::spec::ActionKind;
+use hasim::spec::ClusterConfig;
+use hasim::spec::{ClusterSpec, TimedAction};
 use hasim::store::{RunOutcome, StatusWrite};
 use hasim::strategy::StrategyKind;
 use hasim::webhook::{Answer, EndpointFault, IdPolicy, PolicyKeys, Scope, WebhookPolicies};
-use hasim::world::ClusterConfig;
 use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);

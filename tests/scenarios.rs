@@ -7,9 +7,9 @@ mod common;
 use std::path::Path;
 
 use hasim::check::Verdict;
-use hasim::cluster::Database;
 use hasim::history::Event;
 use hasim::runner::{RunOptions, ScenarioRun, judge, run_scenario};
+use hasim::sim::Database;
 use hasim::webhook::Answer;
 
 fn options(database: Database) -> RunOptions {
@@ -49,7 +49,7 @@ fn run_file(name: &str, database: Database) -> ScenarioRun {
 
 /// `run`'s result with every verdict turned around: each violation made `delivered`,
 /// each other verdict `duplicate`.
-fn turned_around(run: &ScenarioRun) -> hasim::cluster::RunResult {
+fn turned_around(run: &ScenarioRun) -> hasim::judge::RunResult {
     let mut result = run.result.clone();
     let report = &mut result.report;
     for e in report.events.iter_mut().chain(&mut report.stray).chain(&mut report.payloads) {

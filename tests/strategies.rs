@@ -7,10 +7,10 @@ mod common;
 use std::path::Path;
 
 use hasim::check::{EventReport, Verdict};
-use hasim::cluster::Database;
 use hasim::history::Event;
 use hasim::model::{EventType, RunStatus};
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
+use hasim::sim::Database;
 use hasim::strategy::StrategyKind;
 
 #[track_caller]

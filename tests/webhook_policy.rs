@@ -5,11 +5,11 @@
 mod common;
 
 use hasim::check::{EventReport, Verdict};
-use hasim::cluster::Database;
 use hasim::history::Event;
 use hasim::model::EventType;
 use hasim::runner::{RunOptions, ScenarioRun, run_scenario};
 use hasim::scenario::Scenario;
+use hasim::sim::Database;
 use hasim::strategy::StrategyKind;
 
 /// One plan whose task completes at 40 ms; the endpoint accepts the first request but

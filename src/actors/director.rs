@@ -3,6 +3,7 @@
 //! plans show (`reactions`), restarts crashed replicas, routes requests like a load
 //! balancer, and ends the run once the cluster is quiet.
 
+mod collect;
 mod reactions;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,14 +15,16 @@ use tokio::sync::oneshot;
 
 use super::plan::{Act, PlanActor};
 use super::replica::{CancelRun, CrashNow, ReplicaActor, StopReplica};
-use crate::cluster::{ClaimSnapshot, ClusterSpec, RunResult, Stores};
 use crate::faults::{FaultKind, Trigger};
 use crate::history::Event;
 use crate::link::{Link, LinkMode};
 use crate::model::{PlanId, ReplicaId, RunId};
 use crate::reactions::Watch;
+use crate::spec::ClusterSpec;
 use crate::store::{Backend, Cursor, PlanState, Store};
+use crate::stores::Stores;
 use crate::topology::DatabaseAction;
+use crate::trace::{ClaimSnapshot, Trace};
 use crate::world::{Token, World};
 
 /// Work due at a moment of the timeline, in the order it is done at that moment: a
@@ -68,19 +71,19 @@ pub struct Director {
     /// the scenario) by id.
     known: HashMap<PlanId, (usize, usize)>,
     quiet_checks: u32,
-    done: Option<oneshot::Sender<RunResult>>,
+    done: Option<oneshot::Sender<Trace>>,
     claim_snapshots: Vec<ClaimSnapshot>,
     _census: Token,
 }
 
 impl Director {
-    /// A director for `spec` on `stores`; the result goes to `done`.
+    /// A director for `spec` on `stores`; the run's trace goes to `done`.
     pub fn new(
         spec: Rc<ClusterSpec>,
         world: World,
         stores: Rc<Stores>,
         observer: Backend,
-        done: oneshot::Sender<RunResult>,
+        done: oneshot::Sender<Trace>,
     ) -> Self {
         let slots = (1..=spec.config.replicas)
             .map(|n| (ReplicaId::nth(n), Slot { incarnation: 0, live: None }))
@@ -387,9 +390,8 @@ impl Director {
         let snapshots = std::mem::take(&mut self.claim_snapshots);
         ctx.spawn(
             async move {
-                let result =
-                    RunResult::collect(&spec, &world, (&stores, &observer), quiesced, snapshots).await;
-                let _ = done.send(result);
+                let trace = collect::collect(&spec, &world, (&stores, &observer), quiesced, snapshots).await;
+                let _ = done.send(trace);
             }
             .into_actor(self)
             .map(|(), _, ctx| ctx.stop()),

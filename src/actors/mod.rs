@@ -9,7 +9,7 @@ mod task_run;
 mod webhook;
 
 pub use director::{Director, EndNow, ReplicaDown, SignalCancel};
-pub use plan::{Act, ActionKind, PlanActor};
+pub use plan::{Act, PlanActor};
 pub use replica::{
     CancelRun, CheckCompletion, CrashNow, ReplicaActor, RunFinished, Serve, Served, StopReplica,
 };

@@ -2,39 +2,15 @@
 //! "run" and then sends BatchRunTasks, BatchSkipTasks and BatchCancelTaskRuns, each
 //! to the replica the director routed it to, one request at a time.
 
-use actix::prelude::*;
-use serde::{Deserialize, Serialize};
-
 use super::director::{Director, SignalCancel};
 use super::replica::{ReplicaActor, Serve, Served};
 use crate::history::Event;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::PlanScript;
+use crate::spec::ActionKind;
 use crate::store::{CreatedPlan, NewPlan};
 use crate::world::{Token, World};
-
-/// What a user can do to a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    /// Create the rollout (first time) or BatchRunTasks (retry).
-    Run,
-    /// BatchSkipTasks.
-    Skip,
-    /// BatchCancelTaskRuns.
-    Cancel,
-}
-
-impl ActionKind {
-    /// The name scenario files use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Run => "run",
-            ActionKind::Skip => "skip",
-            ActionKind::Cancel => "cancel",
-        }
-    }
-}
+use actix::prelude::*;
 
 /// One plan, as its user sees it.
 pub struct PlanActor {

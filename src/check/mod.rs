@@ -1,7 +1,10 @@
 //! The checker: judges a finished run against the notification contract
 //! (`notification-contract.md`), using its words.
 //!
-//! [`check`] is a pure function of a [`CheckInput`]: the run's history, the requests
+//! [`check_trace`] judges a run's [`Trace`](crate::trace::Trace), from the trace
+//! alone, once the run's actors have stopped (the runner calls it; so does
+//! `crate::recheck` for a saved trace). It makes the trace a [`CheckInput`] and
+//! calls [`check`], a pure function of one: the run's history, the requests
 //! the receiver got, the final store state and the scenario's deadline. It derives
 //! from the history which events the contract owes (per plan: a PIPELINE_FAILED per
 //! episode in which a run failed, one PIPELINE_COMPLETED once the plan is complete),
@@ -18,7 +21,9 @@
 //!   history's claims, sends, crashes and faults.
 //! - `senders`: the requests as the senders saw them answered, for runs whose
 //!   endpoint is outside hasim and keeps no log the checker can read.
+//! - `input`: a trace as the checker reads it.
 
+mod input;
 mod lookup;
 mod matching;
 mod order;
@@ -42,7 +47,9 @@ use crate::history::{Entry, Seq};
 use crate::model::{EventType, PlanId, TaskId};
 use crate::store::PlanState;
 
-pub use senders::{DeliveryView, senders_view};
+pub use crate::trace::DeliveryView;
+pub use input::check_trace;
+pub use senders::senders_view;
 
 /// Everything the checker reads about one finished run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,23 +9,9 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::Request;
 use crate::history::{Entry, Event};
 use crate::model::{EventType, PlanId, ReplicaId};
-
-/// Where the checker learned what the endpoint accepted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeliveryView {
-    /// hasim's own receiver logged every request that reached it and its answer.
-    #[default]
-    Receiver,
-    /// An outside endpoint: judged from what the senders saw accepted; the receiver's
-    /// side is unknown.
-    Senders,
-}
 
 /// What a `SendStarted` entry announces: plan, event type, episode.
 type Announced = (PlanId, EventType, u32);

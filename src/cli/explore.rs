@@ -8,9 +8,9 @@ use anyhow::Context;
 
 use super::files::write_json;
 use super::run::Report;
-use crate::cluster::Database;
 use crate::report::text;
 use crate::results::TraceFile;
+use crate::sim::Database;
 
 pub(super) fn explore(args: &crate::explore::cli::ExploreArgs) -> anyhow::Result<ExitCode> {
     use crate::explore::cli;

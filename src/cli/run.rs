@@ -10,12 +10,12 @@ use anyhow::{Context, bail};
 use super::ResultsArgs;
 use super::app::RunArgs;
 use super::files::{load_run, write_html, write_json};
-use crate::cluster::Database;
 use crate::interrupt;
 use crate::report::{html, text};
 use crate::results::{ResultsDir, TraceFile, VerdictsFile};
 use crate::runner::{RunOptions, ScenarioRun, run_scenario};
 use crate::scenario::Scenario;
+use crate::sim::Database;
 use crate::strategy::StrategyKind;
 
 /// The database `args` ask for, saying so when it falls back to the memory store.

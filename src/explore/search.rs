@@ -15,8 +15,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::Database;
 use crate::runner::{RunOptions, ScenarioRun, run_scenario};
+use crate::sim::Database;
 use crate::strategy::StrategyKind;
 use crate::{Error, Result};
 

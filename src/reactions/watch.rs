@@ -144,8 +144,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::actors::ActionKind;
     use crate::model::{RunStatus, TaskId};
+    use crate::spec::ActionKind;
     use crate::store::{LatestRun, TaskStatus};
 
     fn rule(when: When, plan: Option<usize>, tasks: Which, max: u32) -> Reaction {

@@ -265,7 +265,7 @@ mod tests {
 
     fn lagged(name: &str, max: Duration) -> ScenarioRun {
         let mut run = scenario_run(name, StrategyKind::SEED_CLAIM, result(Log::default(), vec![], 100));
-        run.result.host_lag = Some(HostLag {
+        run.result.trace.host_lag = Some(HostLag {
             period: crate::lag::PERIOD,
             bound: Duration::from_millis(250),
             max,
@@ -296,7 +296,7 @@ mod tests {
     fn a_run_within_the_bound_or_unmeasured_says_nothing_of_the_host() {
         let within = lagged("fine", Duration::from_millis(250));
         let mut unmeasured = lagged("memory", Duration::ZERO);
-        unmeasured.result.host_lag = None;
+        unmeasured.result.trace.host_lag = None;
         for run in [within, unmeasured] {
             assert!(!scenario(&run).contains("host"), "{}", scenario(&run));
             let summary = summary(std::slice::from_ref(&run));

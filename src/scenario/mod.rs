@@ -22,9 +22,9 @@ pub use error::ScenarioError;
 use error::Source;
 
 use crate::check::Verdict;
-use crate::cluster::ClusterSpec;
-pub use crate::cluster::Target;
 use crate::model::EventType;
+use crate::spec::ClusterSpec;
+pub use crate::spec::Target;
 use crate::strategy::StrategyKind;
 use crate::webhook::Secret;
 
@@ -79,6 +79,7 @@ pub struct Expectation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimCheck {
     /// When, on the run's clock.
+    #[serde(rename = "at_us", with = "crate::history::micros")]
     pub at: Duration,
     /// The strategies it applies to; empty for every strategy.
     pub strategies: Vec<StrategyKind>,

@@ -26,7 +26,7 @@ impl OutgoingRequest {
     /// The request announcing `payload`, signed with `secret` at `timestamp` (Unix
     /// seconds), with the payload's stable `webhook-id` or, under
     /// [`IdPolicy::Omitted`], without one: it is then signed over the empty id, which
-    /// is how [`Receiver`] verifies a request that carries none.
+    /// is how [`Receiver`](super::Receiver) verifies a request that carries none.
     pub fn signed(payload: &Payload, secret: &Secret, timestamp: i64, id: IdPolicy) -> Self {
         let webhook_id = match id {
             IdPolicy::Stable => Some(payload.webhook_id()),

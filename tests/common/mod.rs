@@ -89,8 +89,7 @@ pub fn run_on_memory(
     scenario: &hasim::scenario::Scenario,
     strategy: Option<hasim::strategy::StrategyKind>,
 ) -> hasim::runner::ScenarioRun {
-    let options =
-        hasim::runner::RunOptions { database: hasim::cluster::Database::Memory, strategy, seed: None };
+    let options = hasim::runner::RunOptions { database: hasim::sim::Database::Memory, strategy, seed: None };
     hasim::runner::run_scenario(scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
 }
 

@@ -15,10 +15,10 @@ use std::collections::hash_map::Entry;
 use actix::prelude::*;
 
 use super::Director;
-use crate::actors::ActionKind;
 use crate::actors::plan::Act;
 use crate::model::PlanId;
 use crate::reactions::{Firing, Move};
+use crate::spec::ActionKind;
 use crate::store::{PlanState, Store};
 
 impl Director {

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::model::{RECEIVER, lane_of};
-use crate::cluster::RunResult;
 use crate::faults::{Fault, FaultKind};
 use crate::history::{Entry, Event, Seq};
+use crate::judge::RunResult;
 use crate::webhook::Scope;
 
 /// One fault window.

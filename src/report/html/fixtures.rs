@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use crate::check::{DeliveryView, Report};
-use crate::cluster::RunResult;
 use crate::history::{Entry, Event, Seq};
+use crate::judge::RunResult;
 use crate::model::{EventType, PlanId, ReplicaId, RunId, RunStatus, TaskId};
 use crate::runner::ScenarioRun;
 use crate::store::Claim;
 use crate::strategy::StrategyKind;
+use crate::trace::Trace;
 use crate::webhook::{Answer, Level, Payload, ReceivedRequest};
 
 /// A history being written, one entry at a time.
@@ -109,20 +110,21 @@ pub fn request(seq: u64, at_ms: u64, id: &str, code: u16) -> ReceivedRequest {
 /// A finished run of `log` and `requests`, ending at `end_ms`, with plan 1 created and
 /// nothing judged.
 pub fn result(log: Log, requests: Vec<ReceivedRequest>, end_ms: u64) -> RunResult {
-    RunResult {
+    let trace = Trace {
         quiesced: true,
         elapsed: ms(end_ms),
+        deadline: ms(2_000),
         plans: vec![PlanId(1)],
         claims: vec![],
         claim_snapshots: vec![],
-        report: Report { events: vec![], stray: vec![], payloads: vec![], pass: true },
         history: log.entries,
         requests,
         judged_from: DeliveryView::Receiver,
         final_state: vec![],
         leaked_actors: 0,
         host_lag: None,
-    }
+    };
+    RunResult { trace, report: Report { events: vec![], stray: vec![], payloads: vec![], pass: true } }
 }
 
 /// `result` as a run of scenario `name` under `strategy` (seed 1, memory store, no
@@ -138,5 +140,6 @@ pub fn scenario_run(name: &str, strategy: StrategyKind, result: RunResult) -> Sc
         checks: vec![],
         ok: true,
         result,
+        expected: Default::default(),
     }
 }

@@ -1,7 +1,7 @@
 //! The timeline of one run as data, before any drawing: a lane for the user's actions,
 //! one per replica, one for the receiver; in them the task runs, claims, resets, sends,
 //! retries, crashes, restarts and deliveries; the fault windows as bands over the lanes
-//! they hit ([`super::bands`]); the checker's violations. Every item names the history
+//! they hit (`bands`); the checker's violations. Every item names the history
 //! entries (or the receiver request) it draws, and the violations whose witness points
 //! at it.
 

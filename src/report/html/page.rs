@@ -256,7 +256,7 @@ action = "run"
     fn page(max_ms: u64) -> String {
         let scenario = crate::scenario::parse("slow.toml", SCENARIO).expect("a scenario");
         let mut run = scenario_run("slow", StrategyKind::SEED_CLAIM, result(Log::default(), vec![], 100));
-        run.result.host_lag = Some(HostLag {
+        run.result.trace.host_lag = Some(HostLag {
             period: crate::lag::PERIOD,
             bound: Duration::from_millis(25),
             max: Duration::from_millis(max_ms),

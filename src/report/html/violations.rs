@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::bands::Band;
 use super::model::{Lane, Violation};
-use crate::cluster::RunResult;
 use crate::history::{Entry, Event, Seq};
+use crate::judge::RunResult;
 use crate::model::{EventType, PlanId};
 use crate::webhook::ReceivedRequest;
 

@@ -7,9 +7,9 @@ use toml::Spanned;
 use crate::scenario::Target;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
+use crate::spec::ClusterConfig;
 use crate::store::StatusWrite;
 use crate::webhook::Secret;
-use crate::world::ClusterConfig;
 
 use super::{DEFAULT_STATUS, MAX_REPLICAS, Result, Validator};
 

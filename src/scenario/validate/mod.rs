@@ -24,7 +24,7 @@ use super::duration::Humane;
 use super::error::{ScenarioError, Source};
 use super::raw::*;
 use super::{ClaimCheck, Scenario, Target};
-use crate::cluster::ClusterSpec;
+use crate::spec::ClusterSpec;
 use crate::strategy::StrategyKind;
 use plans::{Names, PlanNames};
 

@@ -2,10 +2,9 @@
 
 use toml::Spanned;
 
-use crate::actors::ActionKind;
-use crate::cluster::TimedAction;
 use crate::reactions::{Reaction, When, Which};
 use crate::scenario::raw::*;
+use crate::spec::{ActionKind, TimedAction};
 
 use super::plans::Names;
 use super::{Result, Validator};
@@ -128,10 +127,10 @@ impl Validator<'_> {
 mod tests {
     use std::time::Duration;
 
-    use crate::actors::ActionKind;
     use crate::model::ReplicaId;
     use crate::reactions::{Reaction, When, Which};
     use crate::scenario::parse;
+    use crate::spec::ActionKind;
 
     const BASE: &str = "name = \"n\"\ndescription = \"d\"\n\
         [[plans]]\nname = \"deploy\"\n[[plans.tasks]]\nname = \"t1\"\n\

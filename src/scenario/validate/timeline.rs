@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::actors::ActionKind;
-use crate::cluster::TimedAction;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
+use crate::spec::{ActionKind, TimedAction};
 
 use super::plans::Names;
 use super::{Result, Validator};

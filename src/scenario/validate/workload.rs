@@ -12,11 +12,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use toml::Spanned;
 
-use crate::actors::ActionKind;
-use crate::cluster::TimedAction;
 use crate::scenario::duration::Humane;
 use crate::scenario::raw::*;
 use crate::script::{PlanScript, TaskScript};
+use crate::spec::{ActionKind, TimedAction};
 
 use super::{DEFAULT_PROJECT, Result, Validator};
 
