@@ -81,3 +81,31 @@ fn a_file_that_is_not_a_trace_is_an_error_naming_it() {
     assert!(err.contains(&missing.display().to_string()) && err.contains("cannot read"), "{err}");
     std::fs::remove_file(path).unwrap();
 }
+
+/// `hasim check-trace` on what `hasim run --json` wrote: the same report, the same
+/// exit status; a file that is no trace exits 2 and names it.
+#[test]
+fn check_trace_reports_a_saved_run_as_run_did_and_refuses_a_file_that_is_no_trace() {
+    let saved = temp_file("cli-saved.json");
+    let file = saved.to_str().unwrap();
+    let ran =
+        common::hasim(&["run", "scenarios/crash-after-claim.toml", "--store", "memory", "--json", file]);
+    // seed-claim loses the event there, as the file expects: exit 0.
+    assert_eq!(ran.status.code(), Some(0), "{}", String::from_utf8_lossy(&ran.stderr));
+    let checked = common::hasim(&["check-trace", file]);
+    assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stderr));
+    let (ran, checked) = (String::from_utf8_lossy(&ran.stdout), String::from_utf8_lossy(&checked.stdout));
+    let report =
+        |out: &str| out.lines().filter(|l| !l.starts_with("results:")).collect::<Vec<_>>().join("\n");
+    assert_eq!(report(&checked), report(&ran), "the same report, line for line");
+    assert!(checked.contains("lost"), "{checked}");
+
+    let bogus = temp_file("cli-bogus.json");
+    std::fs::write(&bogus, "{\"format\": \"something-else\"}").unwrap();
+    let refused = common::hasim(&["check-trace", bogus.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot check the trace") && said.contains("cli-bogus.json"), "{said}");
+    let _ = std::fs::remove_file(&saved);
+    let _ = std::fs::remove_file(&bogus);
+}

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use super::doctor::{doctor, doctor_pair};
 use super::explore::explore;
 use super::files::check_files;
-use super::run::{compare, run_files};
+use super::run::{check_trace, compare, run_files};
 use super::{DEFAULT_DATABASE_URL, ResultsArgs, StoreArgs};
 use crate::strategy::StrategyKind;
 
@@ -60,6 +60,21 @@ pub(super) enum Command {
         /// Also write each file's result as JSON ({"version": 1, "files": [{"path",
         /// "ok", "name" or "error": {"line", "column", "key", "message"}}]}); `-`
         /// writes it to stdout (the report then goes to stderr).
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
+    /// Judge a saved run again with this version's checker and expectations: the
+    /// trace.json of a results folder, or a file `run --json` or `compare --json`
+    /// wrote. Prints the report as `run` does; exit 0 when every run's expectations
+    /// hold, 1 when one does not, 2 when the file cannot be read as a trace.
+    CheckTrace {
+        /// The trace file.
+        path: PathBuf,
+        /// Print only the runs that are not as expected, then the summary.
+        #[arg(long)]
+        quiet: bool,
+        /// Also write the runs judged again as a trace (`-`: stdout; the report then
+        /// goes to stderr).
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
@@ -175,6 +190,7 @@ pub(super) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_files(args),
         Command::Compare { run, strategies } => compare(run, strategies),
         Command::Check { paths, json } => check_files(&paths, json.as_deref()),
+        Command::CheckTrace { path, quiet, json } => check_trace(&path, quiet, json.as_deref()),
         Command::Doctor { database_url, keep_schema, replicas, plans, topology, replication } => {
             let url = crate::cli::choose(Some(crate::cli::StoreKind::Postgres), database_url.as_deref()).url;
             let code = doctor(

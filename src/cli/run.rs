@@ -225,3 +225,18 @@ pub(super) fn compare(args: RunArgs, strategies: Vec<StrategyKind>) -> anyhow::R
     keep_results(results, "compare", ran, &all, page, &mut out)?;
     Ok(if all.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+/// `hasim check-trace`: the runs of a saved trace judged again, reported as `run`
+/// reports them.
+pub(super) fn check_trace(path: &Path, quiet: bool, json: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let runs = crate::recheck::recheck_file(path)?;
+    let mut out = Report::new(json);
+    for run in &runs {
+        if !quiet || !run.ok {
+            writeln!(out, "{}", text::scenario(run))?;
+        }
+    }
+    writeln!(out, "{}", text::summary(&runs))?;
+    write_json(json, &TraceFile::new("check-trace", runs.iter()))?;
+    Ok(if runs.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
