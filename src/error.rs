@@ -62,6 +62,10 @@ pub enum Error {
     /// A primary-standby pair could not be made, started, failed over or stopped.
     #[error("primary-standby pair: {0}")]
     Pair(String),
+    /// A run built in Rust (`Sim::builder`) that cannot run: no plan, a plan named
+    /// twice, an action on a plan never declared.
+    #[error("the simulation cannot run: {0}")]
+    Spec(String),
     /// A strategy could not be registered (a bad name, or a name another design holds).
     #[error("{0}")]
     Strategy(String),

@@ -75,4 +75,5 @@ pub use check::check_trace;
 /// [`check::check_trace`].
 pub use check::check_trace as check;
 pub use error::{Error, Result};
+pub use sim::Sim;
 pub use store::Store;

@@ -14,7 +14,7 @@ use crate::Result;
 use crate::judge::Expected;
 pub use crate::judge::{Check, RunResult, judge};
 use crate::scenario::Scenario;
-use crate::sim::{Database, Setup, execute};
+use crate::sim::{Database, Setup};
 use crate::store::StatusWrite;
 use crate::strategy::StrategyKind;
 
@@ -75,19 +75,8 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
         secret: scenario.secret.clone(),
         default_status: scenario.default_status,
     };
-    let system = if setup.is_virtual() {
-        actix::System::with_tokio_rt(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .start_paused(true)
-                .build()
-                .expect("a current-thread runtime")
-        })
-    } else {
-        actix::System::new()
-    };
     let started = Instant::now();
-    let trace = system.block_on(execute(spec, &setup))?;
+    let trace = crate::sim::run_blocking(spec, &setup)?;
     // A run cut short by a stop request is not judged: its missing deliveries would
     // read as lost.
     if let Some(signal) = crate::interrupt::requested() {

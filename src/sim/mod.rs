@@ -6,7 +6,10 @@
 //! cluster under a director, and releases all of it. The run is judged elsewhere,
 //! from its trace (`crate::check::check_trace`, called by the runner).
 
+mod builder;
 mod postgres;
+
+pub use builder::{Builder, IntoStrategy, Sim, run_blocking};
 
 use std::rc::Rc;
 use std::time::Duration;

@@ -73,6 +73,15 @@ impl ClusterSpec {
     }
 }
 
+/// The contract's deadline for each delivery when a scenario gives none.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
+/// How long a run may last when a scenario gives none.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(30);
+/// A plan's project when a scenario gives none.
+pub const DEFAULT_PROJECT: &str = "demo";
+/// The seed when a scenario gives none.
+pub const DEFAULT_SEED: u64 = 1;
+
 /// Where webhooks go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -30,20 +30,14 @@ use plans::{Names, PlanNames};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
+pub use crate::spec::{DEFAULT_DEADLINE, DEFAULT_MAX_DURATION, DEFAULT_PROJECT, DEFAULT_SEED};
+
 /// Most replicas a scenario may ask for.
 pub const MAX_REPLICAS: i64 = 32;
-/// `deadline` when the file gives none.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
-/// `max_duration` when the file gives none.
-pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(30);
 /// A task's duration when the file gives none.
 pub const DEFAULT_TASK_DURATION: Duration = Duration::from_millis(40);
-/// A plan's project when the file gives none.
-pub const DEFAULT_PROJECT: &str = "demo";
 /// The built-in receiver's answer when the file gives none.
 pub const DEFAULT_STATUS: u16 = 200;
-/// The seed when the file gives none.
-pub const DEFAULT_SEED: u64 = 1;
 
 /// Validates `raw`, read from `src`.
 pub(crate) fn validate(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
