@@ -79,6 +79,26 @@ pub struct RawWebhook {
 const WEBHOOK_KEYS: &[&str] =
     &["receiver", "url", "timeout", "attempts", "backoff", "secret", "status", "id"];
 
+/// A key of `[webhook]`: one of its own, or a registered strategy's name. Refused as
+/// it is read, so the error points at the key.
+struct WebhookKey(String);
+
+impl<'de> Deserialize<'de> for WebhookKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = String::deserialize(d)?;
+        if WEBHOOK_KEYS.contains(&key.as_str()) || key.parse::<StrategyKind>().is_ok() {
+            return Ok(WebhookKey(key));
+        }
+        let strategies = StrategyKind::all();
+        let allowed: Vec<&str> =
+            WEBHOOK_KEYS.iter().copied().chain(strategies.iter().map(|s| s.as_str())).collect();
+        Err(serde::de::Error::custom(format!(
+            "unknown field `{key}`, expected one of `{}`",
+            allowed.join("`, `")
+        )))
+    }
+}
+
 impl<'de> Deserialize<'de> for RawWebhook {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Keys;
@@ -91,7 +111,7 @@ impl<'de> Deserialize<'de> for RawWebhook {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawWebhook, A::Error> {
                 let mut raw = RawWebhook::default();
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(WebhookKey(key)) = map.next_key()? {
                     match key.as_str() {
                         "receiver" => raw.receiver = Some(map.next_value()?),
                         "url" => raw.url = Some(map.next_value()?),
@@ -101,19 +121,10 @@ impl<'de> Deserialize<'de> for RawWebhook {
                         "secret" => raw.secret = Some(map.next_value()?),
                         "status" => raw.status = Some(map.next_value()?),
                         "id" => raw.id = Some(map.next_value()?),
-                        name => match name.parse::<StrategyKind>() {
-                            Ok(strategy) => raw.strategies.push((strategy, map.next_value()?)),
-                            Err(_) => {
-                                let strategies: Vec<&str> =
-                                    StrategyKind::all().iter().map(|s| s.as_str()).collect();
-                                return Err(serde::de::Error::custom(format!(
-                                    "unknown field `{name}`, expected one of `{}`, or a table named \
-                                     after a strategy ({})",
-                                    WEBHOOK_KEYS.join("`, `"),
-                                    strategies.join(", ")
-                                )));
-                            }
-                        },
+                        name => {
+                            let strategy = name.parse().map_err(serde::de::Error::custom)?;
+                            raw.strategies.push((strategy, map.next_value()?));
+                        }
                     }
                 }
                 Ok(raw)
