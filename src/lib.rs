@@ -12,10 +12,47 @@
 //! [`runner::run_scenario`] drives the chain; [`recheck`] runs its last two links
 //! again on a saved trace.
 //!
+//! A run in Rust, judged:
+//!
+//! ```
+//! use std::time::Duration;
+//! use hasim::Sim;
+//! use hasim::check::Verdict;
+//! use hasim::faults::CrashPoint;
+//! use hasim::script::TaskScript;
+//! use hasim::store::RunOutcome;
+//! use hasim::strategy::StrategyKind;
+//!
+//! let ms = Duration::from_millis;
+//! // A plan whose one task fails, on two replicas; the first replica to win the
+//! // claim crashes right after it (and restarts 100 ms later).
+//! let fails = TaskScript::done_after("migrate", ms(20)).then(RunOutcome::Failed { error: "boom".into() }, ms(20));
+//! let run = |strategy| {
+//!     Sim::builder()
+//!         .replicas(2)
+//!         .strategy(strategy)
+//!         .plan("add-column", [fails.clone()])
+//!         .run_at(ms(1), "add-column")
+//!         .crash_at(1, CrashPoint::AfterClaim, ms(100))
+//!         .crash_at(2, CrashPoint::AfterClaim, ms(100))
+//!         .run()
+//! };
+//! // The design plan's claim-then-send loses the event; the outbox delivers it.
+//! let claim = hasim::check(&run(StrategyKind::SEED_CLAIM)?);
+//! assert_eq!(claim.events[0].verdict, Verdict::Lost);
+//! let outbox = hasim::check(&run(StrategyKind::OUTBOX)?);
+//! assert_eq!(outbox.events[0].verdict, Verdict::Delivered);
+//! # Ok::<(), hasim::Error>(())
+//! ```
+//!
+//! Your own design is a [`strategy::Strategy`] registered as a [`strategy::Design`]
+//! (`Sim::builder().strategy(design)`, or a `hasim` binary of your own:
+//! [`cli::run_with`]); `docs/extending.md` says how.
+//!
 //! The [`store`] holds the shared tables behind one [`Store`] trait with two
 //! backends: [`store::PgStore`] on a real Postgres schema and [`store::MemoryStore`],
 //! a faithful in-process model. Every replica talks to it through its own
-//! [`actors::StoreActor`].
+//! [`actors::StoreActor`]:
 //!
 //! ```
 //! use hasim::model::EventType;
