@@ -256,7 +256,7 @@ impl Director {
         self.plans[action.plan].do_send(Act {
             action: action.action,
             tasks: action.tasks,
-            via,
+            via: via.recipient(),
             via_id,
             reaction: None,
         });
@@ -408,7 +408,9 @@ impl Actor for Director {
             self.start_replica(name, ctx);
         }
         for (index, plan) in self.spec.plans.iter().enumerate() {
-            self.plans.push(PlanActor::new(index, plan.clone(), self.world.clone(), ctx.address()).start());
+            self.plans.push(
+                PlanActor::new(index, plan.clone(), self.world.clone(), ctx.address().recipient()).start(),
+            );
         }
         ctx.run_interval(self.world.config.tick, |act, ctx| {
             if act.watch.is_empty() { act.check_quiet(ctx) } else { act.look(ctx) }

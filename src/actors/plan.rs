@@ -2,8 +2,8 @@
 //! "run" and then sends BatchRunTasks, BatchSkipTasks and BatchCancelTaskRuns, each
 //! to the replica the director routed it to, one request at a time.
 
-use super::director::{Director, SignalCancel};
-use super::replica::{ReplicaActor, Serve, Served};
+use super::director::SignalCancel;
+use super::replica::{Serve, Served};
 use crate::history::Event;
 use crate::model::{ReplicaId, TaskId};
 use crate::script::PlanScript;
@@ -17,14 +17,15 @@ pub struct PlanActor {
     index: usize,
     script: PlanScript,
     world: World,
-    director: Addr<Director>,
+    /// Where it tells the director of a cancel it made (the director signals the run).
+    director: Recipient<SignalCancel>,
     created: Option<CreatedPlan>,
     _census: Token,
 }
 
 impl PlanActor {
     /// The `index`-th plan of the scenario.
-    pub fn new(index: usize, script: PlanScript, world: World, director: Addr<Director>) -> Self {
+    pub fn new(index: usize, script: PlanScript, world: World, director: Recipient<SignalCancel>) -> Self {
         let census = world.census.token();
         PlanActor { index, script, world, director, created: None, _census: census }
     }
@@ -44,7 +45,7 @@ pub struct Act {
     /// Which tasks, by position (0-based); `None` for every task.
     pub tasks: Option<Vec<usize>>,
     /// The replica serving the request.
-    pub via: Addr<ReplicaActor>,
+    pub via: Recipient<Serve>,
     /// Its id, for the history.
     pub via_id: ReplicaId,
     /// The `[[reactions]]` rule that made the user act; `None` for the timeline's.

@@ -140,7 +140,7 @@ impl Director {
                 act.plans[firing.plan].do_send(Act {
                     action: rule.action,
                     tasks,
-                    via,
+                    via: via.recipient(),
                     via_id,
                     reaction: Some(firing.rule),
                 });
