@@ -363,7 +363,7 @@ impl Director {
         }
         let observer = self.observer.clone();
         ctx.spawn(
-            async move { observer.work_left(crate::strategy::outbox::MAX_LEASES).await.map(|left| !left) }
+            async move { observer.work_left(crate::store::MAX_LEASES).await.map(|left| !left) }
                 .into_actor(self)
                 .map(|quiet, act, ctx| {
                     if matches!(quiet, Ok(true)) && act.world.in_flight() == 0 && act.pending == 0 {

@@ -6,6 +6,12 @@
 //! It serves user requests routed to it. A crash stops it and everything it owns at
 //! once; a restart is a new actor with a new pool and empty memory.
 
+mod ctx;
+mod hooks;
+
+pub use ctx::{ReplicaCtx, ReplicaParts};
+pub use hooks::{Hook, Strategy, retrying};
+
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -23,7 +29,6 @@ use crate::history::Event;
 use crate::model::{PlanId, ReplicaId, RunId, TaskId};
 use crate::script::Attempt;
 use crate::store::{Backend, Batch, Cancellation, ClaimedRun, CreatedPlan, NewPlan, NewRun, RunOutcome};
-use crate::strategy::{Hook, ReplicaCtx, ReplicaParts, Strategy};
 use crate::strike::{AtCommit, Crash};
 use crate::world::{Token, World};
 

@@ -40,6 +40,11 @@ pub(crate) use postgres_outbox::{LEASE_EVENTS, MARK_DELIVERED};
 pub use schema::{Plans, RunSchema, connect_options, is_run_schema, redact_url};
 pub use status_write::StatusWrite;
 
+/// Leases a relay may take of one outbox row before it stops trying to deliver it:
+/// the outbox design's bound, which the run's quiet check shares ([`Store::work_left`]
+/// counts a row as work until it has had this many).
+pub const MAX_LEASES: u32 = 20;
+
 use crate::Result;
 use crate::model::{EventType, OpId, PlanId, ReplicaId, RunId, RunStatus, TaskId, TaskState};
 

@@ -33,8 +33,7 @@ use crate::webhook::WebhookPolicy;
 
 use super::{Hook, ReplicaCtx, Strategy, retrying};
 
-/// Leases a relay may take of one row before it stops trying to deliver it.
-pub const MAX_LEASES: u32 = 20;
+pub use crate::store::MAX_LEASES;
 
 /// Rows a relay leases per tick.
 const BATCH: u32 = 8;
