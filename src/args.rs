@@ -44,16 +44,36 @@ impl StoreKind {
     }
 }
 
-/// The store and the database URL, as every command takes them.
+/// The Postgres server, as every command that reaches one takes it: the one place
+/// `--database-url` and `DATABASE_URL` are declared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct DatabaseArgs {
+    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The server of a command that only runs on Postgres (`doctor`, `gc`): the URL
+    /// given (not empty), else [`DEFAULT_DATABASE_URL`].
+    pub fn postgres_url(&self) -> String {
+        choose(Some(StoreKind::Postgres), self.database_url.as_deref())
+            .url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+}
+
+/// The store and the database URL, as every command that runs scenarios or claims
+/// takes them (`run`, `compare`, `explore`, `bench`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct StoreArgs {
     /// Where the replicas' database is. Default: postgres when a database URL is
     /// given (--database-url or DATABASE_URL, not empty), else memory.
     #[arg(long, value_enum)]
     pub store: Option<StoreKind>,
-    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// The server, when the store is Postgres.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Where a command's runs go, and how it was decided.
@@ -71,7 +91,7 @@ pub struct Choice {
 impl StoreArgs {
     /// The store these arguments choose.
     pub fn choose(&self) -> Choice {
-        choose(self.store, self.database_url.as_deref())
+        choose(self.store, self.database.database_url.as_deref())
     }
 }
 

@@ -29,9 +29,9 @@ pub struct GcArgs {
     /// old enough).
     #[arg(long, value_name = "AGE", value_parser = crate::bench::cli::parse_duration)]
     pub older_than: Option<Duration>,
-    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub database: crate::args::DatabaseArgs,
 }
 
 /// What `hasim gc` found and did.
@@ -61,9 +61,7 @@ pub enum Fate {
 impl GcArgs {
     /// The server: `--database-url` / `DATABASE_URL` (not empty), else the local one.
     pub fn url(&self) -> String {
-        crate::args::choose(Some(crate::args::StoreKind::Postgres), self.database_url.as_deref())
-            .url
-            .unwrap_or_else(|| crate::args::DEFAULT_DATABASE_URL.to_owned())
+        self.database.postgres_url()
     }
 }
 

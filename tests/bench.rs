@@ -248,7 +248,7 @@ fn the_outbox_sweep_puts_pgbench_on_the_same_sql_beside_the_relays() {
     let json = temp_path("outbox.json");
     let line = ["outbox", "--replicas", "1,4", "--duration", "1s", "--plans", "50000", "--pgbench"];
     let mut parsed = args(&line).expect("valid arguments");
-    parsed.database_url = Some(database_url());
+    parsed.store.database.database_url = Some(database_url());
     parsed.json = Some(json.clone());
     let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench outbox failed: {e:#}"));
     for expected in ["steps/s", "delivered/s", "0 duplicate deliveries", "outbox rows", "pgbench tps"] {
@@ -328,7 +328,7 @@ fn the_cli_prints_the_table_with_pgbench_ratios_and_writes_complete_json_csv_and
         svg.to_str().unwrap(),
     ];
     let mut parsed = args(&line).expect("valid arguments");
-    parsed.database_url = Some(database_url());
+    parsed.store.database.database_url = Some(database_url());
     let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
     assert!(table.contains("pgbench tps") && table.contains("ratio"), "{table}");
     assert!(table.contains("0 duplicate winners"), "{table}");
@@ -404,7 +404,7 @@ fn malformed_command_lines_are_usage_errors_that_exit_2() {
 #[track_caller]
 fn usage_error(line: &[&str], database: Option<&str>) -> String {
     let mut parsed = args(line).expect("parses");
-    parsed.database_url = database.map(str::to_owned).or(parsed.database_url);
+    parsed.store.database.database_url = database.map(str::to_owned).or(parsed.store.database.database_url);
     let err = cli::run(parsed).expect_err("must fail");
     assert_eq!(cli::exit_code(&err), 2, "{line:?}: {err:#}");
     format!("{err:#}")
@@ -442,7 +442,7 @@ fn a_bench_on_a_primary_standby_pair_says_so_and_leaves_no_pair() {
         ["spread", "--replicas", "1,2", "--duration", "300ms", "--pgbench", "--json", json.to_str().unwrap()];
     let mut parsed = args(&[&line[..], &["--topology", "primary-standby", "--replication", "sync"]].concat())
         .expect("valid arguments");
-    parsed.database_url = Some(database_url());
+    parsed.store.database.database_url = Some(database_url());
     let table = cli::run(parsed).unwrap_or_else(|e| panic!("hasim bench failed: {e:#}"));
     assert!(table.contains("a primary-standby pair with sync replication"), "{table}");
     assert!(table.contains("0 duplicate winners") && table.contains("pgbench tps"), "{table}");

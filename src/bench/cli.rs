@@ -20,7 +20,7 @@ use super::{
 };
 
 pub use crate::args::DEFAULT_DATABASE_URL;
-use crate::args::StoreKind;
+use crate::args::{StoreArgs, StoreKind};
 
 /// Measure what the webhook claim costs when replicas race for it.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,19 +51,13 @@ pub struct BenchArgs {
 
     /// How a replica claims: on-conflict (the design's INSERT ... ON CONFLICT DO NOTHING),
     /// advisory (pg_try_advisory_xact_lock, then insert), for-update (lock the plan row,
-    /// then check and insert). Not for outbox.
+    /// then check and insert). Not for outbox. The memory store has on-conflict only.
     #[arg(long, value_enum, default_value_t = Mechanism::OnConflict)]
     pub mechanism: Mechanism,
 
-    /// Where the replicas' database is. Default: postgres when a database URL is given
-    /// (--database-url or DATABASE_URL, not empty), else memory (the in-process model;
-    /// on-conflict only).
-    #[arg(long, value_enum)]
-    pub store: Option<StoreKind>,
-
-    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// Where the replicas' database is.
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// The same as --store memory (kept for older command lines).
     #[arg(long, hide = true, conflicts_with_all = ["store", "pgbench"])]
@@ -164,11 +158,15 @@ impl BenchArgs {
     /// Where the sweep runs: `--store` (or `--memory`), else as every command
     /// chooses ([`crate::args::choose`]).
     pub fn target(&self) -> Target {
-        let store = if self.memory { Some(StoreKind::Memory) } else { self.store };
+        let mut store = self.store.clone();
+        if self.memory {
+            store.store = Some(StoreKind::Memory);
+        }
         // A pair is Postgres, whatever the URL says (its own URL replaces it).
-        let pair = self.topology == crate::topology::Topology::PrimaryStandby;
-        let store = if pair && store.is_none() { Some(StoreKind::Postgres) } else { store };
-        match crate::args::choose(store, self.database_url.as_deref()).url {
+        if self.topology == crate::topology::Topology::PrimaryStandby && store.store.is_none() {
+            store.store = Some(StoreKind::Postgres);
+        }
+        match store.choose().url {
             Some(url) => Target::Postgres { url },
             None => Target::Memory,
         }

@@ -9,7 +9,7 @@
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use crate::args::StoreKind;
+use crate::args::StoreArgs;
 use crate::strategy::StrategyKind;
 
 use super::{Bounds, Counterexample, Merged, Outcome, Progress, Search, Shard};
@@ -48,15 +48,9 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "I/N", default_value = "1/1")]
     pub shard: Shard,
 
-    /// Where the runs' database is: memory (virtual time, exactly replayable, fast)
-    /// or postgres (real time: about a second per case). Default: postgres when a
-    /// database URL is given (--database-url or DATABASE_URL, not empty), else memory.
-    #[arg(long, value_enum)]
-    pub store: Option<StoreKind>,
-
-    /// The Postgres server. Default: postgres://postgres@127.0.0.1:5432/postgres.
-    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// Where the runs' database is.
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Write each counterexample here as a scenario file (the directory is created).
     #[arg(long, value_name = "DIR", default_value = "counterexamples")]
@@ -134,7 +128,7 @@ impl ExploreArgs {
     /// leave it out). The store is chosen as every command chooses it
     /// ([`crate::args::choose`]).
     pub fn search(&self, seed: u64, jobs: usize) -> Option<Search> {
-        let database = crate::args::choose(self.store, self.database_url.as_deref()).database(false);
+        let database = self.store.choose().database(false);
         let as_u8 = |r: &RangeInclusive<usize>| (*r.start() as u8)..=(*r.end() as u8);
         Some(Search {
             strategy: self.strategy?,
