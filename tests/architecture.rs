@@ -101,7 +101,8 @@ fn imports() -> Imports {
             continue;
         }
         let code = without_comments(&fs::read_to_string(file).expect("read a source file"));
-        let named = named_modules(&code).into_iter().filter(|m| *m != module && modules.contains(m));
+        let named: Vec<String> =
+            named_modules(&code).into_iter().filter(|m| *m != module && modules.contains(m)).collect();
         imports.entry(module).or_default().extend(named);
     }
     imports
