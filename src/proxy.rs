@@ -101,6 +101,11 @@ pub struct LinkStats {
     pub bytes_up: u64,
     /// Bytes written to clients (server to client).
     pub bytes_down: u64,
+    /// Bytes read from clients, forwarded or not yet: `read_up - bytes_up` is what the
+    /// proxy holds back (a partition, a latency).
+    pub read_up: u64,
+    /// Bytes read from the upstream, forwarded to clients or not yet.
+    pub read_down: u64,
     /// Connections accepted from clients.
     pub accepted: u64,
     /// Connections closed abruptly by [`LinkProxy::reset`].
@@ -137,6 +142,8 @@ struct Shared {
     live: watch::Sender<usize>,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    read_up: AtomicU64,
+    read_down: AtomicU64,
     accepted: AtomicU64,
     resets: AtomicU64,
     open: AtomicU64,
@@ -194,6 +201,8 @@ impl LinkProxy {
             live: watch::Sender::new(0),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+            read_up: AtomicU64::new(0),
+            read_down: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             open: AtomicU64::new(0),
@@ -244,6 +253,8 @@ impl LinkProxy {
         LinkStats {
             bytes_up: s.bytes_up.load(Ordering::Relaxed),
             bytes_down: s.bytes_down.load(Ordering::Relaxed),
+            read_up: s.read_up.load(Ordering::Relaxed),
+            read_down: s.read_down.load(Ordering::Relaxed),
             accepted: s.accepted.load(Ordering::Relaxed),
             resets: s.resets.load(Ordering::Relaxed),
             open: s.open.load(Ordering::Relaxed),
@@ -395,19 +406,20 @@ where
     W: AsyncWrite + Unpin,
 {
     let (tx, mut rx) = mpsc::channel::<Item>(HELD_CHUNKS);
+    let (read_bytes, forwarded) = match direction {
+        Direction::Up => (&shared.read_up, &shared.bytes_up),
+        Direction::Down => (&shared.read_down, &shared.bytes_down),
+    };
     let read = async move {
         let mut buf = vec![0; CHUNK];
         loop {
             let n = reader.read(&mut buf).await?;
+            read_bytes.fetch_add(n as u64, Ordering::Relaxed);
             let chunk = (n > 0).then(|| buf[..n].to_vec());
             if tx.send((Instant::now(), chunk)).await.is_err() || n == 0 {
                 return Ok::<(), io::Error>(());
             }
         }
-    };
-    let forwarded = match direction {
-        Direction::Up => &shared.bytes_up,
-        Direction::Down => &shared.bytes_down,
     };
     let write = async move {
         let mut control = shared.control.subscribe();

@@ -288,10 +288,13 @@ fn a_reset_during_a_latency_loses_the_chunk_waiting_out_its_delay() {
         let proxy = LinkProxy::start(echo_server().await).await.unwrap();
         let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_eq!(round_trip(&mut client, b"warm").await.unwrap(), b"warm");
-        // A chunk read now is due a minute later; the reset strikes first.
+        // A chunk read now is due a minute later; the reset strikes once the proxy
+        // holds it.
         proxy.set_mode(LinkMode::Latency(Duration::from_secs(60)));
         client.write_all(b"slow").await.unwrap();
-        tokio::time::sleep(QUIET).await;
+        while proxy.stats().read_up < 8 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         proxy.reset();
         let mut buf = [0; 8];
         let read = client.read(&mut buf).await;
@@ -365,7 +368,13 @@ fn a_partition_holds_a_bounded_backlog_then_stops_reading_and_the_heal_delivers_
                 Err(_) => break,
             }
         }
-        assert_eq!(proxy.stats().bytes_up, 0, "nothing crossed the partition");
+        let stats = proxy.stats();
+        assert_eq!(stats.bytes_up, 0, "nothing crossed the partition");
+        // What the proxy itself read and holds: more than nothing, and at most its 256
+        // queued chunks of 16 KiB, the one its writer waits to send and the one its
+        // reader waits to queue.
+        assert!(stats.read_up > 0, "the proxy read nothing across the partition");
+        assert!(stats.read_up <= 258 * 16 * 1024, "the proxy held {} bytes", stats.read_up);
         proxy.set_mode(LinkMode::Normal);
         let mut back = vec![0; written];
         r.read_exact(&mut back).await.unwrap();
