@@ -45,9 +45,10 @@
 //! # Ok::<(), hasim::Error>(())
 //! ```
 //!
-//! Your own design is a [`strategy::Strategy`] registered as a [`strategy::Design`]
-//! (`Sim::builder().strategy(design)`, or a `hasim` binary of your own:
-//! [`cli::run_with`]); `docs/extending.md` says how.
+//! A scenario file is read into the same builder ([`Sim::from_scenario`]), to run as
+//! it is or adjusted. Your own design is a [`strategy::Strategy`] registered as a
+//! [`strategy::Design`] (`Sim::builder().strategy(design)`, or a `hasim` binary of
+//! your own: [`cli::run_with`]); `docs/extending.md` says how.
 //!
 //! The [`store`] holds the shared tables behind one [`Store`] trait with two
 //! backends: [`store::PgStore`] on a real Postgres schema and [`store::MemoryStore`],

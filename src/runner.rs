@@ -14,7 +14,7 @@ use crate::Result;
 use crate::judge::Expected;
 pub use crate::judge::{Check, RunResult, judge};
 use crate::scenario::Scenario;
-use crate::sim::{Database, Setup};
+use crate::sim::{Database, Sim};
 use crate::store::StatusWrite;
 use crate::strategy::StrategyKind;
 
@@ -64,17 +64,16 @@ pub fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<Scenari
     if let Some(signal) = crate::interrupt::requested() {
         return Err(crate::Error::Interrupted(signal));
     }
-    let mut spec = scenario.spec.clone();
-    spec.strategy = options.strategy.unwrap_or(spec.strategy);
-    spec.seed = options.seed.unwrap_or(spec.seed);
+    let mut sim = Sim::from_scenario(scenario).database(options.database.clone());
+    if let Some(strategy) = options.strategy {
+        sim = sim.strategy(strategy);
+    }
+    if let Some(seed) = options.seed {
+        sim = sim.seed(seed);
+    }
+    let (spec, setup) = sim.build()?;
     let (strategy, seed) = (spec.strategy, spec.seed);
     let status_write = spec.status_write();
-    let setup = Setup {
-        database: options.database.clone(),
-        target: scenario.target.clone(),
-        secret: scenario.secret.clone(),
-        default_status: scenario.default_status,
-    };
     let started = Instant::now();
     let trace = crate::sim::run_blocking(spec, &setup)?;
     // A run cut short by a stop request is not judged: its missing deliveries would

@@ -29,6 +29,7 @@ use std::time::Duration;
 use super::{Database, Setup, execute};
 use crate::faults::{Fault, FaultKind, Trigger};
 use crate::model::ReplicaId;
+use crate::scenario::Scenario;
 use crate::script::{PlanScript, TaskScript};
 use crate::spec::{
     ActionKind, ClusterConfig, ClusterSpec, DEFAULT_DEADLINE, DEFAULT_MAX_DURATION, DEFAULT_PROJECT,
@@ -63,6 +64,32 @@ impl Sim {
                 database: Default::default(),
             },
             setup: Setup::memory(),
+            problem: None,
+        }
+    }
+
+    /// The run a scenario file describes, on the memory store, to adjust before it
+    /// starts: another strategy or seed, Postgres, one more fault. This is how
+    /// `hasim run` reads a file into a run.
+    ///
+    /// ```
+    /// use hasim::Sim;
+    /// use hasim::strategy::StrategyKind;
+    ///
+    /// let scenario = hasim::builtin::load("crash-after-claim").expect("a shipped scenario")?;
+    /// let trace = Sim::from_scenario(&scenario).strategy(StrategyKind::OUTBOX).seed(7).run()?;
+    /// assert!(hasim::check(&trace).pass, "the outbox keeps the contract through the crash");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_scenario(scenario: &Scenario) -> Builder {
+        Builder {
+            spec: scenario.spec.clone(),
+            setup: Setup {
+                database: Database::Memory,
+                target: scenario.target.clone(),
+                secret: scenario.secret.clone(),
+                default_status: scenario.default_status,
+            },
             problem: None,
         }
     }
@@ -184,8 +211,13 @@ impl Builder {
 
     /// Runs on a fresh schema of the Postgres server at `url` (dropped after), on the
     /// real clock, with the built-in receiver over HTTP.
-    pub fn postgres(mut self, url: impl Into<String>) -> Self {
-        self.setup.database = Database::Postgres { url: url.into(), keep_schema: false };
+    pub fn postgres(self, url: impl Into<String>) -> Self {
+        self.database(Database::Postgres { url: url.into(), keep_schema: false })
+    }
+
+    /// Runs on `database`: the memory store, or a schema of a Postgres server.
+    pub fn database(mut self, database: Database) -> Self {
+        self.setup.database = database;
         self
     }
 
