@@ -50,11 +50,13 @@ use crate::strategy::{Design, register};
 /// by SIGINT or SIGTERM.
 pub fn run_with(designs: impl IntoIterator<Item = Design>) -> ExitCode {
     use std::io::IsTerminal;
-    // Warnings by default (but not the pool's about connections that the scenario's
-    // link faults broke on purpose); RUST_LOG says otherwise. Colour only on a
-    // terminal, and never with NO_COLOR set (https://no-color.org).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx_core::pool=error"));
+    // Warnings by default, but not sqlx's about connections the scenario's link faults
+    // broke or slowed on purpose (a pool's slow or failed acquire, a slow statement:
+    // the run's own host-lag probe times the database); RUST_LOG says otherwise.
+    // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,sqlx_core::pool=error,sqlx::pool=error,sqlx::query=error")
+    });
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
